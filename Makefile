@@ -1,0 +1,29 @@
+# Two commands do everything on a fresh machine: `make dev` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# The venv's python3.13 first on PATH: `sam build` looks for the template's runtime there
+# (aws-sam-cli#2634).
+export PATH := $(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: setup test lint typecheck build clean
+
+setup:  ## venv + pinned packages + redis-server (idempotent)
+	@bash scripts/setup.sh
+
+test: setup  ## the whole suite, on real redis-server processes and moto
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff, mypy, cfn-lint, sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint
+
+build: setup  ## sam build (deployment artifacts in .aws-sam/)
+	$(BIN)/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared code of the twelve-factor hit counter, shipped as a Lambda layer (/opt/python)."""

@@ -1,0 +1,56 @@
+"""Typed errors. Adapters (the Redis store, S3 access) raise these from library errors;
+``hitcounter.http`` maps them to responses in one place.
+
+Messages are written for the client: they never carry a host name, a password, a key
+or a library's own error text (which can include the server address or the command).
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    message: str = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class ConfigError(AppError):
+    """The environment is invalid. Names the variable; raised once, at first use."""
+
+    status = 500
+    code = "misconfigured"
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+    message = "the request is malformed"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "no such resource"
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "method_not_allowed"
+    message = "method not allowed for this resource"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__()
+        self.allowed = sorted(allowed)
+
+
+class BackendUnavailable(AppError):
+    """Redis could not be reached, or did not answer in time. The client may retry."""
+
+    status = 503
+    code = "backend_unavailable"
+    message = "the counter store is unavailable, retry shortly"

@@ -1,0 +1,116 @@
+"""HTTP side of the shared code: the error contract, mapped in one place.
+
+Every error response is ``{"error": {"code": ..., "message": ...}}`` with the right status.
+Nothing a client can send produces a 500 or a stack trace; a 503 carries ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import content_types
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from hitcounter.errors import AppError, BackendUnavailable, BadRequest, ConfigError, MethodNotAllowed, NotFound
+from hitcounter.observability import logger
+from hitcounter.runtime import services
+
+
+def json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=dict(headers or {}),
+    )
+
+
+def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
+    headers: dict[str, str] = {}
+    if isinstance(err, BackendUnavailable):
+        headers["Retry-After"] = str(retry_after)
+    if isinstance(err, MethodNotAllowed):
+        headers["Allow"] = ", ".join(err.allowed)
+    return json_response(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+
+
+def wants_json(headers: Mapping[str, str]) -> bool:
+    """True when the Accept header prefers JSON over text (``*/*`` and no header mean text)."""
+    accept = headers.get("accept") or headers.get("Accept") or ""
+    best, best_q = "", -1.0
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        specific = media not in ("*/*", "")
+        if q > best_q or (q == best_q and specific and best in ("*/*", "")):
+            best, best_q = media, q
+    return best_q > 0 and best in ("application/json", "application/*")
+
+
+def _allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
+    # Powertools exposes no public route table; its Route objects carry the compiled rule.
+    routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])
+    return sorted({r.method for r in routes if r.rule.match(path)})
+
+
+def _retry_after() -> int:
+    try:
+        return services().settings.retry_after_seconds
+    except ConfigError:
+        return 1
+
+
+def install(app: APIGatewayHttpResolver) -> None:
+    """Register the error contract on a resolver: typed errors, 404/405, and a last resort."""
+
+    @app.exception_handler(AppError)
+    def _app_error(err: AppError) -> Response[str]:
+        if err.status >= 500:
+            # The cause (a redis/botocore error class, or the bad variable) is logged, never
+            # returned; redis-py's message text is left out as it can name the host.
+            cause = type(err.__cause__).__name__ if err.__cause__ else None
+            logger.error(str(err), extra={"error_code": err.code, "cause": cause})
+        return error_response(err, _retry_after() if isinstance(err, BackendUnavailable) else 1)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        event = app.current_event
+        allowed = _allowed_methods(app, event.path)
+        if allowed and event.http_method.upper() not in allowed:
+            return error_response(MethodNotAllowed(allowed))
+        return error_response(NotFound(f"no route for {event.http_method} {event.path}"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # A bug, not bad input: log it with its trace for the operator, answer generically.
+        logger.exception("unhandled error")
+        return error_response(AppError())
+
+
+def malformed_event_response(event: object) -> dict[str, Any] | None:
+    """An API Gateway v2 proxy response for an event that is not an HTTP API v2 event."""
+    if (
+        isinstance(event, dict)
+        and isinstance(event.get("requestContext"), dict)
+        and isinstance(event["requestContext"].get("http"), dict)
+        and isinstance(event.get("rawPath"), str)
+    ):
+        return None
+    err = BadRequest("the event is not an API Gateway HTTP API (payload 2.0) request")
+    return {
+        "statusCode": err.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"code": err.code, "message": err.message}}, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,140 @@
+"""Configuration, read from the environment once per execution environment.
+
+Twelve-factor config: nothing here is hard-coded per stage. Every variable is declared in
+``template.yaml`` so ``sam local start-api --env-vars env.json`` can override it, and each
+validation error names the variable so a misconfigured stack says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from hitcounter.errors import ConfigError
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str  # always a full redis:// or rediss:// URL, whichever variables it came from
+    connect_timeout: float
+    command_timeout: float
+    health_check_interval: float  # seconds; redis-py accepts fractions
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("rediss://")
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without credentials, fit for a log line."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis: RedisSettings
+    key_prefix: str
+    retry_after_seconds: int
+
+
+def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
+    """The first of ``names`` that is set and non-empty, with its value."""
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _number(env, name, default, low, high)
+    if value != int(value):
+        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}")
+    return int(value)
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    """REDIS_URL wins when set (its scheme alone decides TLS); else host, port and REDIS_TLS."""
+    url = env.get("REDIS_URL", "").strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss"):
+            raise ConfigError("REDIS_URL must start with redis:// or rediss://")
+        if not parts.hostname:
+            raise ConfigError("REDIS_URL has no host")
+        try:
+            parts.port  # noqa: B018 - urllib validates the port lazily, on access
+        except ValueError:
+            raise ConfigError("REDIS_URL has an invalid port") from None
+        return url
+
+    # The seed app read HOST_REDIS / PORT_REDIS; accept them so its deployments carry over.
+    host_var = _first(env, "REDIS_HOST", "HOST_REDIS")
+    host = host_var[1] if host_var else "127.0.0.1"
+    if any(c in host for c in "/@:? ") and not host.startswith("["):
+        raise ConfigError(f"{host_var[0] if host_var else 'REDIS_HOST'} must be a bare host name, got {host!r}")
+    port_var = _first(env, "REDIS_PORT", "PORT_REDIS")
+    port = 6379
+    if port_var:
+        name, raw = port_var
+        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+            raise ConfigError(f"{name} must be a port number (1-65535), got {raw!r}")
+        port = int(raw)
+    scheme = "rediss" if _bool(env, "REDIS_TLS", False) else "redis"
+    return f"{scheme}://{quote(host, safe='[]:')}:{port}/0"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate the environment. Raises ConfigError naming the bad variable."""
+    env = os.environ if env is None else env
+    url = _redis_url(env)
+    prefix = env.get("KEY_PREFIX", "").strip()
+    if any(c.isspace() or c in "{}" for c in prefix) or len(prefix) > 64:
+        # Braces would break the hash tags the store relies on for cluster mode.
+        raise ConfigError("KEY_PREFIX must be at most 64 characters with no spaces or braces")
+    return Settings(
+        redis=RedisSettings(
+            url=url,
+            # Both well under the function timeout, so an unreachable Redis becomes a
+            # quick 503 rather than a Lambda timeout (which API Gateway turns into a 503
+            # only after the full function timeout, and bills for it).
+            connect_timeout=_number(env, "REDIS_CONNECT_TIMEOUT", 0.5, 0.05, 5),
+            command_timeout=_number(env, "REDIS_COMMAND_TIMEOUT", 0.5, 0.05, 5),
+            health_check_interval=_number(env, "REDIS_HEALTH_CHECK_INTERVAL", 15, 0, 3600),
+        ),
+        key_prefix=prefix,
+        retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
+    )

@@ -1,0 +1,113 @@
+"""The Redis store: the only module that talks to Redis.
+
+Retry policy, and why it never re-sends a write that may have reached the server
+(FIELD-NOTES: redis-py#261, #977; redis-py 8 retries 10 times by default):
+
+* Commands run with ``Retry(NoBackoff(), 0)``: redis-py sends each command once. If the
+  reply is lost (timeout, connection dropped after the write), the INCR may or may not
+  have run, so the request fails with 503 instead of risking a double count: at most once.
+* Dead sockets are replaced *before* a command is written, which is the only time a
+  retry is safe:
+  - the pool checks a pooled socket for EOF before lending it (redis-py's own
+    ``ConnectionPool.get_connection``), which catches sockets the server closed while the
+    Lambda environment was frozen (idle timeout, failover, ``CLIENT KILL``);
+  - ``health_check_interval`` makes redis-py send a PING before the first command on a
+    connection idle that long, catching sockets that died silently (a NAT or ENI that
+    forgot the flow). ``_PingOnceMore`` lets that PING, and only that PING, reconnect and
+    go again once: the command itself has not been written yet.
+* Connect and command timeouts are bounded (settings), so the worst case for a request is
+  one connect plus one health check plus one command, a few hundred ms, far under the
+  function timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection, SSLConnection
+from redis.retry import Retry
+
+from hitcounter.errors import BackendUnavailable
+from hitcounter.settings import RedisSettings
+
+_NO_RETRY = Retry(NoBackoff(), 0)
+_HEALTH_CHECK_RETRY = Retry(NoBackoff(), 1)
+
+
+class _PlainConnection(Connection):
+    """Health-check PING with one reconnect-and-retry; commands keep ``_NO_RETRY``."""
+
+    def check_health(self) -> None:
+        # redis-py calls this from send_packed_command before the command's bytes go out.
+        if self.health_check_interval and time.monotonic() > self.next_health_check:
+            _HEALTH_CHECK_RETRY.call_with_retry(self._send_ping, self._ping_failed, with_failure_count=True)
+
+
+class _TLSConnection(_PlainConnection, SSLConnection):
+    """The same health check over TLS (MRO: this check, then SSLConnection's socket)."""
+
+
+def build_client(settings: RedisSettings) -> redis.Redis:
+    """A client whose pool opens sockets lazily: building it does no I/O.
+
+    TLS (``rediss://``) verifies the server certificate against the system CA bundle;
+    nothing here can turn verification off.
+    """
+    pool = redis.ConnectionPool.from_url(
+        settings.url,
+        connection_class=_TLSConnection if settings.tls else _PlainConnection,
+        socket_connect_timeout=settings.connect_timeout,
+        socket_timeout=settings.command_timeout,
+        socket_keepalive=True,
+        health_check_interval=settings.health_check_interval,
+        retry=_NO_RETRY,
+        # One request at a time per Lambda environment: one socket is the steady state.
+        max_connections=8,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Turn redis-py errors into typed app errors, without their text (it names hosts)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        # ConnectionError (incl. auth, loading), TimeoutError, READONLY after a failover,
+        # OOM: all are the store being unable to serve; the client may retry later.
+        raise BackendUnavailable() from exc
+
+
+class HitStore:
+    """The hit counter. Keys share the ``{hits}`` hash tag so that multi-key steps (the
+    idempotency record and the counter) stay in one slot on cluster mode and ElastiCache
+    Serverless."""
+
+    def __init__(self, client: redis.Redis, key_prefix: str = "") -> None:
+        self._client = client
+        self.hits_key = f"{key_prefix}{{hits}}:count"
+
+    def incr(self) -> int:
+        """Count one hit; the new total comes from INCR's own reply: one round trip."""
+        with _redis_errors():
+            return int(self._client.incr(self.hits_key))
+
+    def count(self) -> int:
+        with _redis_errors():
+            raw = self._client.get(self.hits_key)
+        return int(raw) if raw is not None else 0
+
+    def ping_ms(self) -> float:
+        """Round-trip time of one PING, in milliseconds."""
+        with _redis_errors():
+            start = time.perf_counter()
+            self._client.ping()
+            return (time.perf_counter() - start) * 1000
+
+    def close(self) -> None:
+        """Drop every pooled socket (e.g. after a SnapStart restore); reconnects lazily."""
+        self._client.connection_pool.disconnect()

@@ -1,0 +1,169 @@
+"""Worker processes for one function: warm (reused, like Lambda environments) or recycle
+(every invocation gets a process that has served nothing before)."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from localapi.template import Function
+
+WORKER = Path(__file__).with_name("worker.py")
+
+
+class InvokeError(Exception):
+    """The function failed (unhandled error, timeout, crash): API Gateway answers 500."""
+
+
+class _Worker:
+    def __init__(self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None) -> None:
+        self.stamp = _code_stamp(fn)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(WORKER), str(fn.code_dir), fn.handler, *map(str, fn.layer_dirs)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=dict(env),
+            text=True,
+        )
+        self.ready = False
+
+    def _readline(self, deadline: float) -> str:
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                raise TimeoutError
+        line = self.proc.stdout.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    def invoke(self, event: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        # INIT has its own 10 s budget on Lambda, apart from the invocation's timeout.
+        if not self.ready:
+            self._readline(time.monotonic() + 10 + timeout)
+            self.ready = True
+        request_id = str(event.get("requestContext", {}).get("requestId") or uuid.uuid4())
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        self.proc.stdin.write(json.dumps({"event": event, "request_id": request_id, "deadline_ms": deadline_ms}) + "\n")
+        self.proc.stdin.flush()
+        reply: dict[str, Any] = json.loads(self._readline(time.monotonic() + timeout))
+        return reply
+
+    def stop(self) -> None:
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def _code_stamp(fn: Function) -> float:
+    """Newest modification time under the function's code and layers: a change retires
+    warm workers, so edits are live without a restart or ``sam build``."""
+    newest = 0.0
+    for root in (fn.code_dir, *fn.layer_dirs):
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if name.endswith(".py"):
+                    newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
+    return newest
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        fn: Function,
+        env: Mapping[str, str] | None = None,
+        *,
+        recycle: bool = False,
+        log: IO[str] | int | None = None,
+        max_workers: int = 32,
+    ) -> None:
+        self.fn = fn
+        self.recycle = recycle
+        self.log = log
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
+        self.env = {
+            **base,
+            **fn.environment,
+            **(env or {}),
+            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": str(fn.code_dir),
+            "_HANDLER": fn.handler,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self._idle: list[_Worker] = []
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_workers)
+        self._closed = False
+        self.last_pid = 0  # the process that served the latest invocation
+        if recycle:
+            # A spare that has run INIT and served nothing: a cold environment, ready early.
+            self._idle.append(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self.fn, self.env, self.log)
+
+    def _take(self) -> _Worker:
+        stamp = _code_stamp(self.fn) if not self.recycle else None
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if stamp is None or worker.stamp >= stamp:
+                    return worker
+                threading.Thread(target=worker.stop, daemon=True).start()
+        return self._spawn()
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Run one invocation; returns the handler's result or raises InvokeError."""
+        with self._slots:
+            worker = self._take()
+            self.last_pid = worker.proc.pid
+            keep = False
+            try:
+                reply = worker.invoke(event, self.fn.timeout)
+                keep = not self.recycle
+            except TimeoutError:
+                raise InvokeError(f"Task timed out after {self.fn.timeout:.2f} seconds") from None
+            except (EOFError, OSError, ValueError):
+                raise InvokeError("Runtime exited without providing a reason") from None
+            finally:
+                with self._lock:
+                    if keep and not self._closed:
+                        self._idle.append(worker)
+                    else:
+                        threading.Thread(target=worker.stop, daemon=True).start()
+                    if self.recycle and not self._closed and not self._idle:
+                        self._idle.append(self._spawn())
+        if "error" in reply:
+            err = reply["error"]
+            raise InvokeError(f"{err['errorType']}: {err['errorMessage']}")
+        response: dict[str, Any] = reply["response"]
+        return response
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()

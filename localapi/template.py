@@ -1,0 +1,121 @@
+"""Read ``template.yaml`` the way the local runtime needs it: functions, their code, layers,
+environment, and HttpApi routes. One source of truth; no second list of routes anywhere.
+
+Intrinsics are resolved only as far as a local run needs: ``Ref`` to a parameter (its
+default, or an override), ``Fn::Sub`` over parameters and pseudo parameters, ``Fn::If`` on
+a condition's first branch being irrelevant locally (we take the false branch: no VPC).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+_PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "local",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::Partition": "aws",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case, or "ANY"
+    path: str  # API Gateway form, e.g. /imports/{id}
+    function: str  # logical id
+    event: str  # the event's logical name
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # logical id
+    code_dir: Path
+    handler: str  # module.attribute
+    layer_dirs: tuple[Path, ...]  # each a directory that Lambda would mount at /opt
+    environment: dict[str, str]
+    timeout: float
+    memory_mb: int
+
+
+@dataclass
+class Template:
+    path: Path
+    functions: dict[str, Function] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+
+
+def _resolve(value: Any, params: Mapping[str, str]) -> Any:
+    if isinstance(value, Mapping):
+        if "Ref" in value:
+            ref = value["Ref"]
+            return params.get(ref, _PSEUDO.get(ref, ref))
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            text = text if isinstance(text, str) else text[0]
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(params.get(m[1], _PSEUDO.get(m[1], m[0]))), text)
+        if "Fn::If" in value:
+            return _resolve(value["Fn::If"][2], params)
+        return None
+    return value
+
+
+def _string(value: Any, params: Mapping[str, str]) -> str:
+    resolved = _resolve(value, params)
+    if resolved is None:
+        return ""
+    if isinstance(resolved, bool):
+        return "true" if resolved else "false"
+    return str(resolved)
+
+
+def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Template:
+    path = Path(path).resolve()
+    root = path.parent
+    doc = cfn_yaml.load(str(path))
+    params = {name: _string(spec.get("Default", ""), {}) for name, spec in (doc.get("Parameters") or {}).items()}
+    params.update(overrides or {})
+    resources = doc.get("Resources") or {}
+    globals_fn = (doc.get("Globals") or {}).get("Function") or {}
+
+    def layer_dir(ref: Any) -> Path:
+        name = ref["Ref"] if isinstance(ref, Mapping) else ref
+        layer = resources[name]["Properties"]
+        built_by_sam = "BuildMethod" in (resources[name].get("Metadata") or {})
+        # A layer SAM builds from requirements.txt becomes the venv's site-packages locally;
+        # a layer shipped as it is must already hold python/.
+        return Path("") if built_by_sam else root / str(layer["ContentUri"]) / "python"
+
+    template = Template(path=path)
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = {**globals_fn, **resource.get("Properties", {})}
+        env: dict[str, str] = {}
+        for source in (globals_fn, resource.get("Properties", {})):
+            for key, val in ((source.get("Environment") or {}).get("Variables") or {}).items():
+                env[key] = _string(val, params)
+        layers = tuple(p for p in (layer_dir(ref) for ref in props.get("Layers", [])) if p != Path(""))
+        template.functions[name] = Function(
+            name=name,
+            code_dir=root / str(props["CodeUri"]),
+            handler=str(props["Handler"]),
+            layer_dirs=layers,
+            environment=env,
+            timeout=float(_string(props.get("Timeout", 3), params)),
+            memory_mb=int(_string(props.get("MemorySize", 128), params)),
+        )
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") != "HttpApi":
+                continue
+            ev = event.get("Properties") or {}
+            template.routes.append(
+                Route(str(ev.get("Method", "ANY")).upper(), str(ev.get("Path", "/")), name, event_name)
+            )
+    return template

@@ -1,0 +1,121 @@
+"""One fixture layer: real Redis servers, the template, events, and the handler invoked the
+way Lambda invokes it."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from hitcounter import runtime
+from localapi import template as sam_template
+from localapi.worker import LambdaContext
+from tests.servers import RedisServer, redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def load_event(name: str, **changes: Any) -> dict[str, Any]:
+    """An event from events/ (e.g. ``hits/get-root``), with a fresh request id."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    event = copy.deepcopy(event)
+    event["requestContext"]["requestId"] = uuid.uuid4().hex
+    event.update(changes)
+    return event
+
+
+@pytest.fixture(scope="session")
+def template() -> sam_template.Template:
+    return sam_template.load(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="session")
+def shared_redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(shared_redis: RedisServer) -> str:
+    """A clean database on the session's server (flushed before each test)."""
+    shared_redis.client().flushall()
+    return shared_redis.url
+
+
+@pytest.fixture
+def function_env(template: sam_template.Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set a function's environment from template.yaml, with overrides, in this process."""
+
+    def apply(function: str = "HitsFunction", **overrides: str) -> None:
+        for key, value in {**template.functions[function].environment, **overrides}.items():
+            monkeypatch.setenv(key, value)
+        runtime.reset()
+
+    yield apply
+    runtime.reset()
+
+
+def _load_function(code_dir: Path) -> ModuleType:
+    """Import a function's app.py under a unique name: each function is its own /var/task."""
+    spec = importlib.util.spec_from_file_location(f"fn_{code_dir.name}_app", code_dir / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def hits_module(template: sam_template.Template) -> ModuleType:
+    return _load_function(template.functions["HitsFunction"].code_dir)
+
+
+@pytest.fixture
+def invoke_hits(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
+    """Invoke the hits handler in this process (a warm environment) against a clean Redis."""
+    function_env(REDIS_URL=redis_url, KEY_PREFIX="test:")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        context = LambdaContext(event["requestContext"]["requestId"], int(time.time() * 1000) + 10_000)
+        result: dict[str, Any] = hits_module.lambda_handler(event, context)
+        return result
+
+    return invoke
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def body_json(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+@pytest.fixture
+def logs() -> Iterator[Callable[[], str]]:
+    """Everything the shared Powertools Logger writes during the test (it keeps the stdout
+    it was created with, so pytest's capture fixtures do not see it)."""
+    import io
+
+    from hitcounter.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer.getvalue
+    handler.setStream(previous)

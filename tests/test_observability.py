@@ -1,0 +1,56 @@
+"""Logs carry the API Gateway request id; metrics count hits and cold starts; errors are
+logged once, without secrets; a bad configuration answers a clean 500 naming nothing secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from localapi.worker import LambdaContext
+from tests.conftest import Invoke, body_json, load_event
+
+
+def _lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_metrics_count_hits_and_the_cold_start(invoke_hits: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
+    invoke_hits(load_event("hits/get-root"))
+    invoke_hits(load_event("hits/get-hits"))
+    metrics = [line for line in _lines(capsys.readouterr().out) if "_aws" in line]
+    names = [m["Name"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert names.count("Hits") == 1  # /hits counts nothing
+    assert all(line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TwelveFactorHits" for line in metrics)
+
+
+def test_error_log_has_the_request_id_and_no_secret(
+    hits_module, function_env: Callable[..., None], logs: Callable[[], str]
+) -> None:
+    from tests.servers import free_port
+
+    function_env(REDIS_URL=f"redis://app:pa55word@127.0.0.1:{free_port()}/0")
+    event = load_event("hits/get-root")
+    response = hits_module.lambda_handler(event, LambdaContext("lambda-req", 0))
+    assert response["statusCode"] == 503
+    out = logs()
+    errors = [line for line in _lines(out) if line.get("level") == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["correlation_id"] == event["requestContext"]["requestId"]
+    assert errors[0]["cause"] == "ConnectionError"
+    assert "pa55word" not in out and "pa55word" not in response["body"]
+
+
+def test_bad_configuration_is_a_clean_500_and_a_log_naming_the_variable(
+    hits_module, function_env: Callable[..., None], logs: Callable[[], str]
+) -> None:
+    function_env(REDIS_URL="", REDIS_PORT="not-a-port")
+    response = hits_module.lambda_handler(load_event("hits/get-root"), LambdaContext("r", 0))
+    assert response["statusCode"] == 500
+    assert body_json(response)["error"]["code"] == "misconfigured"
+    assert "REDIS_PORT" in logs()
+    # Fixing the environment recovers without a new execution environment.
+    function_env(REDIS_URL="redis://127.0.0.1:1/0", REDIS_CONNECT_TIMEOUT="0.1")
+    assert hits_module.lambda_handler(load_event("hits/get-health"), LambdaContext("r", 0))["statusCode"] == 200
