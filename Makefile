@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test lint typecheck build clean
+.PHONY: setup test lint build clean
 
 setup:  ## venv + pinned packages + redis-server (idempotent)
 	@bash scripts/setup.sh
@@ -27,3 +27,7 @@ build: setup  ## sam build (deployment artifacts in .aws-sam/)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: dev
+dev: setup  ## the API on http://127.0.0.1:3000 (PORT=…), on a Redis it starts (unless REDIS_URL is set)
+	$(BIN)/python -m localapi $(DEV_ARGS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -43,6 +44,9 @@ class LambdaContext:
 
 def main() -> None:
     code_dir, handler_spec, *layers = sys.argv[1:]
+    # Ctrl-C in the terminal reaches the whole process group; the server stops its workers
+    # itself (by closing stdin), so a worker ignores it rather than print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Keep the protocol channel private, then point fd 1 at stderr so print() and loggers
     # (Powertools writes to stdout) cannot corrupt it.
     channel = os.fdopen(os.dup(1), "w", buffering=1)

@@ -6,97 +6,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import redis
+from localapi.services import RedisServer, free_port, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until ``condition()`` holds; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-class RedisServer:
-    """One ``redis-server`` process, no persistence, on a free port."""
-
-    def __init__(self, *extra: str) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is not installed: run `make setup`")
-        self.exe = exe
-        self.extra = extra
-        self.dir = Path(tempfile.mkdtemp(prefix="redis-test-"))
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        for _ in range(5):  # a free port can be taken between probe and bind; try another
-            self.port = self.port or free_port()
-            self.proc = subprocess.Popen(
-                [
-                    self.exe,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.dir),
-                    *self.extra,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                wait_for(self._answers, timeout=5, what=f"redis-server on {self.port}")
-                return self
-            except AssertionError:
-                self.stop()
-                self.port = 0
-        raise RuntimeError("could not start redis-server")
-
-    def _answers(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError("redis-server exited")
-        try:
-            return bool(self.client().ping())
-        except redis.ConnectionError:
-            return False
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, decode_responses=True)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self) -> None:
-        """Start again on the same port (after ``stop``)."""
-        self.start()
+__all__ = ["FaultProxy", "RedisServer", "free_port", "redis_server", "wait_for"]
 
 
 class FaultProxy:

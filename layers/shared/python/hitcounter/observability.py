@@ -10,6 +10,7 @@ Tracer is imported only then: its import costs hundreds of ms of cold start
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "hit-counter")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TwelveFactorHits")
+# Routes such as /health publish no metric by design; Powertools warns on every such flush.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -1,0 +1,82 @@
+"""``python -m localapi``: serve template.yaml's HttpApi routes on 127.0.0.1:3000, no Docker.
+
+Starts a redis-server of its own (data kept in .dev/) unless REDIS_URL is set in the
+environment. Reads env.json in the format of ``sam local start-api --env-vars``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from localapi import template as sam_template
+from localapi.server import LocalApi, Server
+from localapi.services import RedisServer
+
+
+def _env_vars(path: Path) -> dict[str, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text())
+    return {section: {k: str(v) for k, v in values.items()} for section, values in data.items()}
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localapi", description=__doc__)
+    parser.add_argument("--template", "-t", default="template.yaml", type=Path)
+    parser.add_argument("--env-vars", "-n", default="env.json", type=Path, help="sam local --env-vars file")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", "-p", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument(
+        "--recycle",
+        action="store_true",
+        default=_truthy(os.environ.get("LOCALAPI_RECYCLE")),
+        help="a fresh process for every request (also LOCALAPI_RECYCLE=1): the statelessness check",
+    )
+    args = parser.parse_args(argv)
+
+    tpl = sam_template.load(args.template)
+    env = _env_vars(args.env_vars)
+    owned: RedisServer | None = None
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        data = args.template.resolve().parent / ".dev" / "redis"
+        owned = RedisServer("--save", "30 1", "--dbfilename", "dev.rdb", data_dir=data).start()
+        redis_url = owned.url
+        print(f"Started redis-server on 127.0.0.1:{owned.port} (data in {data})", file=sys.stderr)
+    # The local server decides where Redis is; env.json's REDIS_URL is for `sam local`, whose
+    # containers reach the host differently.
+    env.setdefault("Parameters", {})["REDIS_URL"] = redis_url
+
+    app = LocalApi(tpl, env, recycle=args.recycle, access_log=sys.stderr)
+    server = Server(app, args.host, args.port)
+    for route in tpl.routes:
+        print(f"Mounting {route.function} at {server.url}{route.path} [{route.method}]", file=sys.stderr)
+    mode = "recycle: a fresh process per request" if args.recycle else "warm workers"
+    print(f"Running on {server.url} ({mode}); code changes are picked up live. CTRL+C to stop.", file=sys.stderr)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        app.close()
+        if owned:
+            owned.stop()
+        print("Stopped.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""A local HTTP API Gateway (payload format 2.0) for template.yaml, without Docker.
+
+Each request becomes the event API Gateway would send, runs in a worker process of the
+route's function (``localapi.pool``), and the function's answer is mapped back as API
+Gateway maps it. Served by Werkzeug's threaded server.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from localapi.pool import InvokeError, WorkerPool
+from localapi.template import Route, Template
+
+# HTTP API's own limit on a request payload.
+MAX_BODY = 10 * 1024 * 1024
+_TEXT_TYPES = re.compile(
+    r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|application/[^;]*\+(json|xml))"
+)
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    specificity: tuple[int, int]
+
+
+def _compile(route: Route) -> _CompiledRoute:
+    regex, params = "", 0
+    for part in re.split(r"(\{[^}]+\})", route.path):
+        if part.startswith("{"):
+            params += 1
+            name = part[1:-1]
+            greedy = name.endswith("+")
+            regex += f"(?P<{name.rstrip('+')}>{'.+' if greedy else '[^/]+'})"
+        else:
+            regex += re.escape(part)
+    # API Gateway prefers the most specific route: literal paths over parameters.
+    return _CompiledRoute(route, re.compile(f"^{regex}$"), (params, -len(route.path)))
+
+
+def is_text(content_type: str) -> bool:
+    return bool(_TEXT_TYPES.match(content_type.lower()))
+
+
+def build_event(request: Request, route: Route, path_params: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The HTTP API v2 event for one request, as API Gateway builds it."""
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        if key.lower() == "cookie":
+            continue
+        # Names lower-cased; the WSGI server has already joined repeated headers with commas.
+        k = key.lower()
+        headers[k] = f"{headers[k]},{value}" if k in headers else value
+    query: dict[str, str] = {}
+    for key, values in request.args.lists():
+        query[key] = ",".join(values)
+    now = datetime.now(UTC)
+    host = request.host or "localhost"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.path}" if route.method != "ANY" else f"ANY {route.path}",
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode("latin-1"),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
+            "routeKey": f"{route.method} {route.path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    cookie_header = request.headers.get("Cookie")
+    if cookie_header:
+        event["cookies"] = [c.strip() for c in cookie_header.split(";") if c.strip()]
+    if query:
+        event["queryStringParameters"] = query
+    if path_params:
+        event["pathParameters"] = dict(path_params)
+    if body:
+        try:
+            text = body.decode("utf-8") if is_text(request.content_type or "") else None
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        else:
+            event["body"] = text
+    return event
+
+
+def build_response(result: Any) -> Response:
+    """Map a function's result to HTTP the way HTTP API (payload 2.0) does."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # A result without statusCode is taken as a JSON body with status 200.
+        return Response(json.dumps(result), 200, content_type="application/json")
+    headers = Headers()
+    for key, value in (result.get("headers") or {}).items():
+        headers.add(key, str(value))
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            headers.add(key, str(value))
+    for cookie in result.get("cookies") or []:
+        headers.add("Set-Cookie", cookie)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    if "content-type" not in {k.lower() for k in headers.keys()}:  # noqa: SIM118 - Headers is a multidict
+        headers["Content-Type"] = "application/json"
+    return Response(raw, int(result["statusCode"]), headers=headers)
+
+
+def _gateway_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status, content_type="application/json")
+
+
+class LocalApi:
+    """The WSGI application: routes from the template, one worker pool per function."""
+
+    def __init__(
+        self,
+        template: Template,
+        env: Mapping[str, Mapping[str, str]] | None = None,
+        *,
+        recycle: bool = False,
+        function_log: IO[str] | int | None = None,
+        access_log: IO[str] | None = None,
+    ) -> None:
+        env = env or {}
+        self.template = template
+        self.recycle = recycle
+        self.access_log = access_log
+        self.routes = sorted((_compile(r) for r in template.routes), key=lambda c: c.specificity)
+        self.pools = {
+            name: WorkerPool(fn, {**env.get("Parameters", {}), **env.get(name, {})}, recycle=recycle, log=function_log)
+            for name, fn in template.functions.items()
+            if any(r.function == name for r in template.routes)
+        }
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for compiled in self.routes:
+            if compiled.route.method not in (method, "ANY"):
+                continue
+            found = compiled.pattern.match(path)
+            if found:
+                return compiled.route, found.groupdict()
+        return None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request = Request(environ)
+        response = self._handle(request)
+        if self.access_log:
+            ms = (time.perf_counter() - started) * 1000
+            self.access_log.write(
+                f"{request.method} {request.full_path.rstrip('?')} {response.status_code} {ms:.1f}ms\n"
+            )
+            self.access_log.flush()
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        found = self.match(request.method, request.path)
+        if found is None:
+            return _gateway_error(404, "Not Found")
+        route, params = found
+        if (request.content_length or 0) > MAX_BODY:
+            return _gateway_error(413, "Request Entity Too Large")
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY:
+            return _gateway_error(413, "Request Entity Too Large")
+        event = build_event(request, route, params, body)
+        try:
+            result = self.pools[route.function].invoke(event)
+        except InvokeError as exc:
+            print(f"{route.function}: {exc}", file=sys.stderr)
+            return _gateway_error(500, "Internal Server Error")
+        try:
+            return build_response(result)
+        except (TypeError, ValueError, KeyError) as exc:
+            print(f"{route.function}: invalid response: {exc}", file=sys.stderr)
+            return _gateway_error(500, "Internal Server Error")
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """LocalApi writes its own access line (with the time spent); Werkzeug's is dropped."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class Server:
+    """A LocalApi on a Werkzeug threaded server, in a background thread."""
+
+    def __init__(self, app: LocalApi, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.httpd: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self.port = self.httpd.server_port
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> Server:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.app.close()

@@ -1,0 +1,242 @@
+"""The Docker-free local API: template routes over real HTTP, API Gateway's event and
+response shapes, warm and recycle modes, live code reload, and `python -m localapi`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from localapi import template as sam_template
+from localapi.server import LocalApi, Server, build_event, build_response
+from localapi.template import Route
+from tests.conftest import EVENTS, ROOT
+from tests.servers import RedisServer, free_port, redis_server, wait_for
+
+
+def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+@pytest.fixture(params=["warm", "recycle"])
+def api(request: pytest.FixtureRequest, template: sam_template.Template, redis_url: str) -> Iterator[Server]:
+    app = LocalApi(template, {"Parameters": {"REDIS_URL": redis_url}}, recycle=request.param == "recycle")
+    server = Server(app).start()
+    yield server
+    server.stop()
+
+
+def test_routes_over_http(api: Server) -> None:
+    assert http("GET", f"{api.url}/")[2] == "Hello World! 1 times."
+    status, headers, body = http("GET", f"{api.url}/")
+    assert (status, headers["Content-Type"], body) == (200, "text/plain", "Hello World! 2 times.")
+    assert json.loads(http("GET", f"{api.url}/", {"Accept": "application/json"})[2]) == {"hits": 3}
+    assert json.loads(http("GET", f"{api.url}/hits")[2]) == {"hits": 3}
+    assert json.loads(http("GET", f"{api.url}/health")[2]) == {"status": "ok"}
+    status, _, body = http("GET", f"{api.url}/health/ready")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+def test_unmatched_routes_get_api_gateways_404(api: Server) -> None:
+    # HTTP API answers an unknown path, or a known path with another method, itself.
+    for method, path in (("GET", "/nope"), ("POST", "/hits"), ("DELETE", "/")):
+        status, _, body = http(method, f"{api.url}{path}")
+        assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+
+
+def test_concurrent_hits_over_http_are_all_distinct(api: Server) -> None:
+    def hits(_: int) -> list[int]:
+        return [json.loads(http("GET", f"{api.url}/", {"Accept": "application/json"})[2])["hits"] for _ in range(15)]
+
+    with ThreadPoolExecutor(4) as pool:
+        counts = [n for batch in pool.map(hits, range(4)) for n in batch]
+    assert sorted(counts) == list(range(1, 61))
+
+
+def test_redis_down_is_a_503_over_http(template: sam_template.Template) -> None:
+    with redis_server() as server:
+        app = LocalApi(template, {"Parameters": {"REDIS_URL": server.url}})
+        api = Server(app).start()
+        try:
+            server.stop()
+            status, headers, body = http("GET", f"{api.url}/")
+            assert (status, headers["Retry-After"]) == (503, "1")
+            assert json.loads(body)["error"]["code"] == "backend_unavailable"
+            assert http("GET", f"{api.url}/health")[0] == 200
+        finally:
+            api.stop()
+
+
+# --- event and response shapes -----------------------------------------------------------
+
+
+FREE_FORM = ("headers", "queryStringParameters", "pathParameters")
+
+
+def _shape(value: Any) -> Any:
+    """Keys and types, recursively: what must match, whatever the values. Maps whose keys
+    come from the request (headers, query, path parameters) compare as string → type."""
+    if isinstance(value, dict):
+        return {
+            k: ({"*": sorted({_shape(x) for x in v.values()})} if k in FREE_FORM else _shape(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def _our_event(**builder: Any) -> dict[str, Any]:
+    request = Request(EnvironBuilder(**builder).get_environ())
+    body = request.get_data()
+    return build_event(request, Route("POST", "/items/{id}", "Fn", "E"), {"id": "42"}, body)
+
+
+def test_event_has_the_shape_sam_generates() -> None:
+    generated = json.loads(
+        subprocess.run(
+            [str(ROOT / ".venv/bin/sam"), "local", "generate-event", "apigateway", "http-api-proxy"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        ).stdout
+    )
+    ours = _our_event(
+        path="/items/42",
+        method="POST",
+        query_string="a=1&a=2&b=3",
+        data=b"\x00\x01binary",
+        headers={"Cookie": "c1=1; c2=2", "X-Multi": "one", "Content-Type": "application/octet-stream"},
+    )
+    # Present only when the API has an authorizer, mTLS or stage variables:
+    for absent in ("authentication", "authorizer"):
+        generated["requestContext"].pop(absent)
+    generated.pop("stageVariables")
+    assert _shape(ours) == _shape(generated)
+
+
+def test_event_matches_the_committed_events() -> None:
+    committed = json.loads((EVENTS / "hits/get-root.json").read_text())
+    request = Request(EnvironBuilder(path="/", headers=[("Accept", "*/*")]).get_environ())
+    ours = build_event(request, Route("GET", "/", "HitsFunction", "GetRoot"), {}, b"")
+    assert _shape(ours) == _shape(committed)
+    assert ours["routeKey"] == committed["routeKey"] == "GET /"
+
+
+def test_event_details_follow_api_gateway() -> None:
+    event = _our_event(
+        path="/items/42",
+        method="POST",
+        query_string="a=1&a=2",
+        data='{"x": "é"}',
+        headers=[("X-Mixed-Case", "v"), ("Cookie", "sid=abc; theme=dark"), ("Content-Type", "application/json")],
+    )
+    assert event["headers"]["x-mixed-case"] == "v"  # names lower-cased
+    assert "cookie" not in event["headers"] and event["cookies"] == ["sid=abc", "theme=dark"]
+    assert event["queryStringParameters"] == {"a": "1,2"} and event["rawQueryString"] == "a=1&a=2"
+    assert event["pathParameters"] == {"id": "42"}
+    assert (event["body"], event["isBase64Encoded"]) == ('{"x": "é"}', False)
+    binary = _our_event(path="/items/42", method="POST", data=b"\xff\xfe", content_type="image/png")
+    assert (base64.b64decode(binary["body"]), binary["isBase64Encoded"]) == (b"\xff\xfe", True)
+
+
+def test_responses_are_mapped_like_api_gateway() -> None:
+    response = build_response(
+        {
+            "statusCode": 201,
+            "headers": {"X-A": "1"},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": base64.b64encode(b"\x00png").decode(),
+            "isBase64Encoded": True,
+        }
+    )
+    assert response.status_code == 201
+    assert response.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2"]
+    assert response.get_data() == b"\x00png"
+    inferred = build_response({"hello": "world"})  # no statusCode: a JSON body, 200
+    assert (inferred.status_code, inferred.content_type, json.loads(inferred.get_data())) == (
+        200,
+        "application/json",
+        {"hello": "world"},
+    )
+
+
+# --- the command, live reload -----------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of what the local API serves, safe to edit."""
+    for name in ("template.yaml", "env.json"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "functions", tmp_path / "functions")
+    shutil.copytree(ROOT / "layers", tmp_path / "layers")
+    return tmp_path
+
+
+def test_code_changes_are_live_without_restart(project: Path, redis_url: str) -> None:
+    app = LocalApi(sam_template.load(project / "template.yaml"), {"Parameters": {"REDIS_URL": redis_url}})
+    api = Server(app).start()
+    try:
+        assert http("GET", f"{api.url}/")[2] == "Hello World! 1 times."
+        source = project / "functions/hits/app.py"
+        source.write_text(source.read_text().replace('f"Hello World! {hits} times."', 'f"Olá Mundo! {hits} vezes."'))
+        os.utime(source, (source.stat().st_atime, source.stat().st_mtime + 5))
+        assert http("GET", f"{api.url}/")[2] == "Olá Mundo! 2 vezes."
+    finally:
+        api.stop()
+
+
+def test_make_dev_command_serves_on_its_own_redis(project: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localapi", "--template", str(project / "template.yaml")],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), timeout=30, what="the local API")
+        assert http("GET", f"{url}/")[2] == "Hello World! 1 times."
+        assert http("GET", f"{url}/")[2] == "Hello World! 2 times."
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert f"Mounting HitsFunction at http://127.0.0.1:{port}/hits [GET]" in err
+    assert "GET / 200" in err and "Traceback" not in err
+    # Ctrl-C stopped the Redis it started (no redis-server left on the port it printed).
+    started = next(line for line in err.splitlines() if line.startswith("Started redis-server"))
+    redis_port = int(started.split(":")[1].split()[0])
+    with pytest.raises(OSError):
+        RedisServer.probe(redis_port)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return http("GET", f"{url}/health")[0] == 200
+    except OSError:
+        return False
