@@ -31,3 +31,7 @@ clean:
 .PHONY: dev
 dev: setup  ## the API on http://127.0.0.1:3000 (PORT=…), on a Redis it starts (unless REDIS_URL is set)
 	$(BIN)/python -m localapi $(DEV_ARGS)
+
+.PHONY: bench
+bench: setup  ## speed as ratios to floors measured in the same run → BENCHMARKS.md
+	$(BIN)/python -m bench.bench

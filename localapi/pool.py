@@ -25,8 +25,8 @@ class InvokeError(Exception):
 
 
 class _Worker:
-    def __init__(self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None) -> None:
-        self.stamp = _code_stamp(fn)
+    def __init__(self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None, generation: int) -> None:
+        self.generation = generation
         self.proc = subprocess.Popen(
             [sys.executable, "-u", str(WORKER), str(fn.code_dir), fn.handler, *map(str, fn.layer_dirs)],
             stdin=subprocess.PIPE,
@@ -36,13 +36,14 @@ class _Worker:
             text=True,
         )
         self.ready = False
+        assert self.proc.stdout is not None
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
 
     def _readline(self, deadline: float) -> str:
         assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                raise TimeoutError
+        if not self._selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            raise TimeoutError
         line = self.proc.stdout.readline()
         if not line:
             raise EOFError
@@ -62,6 +63,7 @@ class _Worker:
         return reply
 
     def stop(self) -> None:
+        self._selector.close()
         try:
             if self.proc.stdin:
                 self.proc.stdin.close()
@@ -74,8 +76,7 @@ class _Worker:
 
 
 def _code_stamp(fn: Function) -> float:
-    """Newest modification time under the function's code and layers: a change retires
-    warm workers, so edits are live without a restart or ``sam build``."""
+    """Newest modification time of the Python files under the function's code and layers."""
     newest = 0.0
     for root in (fn.code_dir, *fn.layer_dirs):
         for dirpath, _, files in os.walk(root):
@@ -117,19 +118,38 @@ class WorkerPool:
         self._slots = threading.BoundedSemaphore(max_workers)
         self._closed = False
         self.last_pid = 0  # the process that served the latest invocation
+        # Edits are live without a restart or `sam build`: a watcher bumps the generation
+        # when code changes, and workers of an older generation are retired, not reused.
+        self._generation = 0
+        self._stamp = _code_stamp(fn)
+        self._stop_watch = threading.Event()
+        if not recycle:
+            threading.Thread(target=self._watch, daemon=True).start()
         if recycle:
             # A spare that has run INIT and served nothing: a cold environment, ready early.
             self._idle.append(self._spawn())
 
+    def _watch(self, interval: float = 0.25) -> None:
+        while not self._stop_watch.wait(interval):
+            stamp = _code_stamp(self.fn)
+            if stamp != self._stamp:
+                self._stamp = stamp
+                with self._lock:
+                    self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        """Bumped on each code change (warm mode); tests wait on it."""
+        return self._generation
+
     def _spawn(self) -> _Worker:
-        return _Worker(self.fn, self.env, self.log)
+        return _Worker(self.fn, self.env, self.log, self._generation)
 
     def _take(self) -> _Worker:
-        stamp = _code_stamp(self.fn) if not self.recycle else None
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
-                if stamp is None or worker.stamp >= stamp:
+                if worker.generation == self._generation:
                     return worker
                 threading.Thread(target=worker.stop, daemon=True).start()
         return self._spawn()
@@ -162,6 +182,7 @@ class WorkerPool:
         return response
 
     def close(self) -> None:
+        self._stop_watch.set()
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -199,9 +199,12 @@ def test_code_changes_are_live_without_restart(project: Path, redis_url: str) ->
     api = Server(app).start()
     try:
         assert http("GET", f"{api.url}/")[2] == "Hello World! 1 times."
+        pool = app.pools["HitsFunction"]
+        before = pool.generation
         source = project / "functions/hits/app.py"
         source.write_text(source.read_text().replace('f"Hello World! {hits} times."', 'f"Olá Mundo! {hits} vezes."'))
         os.utime(source, (source.stat().st_atime, source.stat().st_mtime + 5))
+        wait_for(lambda: pool.generation > before, what="the change to be noticed")
         assert http("GET", f"{api.url}/")[2] == "Olá Mundo! 2 vezes."
     finally:
         api.stop()

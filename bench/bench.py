@@ -1,0 +1,338 @@
+"""``make bench``: the project's speed as ratios to floors measured in the same run.
+
+Writes BENCHMARKS.md. Every figure is a median over several runs on this machine, with a
+Redis this script starts itself; nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from localapi import template as sam_template
+from localapi.server import LocalApi, Server
+from localapi.services import RedisServer
+from localapi.worker import LambdaContext
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    for _ in range(50):
+        fn()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
+    return event
+
+
+# --- warm ----------------------------------------------------------------------------------
+
+
+def warm(server: RedisServer) -> dict[str, float]:
+    """µs per in-process invocation of GET / vs one raw INCR, and the seed's Flask view."""
+    env = sam_template.load(ROOT / "template.yaml").functions["HitsFunction"].environment
+    os.environ.update({**env, "REDIS_URL": server.url, "KEY_PREFIX": "bench:"})
+    code = ROOT / "functions/hits"
+    sys.path[:0] = [str(code), str(ROOT / "layers/shared/python")]  # /var/task, /opt/python
+    import importlib
+
+    app = importlib.import_module("app")
+    event = load_event("hits/get-root")
+    ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - EMF metrics lines go here, not to the terminal
+    real_stdout, sys.stdout = sys.stdout, devnull
+    from hitcounter.observability import logger
+
+    logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]
+    raw = redis.Redis.from_url(server.url)
+    try:
+        n = 3000
+        floor = median_of(RUNS, lambda: per_call_us(lambda: raw.incr("bench:raw"), n))
+        ours = median_of(RUNS, lambda: per_call_us(lambda: app.lambda_handler(event, ctx), n))
+        os.environ.update({"HOST_REDIS": "127.0.0.1", "PORT_REDIS": str(server.port)})
+        sys.path.insert(0, str(ROOT / "bench"))
+        seed = importlib.import_module("seed_app")
+        client = seed.app.test_client()
+        seed_us = median_of(RUNS, lambda: per_call_us(lambda: client.get("/"), n))
+    finally:
+        sys.stdout = real_stdout
+    return {"incr_us": floor, "handler_us": ours, "seed_flask_us": seed_us}
+
+
+def round_trips(server: RedisServer) -> dict[str, float]:
+    """Commands Redis executes per counted hit: ours through the local API, the seed's view."""
+    admin = server.client()
+
+    def commands_during(fn: Callable[[], object], n: int) -> float:
+        fn()  # connect first: the handshake is per connection, not per hit
+        admin.config_resetstat()
+        for _ in range(n):
+            fn()
+        stats = admin.info("commandstats")
+        admin_cmds = ("cmdstat_config", "cmdstat_info")
+        total = sum(int(s["calls"]) for name, s in stats.items() if not name.startswith(admin_cmds))
+        return total / n
+
+    import importlib
+
+    app = importlib.import_module("app")
+    ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
+    seed = importlib.import_module("seed_app").app.test_client()
+    real_stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        ours = commands_during(lambda: app.lambda_handler(load_event("hits/get-root"), ctx), 100)
+        theirs = commands_during(lambda: seed.get("/"), 100)
+    finally:
+        sys.stdout = real_stdout
+    return {"ours": ours, "seed": theirs}
+
+
+# --- cold ----------------------------------------------------------------------------------
+
+COLD_HANDLER = """
+import json, sys, time
+sys.path[:0] = [{code!r}, {layer!r}]
+from app import lambda_handler
+from localapi.worker import LambdaContext
+event = json.load(open({event!r}))
+r = lambda_handler(event, LambdaContext("cold", int(time.time() * 1000) + 10000))
+assert r["statusCode"] == 200, r
+"""
+COLD_FLOOR = """
+import redis
+redis.Redis.from_url({url!r}).incr("bench:cold")
+"""
+
+
+def cold(server: RedisServer) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        **sam_template.load(ROOT / "template.yaml").functions["HitsFunction"].environment,
+        "REDIS_URL": server.url,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    handler = COLD_HANDLER.format(
+        code=str(ROOT / "functions/hits"),
+        layer=str(ROOT / "layers/shared/python"),
+        event=str(ROOT / "events/hits/get-root.json"),
+    )
+    floor = COLD_FLOOR.format(url=server.url)
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([PY, "-c", code], env=env, check=True, stdout=subprocess.DEVNULL)
+        return (time.perf_counter() - start) * 1000
+
+    runs = max(RUNS, 7)
+    run(handler), run(floor)  # warm the page cache for both
+    result: dict[str, Any] = {
+        "floor_ms": median_of(runs, lambda: run(floor)),
+        "handler_ms": median_of(runs, lambda: run(handler)),
+    }
+    out = subprocess.run(
+        [PY, "-X", "importtime", "-c", handler], env=env, check=True, capture_output=True, text=True
+    ).stderr
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = (p.strip() for p in line[len("import time:") :].split("|"))
+            if not name.startswith(" "):
+                rows.append((int(cumulative), name.strip()))
+    top = sorted(((us, n) for us, n in rows if not n.startswith((" ",))), reverse=True)
+    result["top_imports"] = [(n, us / 1000) for us, n in top if "." not in n][:8]
+    return result
+
+
+# --- local server ----------------------------------------------------------------------------
+
+
+def _latencies(port: int, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        assert response.status == 200
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _throughput(port: int, clients: int, each: int) -> float:
+    threads = [threading.Thread(target=_latencies, args=(port, each)) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return clients * each / (time.perf_counter() - start)
+
+
+def local_server(server: RedisServer) -> dict[str, dict[str, float]]:
+    from werkzeug.serving import make_server
+
+    results: dict[str, dict[str, float]] = {}
+    tpl = sam_template.load(ROOT / "template.yaml")
+    ours = Server(LocalApi(tpl, {"Parameters": {"REDIS_URL": server.url}})).start()
+    import importlib
+
+    seed_app = importlib.import_module("seed_app").app
+    seed = make_server("127.0.0.1", 0, seed_app, threaded=True)
+    threading.Thread(target=seed.serve_forever, daemon=True).start()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    try:
+        for name, port in (("local_api", ours.port), ("seed_flask", seed.server_port)):
+            _latencies(port, 50)
+            lat = [x for _ in range(RUNS) for x in _latencies(port, 200)]
+            q = statistics.quantiles(lat, n=100)
+            results[name] = {
+                "p50_ms": q[49],
+                "p99_ms": q[98],
+                "rps": statistics.median(_throughput(port, 4, 100) for _ in range(3)),
+            }
+    finally:
+        ours.stop()
+        seed.shutdown()
+    return results
+
+
+# --- size -------------------------------------------------------------------------------------
+
+
+def sizes() -> dict[str, tuple[int, int]]:
+    """Bytes unzipped and zipped of each function and layer as `sam build` makes them."""
+    out: dict[str, tuple[int, int]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
+        subprocess.run(
+            ["sam", "build", "--build-dir", f"{tmp}/build", "--cache-dir", f"{tmp}/cache"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        tpl = sam_template.load(ROOT / "template.yaml")
+        dirs = {p.name: p for p in Path(f"{tmp}/build").iterdir() if p.is_dir()}
+        dirs["SharedLayer"] = ROOT / "layers/shared"  # shipped as it is, not copied by sam build
+        for name, path in sorted(dirs.items()):
+            files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+            raw = sum(f.stat().st_size for f in files)
+            archive = Path(tmp) / f"{name}.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                for f in files:
+                    z.write(f, f.relative_to(path))
+            out[name] = (raw, archive.stat().st_size)
+        assert tpl.functions
+    return out
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data:
+        server = RedisServer(data_dir=Path(data)).start()
+        try:
+            print("warm…", file=sys.stderr)
+            w = warm(server)
+            print("round trips…", file=sys.stderr)
+            rt = round_trips(server)
+            print("cold…", file=sys.stderr)
+            c = cold(server)
+            print("local server…", file=sys.stderr)
+            ls = local_server(server)
+        finally:
+            server.stop()
+    print("sizes (sam build)…", file=sys.stderr)
+    sz = sizes()
+
+    warm_ratio = w["handler_us"] / w["incr_us"]
+    cold_ratio = c["handler_ms"] / c["floor_ms"]
+    local_ratio = ls["local_api"]["p50_ms"] / ls["seed_flask"]["p50_ms"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    seed_ratio = w["seed_flask_us"] / w["incr_us"]
+    p99_ratio = ls["local_api"]["p99_ms"] / ls["seed_flask"]["p99_ms"]
+    rps_ratio = ls["local_api"]["rps"] / ls["seed_flask"]["rps"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Made by `make bench` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"redis-server {_redis_version()} on loopback; medians of {RUNS}+ runs. "
+        "Every figure is a ratio to a floor measured in the same run.",
+        "",
+        "| measure | ours | floor | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| warm: in-process `GET /` vs one raw redis-py `INCR` | {w['handler_us']:.0f} µs | {w['incr_us']:.0f} µs "
+        f"| {warm_ratio:.2f}× | ≤ 1.5×: {verdict(warm_ratio <= 1.5)} |",
+        f"| warm: the seed's Flask view (test client) vs `INCR` | {w['seed_flask_us']:.0f} µs | {w['incr_us']:.0f} µs "
+        f"| {seed_ratio:.2f}× | (reference) |",
+        f"| Redis commands per counted hit | {rt['ours']:.2f} | seed: {rt['seed']:.2f} | "
+        f"| 1: {verdict(rt['ours'] <= 1)} |",
+        f"| cold: fresh interpreter, import handler, first `GET /` vs import redis + connect + `INCR` "
+        f"| {c['handler_ms']:.0f} ms | {c['floor_ms']:.0f} ms | {cold_ratio:.2f}× "
+        f"| ≤ 1.5×: {verdict(cold_ratio <= 1.5)} |",
+        f"| local server p50, `GET /` over HTTP vs the seed's Flask app (same Redis, same server library) "
+        f"| {ls['local_api']['p50_ms']:.2f} ms | {ls['seed_flask']['p50_ms']:.2f} ms | {local_ratio:.2f}× "
+        f"| ≤ 1.0×: {verdict(local_ratio <= 1.0)} |",
+        f"| local server p99 | {ls['local_api']['p99_ms']:.2f} ms | {ls['seed_flask']['p99_ms']:.2f} ms "
+        f"| {p99_ratio:.2f}× | |",
+        f"| local server throughput, 4 clients | {ls['local_api']['rps']:.0f} req/s "
+        f"| {ls['seed_flask']['rps']:.0f} req/s "
+        f"| {rps_ratio:.2f}× | |",
+        "",
+        "Top imports of the cold start (cumulative ms, `python -X importtime`): "
+        + ", ".join(f"`{n}` {ms:.0f}" for n, ms in c["top_imports"])
+        + ".",
+        "",
+        "## Deployment size (`sam build`)",
+        "",
+        "| artifact | unzipped | zipped |",
+        "|---|---|---|",
+        *(f"| {name} | {raw / 1024:.0f} KiB | {zipped / 1024:.0f} KiB |" for name, (raw, zipped) in sz.items()),
+        "",
+    ]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def _redis_version() -> str:
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=False).stdout
+    return out.split("v=")[1].split()[0] if "v=" in out else "?"
+
+
+if __name__ == "__main__":
+    main()
