@@ -77,21 +77,39 @@ def _load_function(code_dir: Path) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def hits_module(template: sam_template.Template) -> ModuleType:
-    return _load_function(template.functions["HitsFunction"].code_dir)
+def function_modules(template: sam_template.Template) -> dict[str, ModuleType]:
+    """Each function's app module, loaded once: one warm environment per function."""
+    return {name: _load_function(fn.code_dir) for name, fn in template.functions.items()}
+
+
+@pytest.fixture(scope="session")
+def hits_module(function_modules: dict[str, ModuleType]) -> ModuleType:
+    return function_modules["HitsFunction"]
+
+
+def _invoker(module: ModuleType) -> Invoke:
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        context = LambdaContext(event["requestContext"]["requestId"], int(time.time() * 1000) + 10_000)
+        result: dict[str, Any] = module.lambda_handler(event, context)
+        return result
+
+    return invoke
 
 
 @pytest.fixture
 def invoke_hits(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
     """Invoke the hits handler in this process (a warm environment) against a clean Redis."""
     function_env(REDIS_URL=redis_url, KEY_PREFIX="test:")
+    return _invoker(hits_module)
 
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        context = LambdaContext(event["requestContext"]["requestId"], int(time.time() * 1000) + 10_000)
-        result: dict[str, Any] = hits_module.lambda_handler(event, context)
-        return result
 
-    return invoke
+@pytest.fixture
+def invoke_session(
+    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str
+) -> Invoke:
+    """Invoke the session handler in this process against a clean Redis."""
+    function_env("SessionFunction", REDIS_URL=redis_url, KEY_PREFIX="test:")
+    return _invoker(function_modules["SessionFunction"])
 
 
 def header(response: dict[str, Any], name: str) -> str | None:

@@ -56,9 +56,29 @@ def test_routes_over_http(api: Server) -> None:
     assert status == 200 and json.loads(body)["status"] == "ok"
 
 
+def test_session_walk_through_over_http(api: Server) -> None:
+    request = urllib.request.Request(f"{api.url}/session", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        set_cookie = response.headers["Set-Cookie"]
+    sid = set_cookie.split(";")[0]
+    assert {"HttpOnly", "Secure", "SameSite=Lax", "Path=/"} <= {p.strip() for p in set_cookie.split(";")}
+    jar = {"Cookie": f"theme=dark; {sid}"}
+    assert json.loads(http("GET", f"{api.url}/session", jar)[2])["visits"] == 1
+    assert json.loads(http("GET", f"{api.url}/session", jar)[2])["visits"] == 2
+    put = urllib.request.Request(
+        f"{api.url}/session", method="PUT", data=b'{"lang":"es"}', headers=jar | {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(put, timeout=10) as response:
+        assert json.loads(response.read())["data"] == {"lang": "es"}
+    status, headers, _ = http("DELETE", f"{api.url}/session", jar)
+    assert status == 204 and "Max-Age=0" in headers["Set-Cookie"]
+    assert http("GET", f"{api.url}/session", jar)[0] == 401
+
+
 def test_unmatched_routes_get_api_gateways_404(api: Server) -> None:
     # HTTP API answers an unknown path, or a known path with another method, itself.
-    for method, path in (("GET", "/nope"), ("POST", "/hits"), ("DELETE", "/")):
+    for method, path in (("GET", "/nope"), ("POST", "/hits"), ("DELETE", "/"), ("PATCH", "/session")):
         status, _, body = http(method, f"{api.url}{path}")
         assert (status, json.loads(body)) == (404, {"message": "Not Found"})
 

@@ -32,6 +32,30 @@ class BadRequest(AppError):
     message = "the request is malformed"
 
 
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    message = "no live session: POST /session to start one"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    message = "the request body is too large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "the body must be application/json"
+
+
+class Unprocessable(AppError):
+    status = 422
+    code = "invalid_fields"
+    message = "the request body is not valid for this resource"
+
+
 class NotFound(AppError):
     status = 404
     code = "not_found"

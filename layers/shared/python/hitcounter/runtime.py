@@ -11,20 +11,26 @@ from dataclasses import dataclass
 from functools import cache
 
 from hitcounter.settings import Settings, load_settings
-from hitcounter.store import HitStore, build_client
+from hitcounter.store import HitStore, SessionStore, build_client
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
     hits: HitStore
+    sessions: SessionStore
 
 
 @cache
 def services() -> Services:
     """Built on first use. A ConfigError is not cached, so a fixed environment recovers."""
     settings = load_settings()
-    return Services(settings=settings, hits=HitStore(build_client(settings.redis), settings.key_prefix))
+    client = build_client(settings.redis)  # one pool, shared by every store
+    return Services(
+        settings=settings,
+        hits=HitStore(client, settings.key_prefix),
+        sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
+    )
 
 
 def reset() -> None:

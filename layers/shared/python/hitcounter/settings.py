@@ -43,6 +43,7 @@ class Settings:
     redis: RedisSettings
     key_prefix: str
     retry_after_seconds: int
+    session_ttl_seconds: int
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -137,4 +138,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
+        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 30 * 86400),
     )

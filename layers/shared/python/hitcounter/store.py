@@ -22,9 +22,13 @@ Retry policy, and why it never re-sends a write that may have reached the server
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -111,3 +115,68 @@ class HitStore:
     def close(self) -> None:
         """Drop every pooled socket (e.g. after a SnapStart restore); reconnects lazily."""
         self._client.connection_pool.disconnect()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    visits: int
+    data: dict[str, Any]
+
+
+# EXPIRE answers 0 for a missing (or expired) key: the existence check and the TTL slide
+# are one command, and the script keeps the visit, the slide and the read in one round trip.
+_VISIT = """
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+local visits = redis.call('HINCRBY', KEYS[1], 'visits', 1)
+return {visits, redis.call('HGET', KEYS[1], 'data')}
+"""
+_REPLACE = """
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+return redis.call('HGET', KEYS[1], 'visits')
+"""
+
+
+class SessionStore:
+    """Visitor sessions: one hash per session (visits, data), expiring ``ttl`` seconds after
+    the last use. Scripts run by EVALSHA; redis-py loads them on NOSCRIPT (the script did not
+    run, so that second send is not a re-send of a write)."""
+
+    ID_BYTES = 32  # 256 bits from the OS's CSPRNG, drawn per request, never at init
+
+    def __init__(self, client: redis.Redis, key_prefix: str, ttl: int) -> None:
+        self._client = client
+        self._prefix = f"{key_prefix}session:"
+        self.ttl = ttl
+        self._visit = client.register_script(_VISIT)  # sha computed locally: no I/O here
+        self._replace = client.register_script(_REPLACE)
+
+    def _key(self, sid: str) -> str:
+        return self._prefix + sid
+
+    def create(self) -> str:
+        sid = secrets.token_urlsafe(self.ID_BYTES)
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._key(sid), mapping={"visits": 0, "data": "{}"})
+            pipe.expire(self._key(sid), self.ttl)
+            pipe.execute()
+        return sid
+
+    def visit(self, sid: str) -> Session | None:
+        """Count a visit and slide the TTL; None when there is no live session."""
+        with _redis_errors():
+            found = self._visit(keys=[self._key(sid)], args=[self.ttl])
+        if found is None:
+            return None
+        visits, data = found
+        return Session(int(visits), json.loads(data))
+
+    def replace_data(self, sid: str, data: dict[str, Any]) -> Session | None:
+        with _redis_errors():
+            visits = self._replace(keys=[self._key(sid)], args=[self.ttl, json.dumps(data, separators=(",", ":"))])
+        return None if visits is None else Session(int(visits), data)
+
+    def delete(self, sid: str) -> bool:
+        with _redis_errors():
+            return bool(self._client.delete(self._key(sid)))

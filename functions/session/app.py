@@ -1,0 +1,47 @@
+"""Visitor sessions kept in Redis with a sliding TTL: factor VI's answer to sticky sessions.
+
+Whichever process serves the next request finds the session in Redis; none keeps it.
+"""
+
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
+
+from hitcounter import http, sessions
+from hitcounter.observability import count_metric, entrypoint
+from hitcounter.runtime import services
+
+app = APIGatewayHttpResolver()
+http.install(app)
+
+
+@app.post("/session")
+def start() -> Response[str]:
+    store = services().sessions
+    sid = store.create()
+    count_metric("SessionsStarted")
+    response = http.json_response(201, {"expires_in": store.ttl})
+    response.cookies.append(sessions.session_cookie(sid, store.ttl))
+    return response
+
+
+@app.get("/session")
+def visit() -> Response[str]:
+    body = sessions.visit(services().sessions, app.current_event.cookies)
+    return http.json_response(200, body)
+
+
+@app.put("/session")
+def replace() -> Response[str]:
+    event = app.current_event
+    data = sessions.parse_data(event.body, bool(event.is_base64_encoded), event.headers.get("content-type"))
+    return http.json_response(200, sessions.replace(services().sessions, event.cookies, data))
+
+
+@app.delete("/session")
+def end() -> Response[str]:
+    sessions.end(services().sessions, app.current_event.cookies)
+    response: Response[str] = Response(204, None, "")
+    response.cookies.append(sessions.cleared_cookie())
+    return response
+
+
+lambda_handler = entrypoint(app.resolve)
