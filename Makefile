@@ -35,3 +35,7 @@ dev: setup  ## the API on http://127.0.0.1:3000 (PORT=…), on a Redis it starts
 .PHONY: bench
 bench: setup  ## speed as ratios to floors measured in the same run → BENCHMARKS.md
 	$(BIN)/python -m bench.bench
+
+.PHONY: openapi
+openapi: setup  ## regenerate layers/shared/python/hitcounter/openapi.json from the route code
+	$(BIN)/python -m localapi.openapi

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import threading
@@ -25,15 +27,20 @@ class InvokeError(Exception):
 
 
 class _Worker:
-    def __init__(self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None, generation: int) -> None:
+    def __init__(
+        self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None, generation: int, fork: bool
+    ) -> None:
         self.generation = generation
+        mode = ["--fork"] if fork else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", str(WORKER), str(fn.code_dir), fn.handler, *map(str, fn.layer_dirs)],
+            [sys.executable, "-u", str(WORKER), *mode, str(fn.code_dir), fn.handler, *map(str, fn.layer_dirs)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
             env=dict(env),
             text=True,
+            # Its own process group: a timed-out invocation's forked child is killed with it.
+            start_new_session=True,
         )
         self.ready = False
         assert self.proc.stdout is not None
@@ -69,10 +76,14 @@ class _Worker:
                 self.proc.stdin.close()
             self.proc.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
+            self.kill()
         if self.proc.stdout:
             self.proc.stdout.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
 
 def _code_stamp(fn: Function) -> float:
@@ -123,11 +134,7 @@ class WorkerPool:
         self._generation = 0
         self._stamp = _code_stamp(fn)
         self._stop_watch = threading.Event()
-        if not recycle:
-            threading.Thread(target=self._watch, daemon=True).start()
-        if recycle:
-            # A spare that has run INIT and served nothing: a cold environment, ready early.
-            self._idle.append(self._spawn())
+        threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self, interval: float = 0.25) -> None:
         while not self._stop_watch.wait(interval):
@@ -143,7 +150,7 @@ class WorkerPool:
         return self._generation
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.fn, self.env, self.log, self._generation)
+        return _Worker(self.fn, self.env, self.log, self._generation, fork=self.recycle)
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -158,12 +165,12 @@ class WorkerPool:
         """Run one invocation; returns the handler's result or raises InvokeError."""
         with self._slots:
             worker = self._take()
-            self.last_pid = worker.proc.pid
             keep = False
             try:
                 reply = worker.invoke(event, self.fn.timeout)
-                keep = not self.recycle
+                keep = True
             except TimeoutError:
+                worker.kill()
                 raise InvokeError(f"Task timed out after {self.fn.timeout:.2f} seconds") from None
             except (EOFError, OSError, ValueError):
                 raise InvokeError("Runtime exited without providing a reason") from None
@@ -173,8 +180,7 @@ class WorkerPool:
                         self._idle.append(worker)
                     else:
                         threading.Thread(target=worker.stop, daemon=True).start()
-                    if self.recycle and not self._closed and not self._idle:
-                        self._idle.append(self._spawn())
+        self.last_pid = int(reply.get("pid", 0))
         if "error" in reply:
             err = reply["error"]
             raise InvokeError(f"{err['errorType']}: {err['errorMessage']}")

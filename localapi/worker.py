@@ -7,8 +7,13 @@ runtime's boto3). The handler module is imported before the first event, as Lamb
 
 Protocol: one JSON line per invocation on stdin, ``{"event": …, "request_id": …,
 "deadline_ms": …}``; one JSON line back on the original stdout, ``{"response": …}`` or
-``{"error": {"errorType", "errorMessage"}}``. Whatever the function prints or logs goes to
-stderr, as CloudWatch would get it.
+``{"error": {"errorType", "errorMessage"}}``, with the ``pid`` that served it. Whatever the
+function prints or logs goes to stderr, as CloudWatch would get it.
+
+With ``--fork`` (recycle mode) the process runs INIT and then never serves a request itself:
+each invocation runs in a child forked from it, which exits afterwards. Every request gets a
+process that has served nothing before, as a cold Lambda environment is (and as SnapStart
+restores one), without paying the interpreter start and the imports each time.
 """
 
 from __future__ import annotations
@@ -42,8 +47,22 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def _serve(handler: Any, init_error: dict[str, str] | None, line: str) -> dict[str, Any]:
+    request = json.loads(line)
+    if init_error:
+        return {"error": init_error}
+    context = LambdaContext(request["request_id"], request["deadline_ms"])
+    try:
+        return {"response": handler(request["event"], context)}
+    except Exception as exc:
+        traceback.print_exc()
+        return {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+
+
 def main() -> None:
-    code_dir, handler_spec, *layers = sys.argv[1:]
+    args = sys.argv[1:]
+    fork = args[0] == "--fork"
+    code_dir, handler_spec, *layers = args[1:] if fork else args
     # Ctrl-C in the terminal reaches the whole process group; the server stops its workers
     # itself (by closing stdin), so a worker ignores it rather than print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -65,19 +84,18 @@ def main() -> None:
 
     channel.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
-        request = json.loads(line)
-        if init_error:
-            reply: dict[str, Any] = {"error": init_error}
-        else:
-            context = LambdaContext(request["request_id"], request["deadline_ms"])
-            try:
-                reply = {"response": handler(request["event"], context)}
-            except Exception as exc:
-                traceback.print_exc()
-                reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+        if fork:
+            child = os.fork()
+            if child:
+                os.waitpid(child, 0)  # one invocation at a time, as in one Lambda environment
+                continue
+        reply = _serve(handler, init_error, line) | {"pid": os.getpid()}
         sys.stdout.flush()
         sys.stderr.flush()
         channel.write(json.dumps(reply) + "\n")
+        channel.flush()
+        if fork:
+            os._exit(0)  # the child served its one request; nothing of it survives
 
 
 if __name__ == "__main__":

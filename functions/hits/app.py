@@ -7,7 +7,7 @@ concurrent requests never print the same number (the seed did INCR then GET).
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import http
+from hitcounter import api_docs, http
 from hitcounter.observability import count_metric, entrypoint
 from hitcounter.runtime import services
 
@@ -15,27 +15,34 @@ app = APIGatewayHttpResolver()
 http.install(app)
 
 
-@app.get("/")
+@app.get("/", summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
-    hits = services().hits.incr()
-    count_metric("Hits")
-    if http.wants_json(app.current_event.headers):
-        return http.json_response(200, {"hits": hits})
-    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hits} times.")
+    headers = app.current_event.headers
+    key = http.idempotency_key(headers)
+    if key is None:
+        hits, replayed = services().hits.incr(), False  # at most once: never re-sent
+    else:
+        hits, replayed = services().hits.incr_once(key)  # exactly once per key
+    if not replayed:
+        count_metric("Hits")
+    extra = {"Idempotent-Replayed": "true"} if replayed else {}
+    if http.wants_json(headers):
+        return http.json_response(200, {"hits": hits}, extra)
+    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hits} times.", headers=extra)
 
 
-@app.get("/hits")
+@app.get("/hits", summary="Read the count", responses=api_docs.READ_HITS)
 def current() -> Response[str]:
     return http.json_response(200, {"hits": services().hits.count()})
 
 
-@app.get("/health")
+@app.get("/health", summary="Liveness", responses=api_docs.LIVENESS)
 def health() -> Response[str]:
     # Liveness only: touches no backing service, so a Redis outage never marks us dead.
     return http.json_response(200, {"status": "ok"})
 
 
-@app.get("/health/ready")
+@app.get("/health/ready", summary="Readiness: Redis answers", responses=api_docs.READINESS)
 def ready() -> Response[str]:
     return http.json_response(200, {"status": "ok", "redis_ms": round(services().hits.ping_ms(), 3)})
 

@@ -5,7 +5,7 @@ Whichever process serves the next request finds the session in Redis; none keeps
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import http, sessions
+from hitcounter import api_docs, http, sessions
 from hitcounter.observability import count_metric, entrypoint
 from hitcounter.runtime import services
 
@@ -13,7 +13,7 @@ app = APIGatewayHttpResolver()
 http.install(app)
 
 
-@app.post("/session")
+@app.post("/session", summary="Start a visitor session", responses=api_docs.START_SESSION)
 def start() -> Response[str]:
     store = services().sessions
     sid = store.create()
@@ -23,20 +23,20 @@ def start() -> Response[str]:
     return response
 
 
-@app.get("/session")
+@app.get("/session", summary="Count a visit", responses=api_docs.VISIT_SESSION)
 def visit() -> Response[str]:
     body = sessions.visit(services().sessions, app.current_event.cookies)
     return http.json_response(200, body)
 
 
-@app.put("/session")
+@app.put("/session", summary="Replace the session data", responses=api_docs.REPLACE_SESSION)
 def replace() -> Response[str]:
     event = app.current_event
     data = sessions.parse_data(event.body, bool(event.is_base64_encoded), event.headers.get("content-type"))
     return http.json_response(200, sessions.replace(services().sessions, event.cookies, data))
 
 
-@app.delete("/session")
+@app.delete("/session", summary="End the session", responses=api_docs.END_SESSION)
 def end() -> Response[str]:
     sessions.end(services().sessions, app.current_event.cookies)
     response: Response[str] = Response(204, None, "")

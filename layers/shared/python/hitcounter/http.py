@@ -58,6 +58,16 @@ def wants_json(headers: Mapping[str, str]) -> bool:
     return best_q > 0 and best in ("application/json", "application/*")
 
 
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The request's ``Idempotency-Key``, None when absent; BadRequest when unusable."""
+    key = headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not key or len(key) > 255 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise BadRequest("Idempotency-Key must be 1-255 characters without control characters")
+    return key
+
+
 def _allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
     # Powertools exposes no public route table; its Route objects carry the compiled rule.
     routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])

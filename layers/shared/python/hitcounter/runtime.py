@@ -28,7 +28,7 @@ def services() -> Services:
     client = build_client(settings.redis)  # one pool, shared by every store
     return Services(
         settings=settings,
-        hits=HitStore(client, settings.key_prefix),
+        hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
     )
 

@@ -44,6 +44,7 @@ class Settings:
     key_prefix: str
     retry_after_seconds: int
     session_ttl_seconds: int
+    idempotency_ttl_seconds: int
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -139,4 +140,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 30 * 86400),
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
     )

@@ -22,6 +22,7 @@ Retry policy, and why it never re-sends a write that may have reached the server
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -86,19 +87,41 @@ def _redis_errors() -> Iterator[None]:
         raise BackendUnavailable() from exc
 
 
+# Dedupe and count in one server-side step: a replay finds the record and returns the N
+# the first request got; the counter and the record share the {hits} slot.
+_INCR_ONCE = """
+local seen = redis.call('GET', KEYS[2])
+if seen then return {tonumber(seen), 1} end
+local n = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], n, 'EX', ARGV[1])
+return {n, 0}
+"""
+
+
 class HitStore:
     """The hit counter. Keys share the ``{hits}`` hash tag so that multi-key steps (the
     idempotency record and the counter) stay in one slot on cluster mode and ElastiCache
     Serverless."""
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "") -> None:
+    def __init__(self, client: redis.Redis, key_prefix: str = "", idempotency_ttl: int = 86400) -> None:
         self._client = client
         self.hits_key = f"{key_prefix}{{hits}}:count"
+        self._idem_prefix = f"{key_prefix}{{hits}}:idem:"
+        self.idempotency_ttl = idempotency_ttl
+        self._incr_once = client.register_script(_INCR_ONCE)  # sha computed locally: no I/O
 
     def incr(self) -> int:
         """Count one hit; the new total comes from INCR's own reply: one round trip."""
         with _redis_errors():
             return int(self._client.incr(self.hits_key))
+
+    def incr_once(self, idempotency_key: str) -> tuple[int, bool]:
+        """Count one hit per key: ``(N, replayed)``. One EVALSHA; the client's key is hashed
+        so its length and characters never shape a Redis key."""
+        record = self._idem_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
+        with _redis_errors():
+            n, replayed = self._incr_once(keys=[self.hits_key, record], args=[self.idempotency_ttl])
+        return int(n), bool(replayed)
 
     def count(self) -> int:
         with _redis_errors():

@@ -1,0 +1,162 @@
+"""What the OpenAPI document says about each route, next to the code that serves it.
+
+Route decorators take ``responses`` from here; ``python -m localapi.openapi`` asks
+Powertools for each function's document, adds the request parameters and bodies below,
+and writes ``hitcounter/openapi.json``, which ``GET /openapi.json`` serves as it is (so no
+function imports Pydantic at run time). A test fails when the file and the code disagree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the types module is light, but nothing of openapi/ is needed at run time
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+
+Schema = dict[str, Any]
+
+_ERROR: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+_HITS: Schema = {"type": "object", "required": ["hits"], "properties": {"hits": {"type": "integer", "minimum": 0}}}
+_SESSION: Schema = {
+    "type": "object",
+    "required": ["visits", "data", "expires_in"],
+    "properties": {
+        "visits": {"type": "integer", "minimum": 0},
+        "data": {"type": "object"},
+        "expires_in": {"type": "integer", "minimum": 1},
+    },
+}
+_SET_COOKIE: dict[str, OpenAPIResponseHeader] = {
+    "Set-Cookie": {
+        "description": "sid=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _json(description: str, schema: Schema, headers: dict[str, Any] | None = None) -> OpenAPIResponse:
+    response: OpenAPIResponse = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _error(description: str) -> OpenAPIResponse:
+    return _json(description, _ERROR)
+
+
+_UNAVAILABLE = {
+    503: _json(
+        "Redis is unreachable; retry after the given seconds",
+        _ERROR,
+        {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    ),
+}
+_UNAUTHORIZED = {401: _error("No live session (no cookie, or an unknown, expired or malformed id)")}
+
+COUNT_HIT: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The hit was counted (or, for a replayed Idempotency-Key, was counted before)",
+        "content": {
+            "text/plain": {"schema": {"type": "string", "pattern": "^Hello World! [0-9]+ times\\.$"}},
+            "application/json": {"schema": _HITS},
+        },
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+    },
+    400: _error("Unusable Idempotency-Key"),
+    **_UNAVAILABLE,
+}
+READ_HITS: dict[int, OpenAPIResponse] = {200: _json("The current count; nothing is counted", _HITS), **_UNAVAILABLE}
+LIVENESS: dict[int, OpenAPIResponse] = {
+    200: _json("The function runs", {"type": "object", "properties": {"status": {"const": "ok"}}})
+}
+READINESS: dict[int, OpenAPIResponse] = {
+    200: _json(
+        "Redis answered a PING",
+        {
+            "type": "object",
+            "required": ["status", "redis_ms"],
+            "properties": {"status": {"const": "ok"}, "redis_ms": {"type": "number", "minimum": 0}},
+        },
+    ),
+    **_UNAVAILABLE,
+}
+START_SESSION: dict[int, OpenAPIResponse] = {
+    201: _json(
+        "A session started",
+        {"type": "object", "required": ["expires_in"], "properties": {"expires_in": {"type": "integer", "minimum": 1}}},
+        _SET_COOKIE,
+    ),
+    **_UNAVAILABLE,
+}
+VISIT_SESSION: dict[int, OpenAPIResponse] = {
+    200: _json("The visit was counted and the TTL slid", _SESSION),
+    **_UNAUTHORIZED,
+    **_UNAVAILABLE,
+}
+REPLACE_SESSION: dict[int, OpenAPIResponse] = {
+    200: _json("data was replaced and the TTL slid", _SESSION),
+    400: _error("The body is not valid JSON"),
+    **_UNAUTHORIZED,
+    413: _error("data is larger than 4 KiB as JSON"),
+    415: _error("The body is not application/json"),
+    422: _error("The body is not a JSON object"),
+    **_UNAVAILABLE,
+}
+END_SESSION: dict[int, OpenAPIResponse] = {
+    204: {"description": "The session ended; the cookie is cleared", "headers": _SET_COOKIE},
+    **_UNAUTHORIZED,
+    **_UNAVAILABLE,
+}
+OPENAPI: dict[int, OpenAPIResponse] = {
+    200: _json("This document", {"type": "object", "required": ["openapi", "paths"]})
+}
+
+_SID_COOKIE = {
+    "name": "sid",
+    "in": "cookie",
+    "required": False,
+    "description": "The session id set by POST /session",
+    "schema": {"type": "string"},
+}
+
+# Request parameters and bodies, by (method, path): Powertools derives these only from
+# validated signatures, which would put Pydantic on the functions' import path.
+PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/"): [
+        {
+            "name": "Accept",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": 'application/json for {"hits": N}; anything else gives text/plain',
+        },
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Retries with the same key count once and return the same N (1-255 characters)",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+    ],
+    ("get", "/session"): [_SID_COOKIE],
+    ("put", "/session"): [_SID_COOKIE],
+    ("delete", "/session"): [_SID_COOKIE],
+}
+REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("put", "/session"): {
+        "required": True,
+        "description": "The new data: a JSON object, at most 4 KiB serialised",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}

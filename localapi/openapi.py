@@ -1,0 +1,71 @@
+"""``python -m localapi.openapi``: write the API's OpenAPI document from the code.
+
+Each function's Powertools resolver describes its routes (paths, summaries, responses from
+``hitcounter.api_docs``); this merges them, adds the parameters and request bodies that
+``api_docs`` lists, and writes ``layers/shared/python/hitcounter/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from localapi import template as sam_template
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "layers/shared/python/hitcounter/openapi.json"
+
+
+def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
+    tpl = sam_template.load(template_path)
+    for layer in {d for fn in tpl.functions.values() for d in fn.layer_dirs}:
+        if str(layer) not in sys.path:
+            sys.path.append(str(layer))
+    from hitcounter import api_docs
+
+    paths: dict[str, dict[str, Any]] = {}
+    for name, fn in sorted(tpl.functions.items()):
+        spec = importlib.util.spec_from_file_location(f"openapi_{name}", fn.code_dir / "app.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        schema = module.app.get_openapi_schema(title="x", version="x")
+        generated = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
+        for path, operations in generated["paths"].items():
+            for method, operation in operations.items():
+                if params := api_docs.PARAMETERS.get((method, path)):
+                    operation["parameters"] = params
+                if body := api_docs.REQUEST_BODIES.get((method, path)):
+                    operation["requestBody"] = body
+                paths.setdefault(path, {})[method] = operation
+    routes = {(r.method.lower(), r.path) for r in tpl.routes}
+    documented = {(m, p) for p, ops in paths.items() for m in ops}
+    if routes != documented:
+        raise SystemExit(f"template routes and code routes differ: {sorted(routes ^ documented)}")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Twelve-factor hit counter",
+            "version": "1.0.0",
+            "description": "Stateless Lambda handlers counting hits in Redis (factor VI, Processes).",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {},
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> int:
+    OUTPUT.write_text(render(build()))
+    print(f"wrote {OUTPUT.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
