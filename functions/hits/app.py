@@ -17,7 +17,7 @@ http.install(app)
 
 @app.get("/", summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
-    headers = app.current_event.headers
+    headers = http.raw_headers(app.current_event)
     key = http.idempotency_key(headers)
     if key is None:
         hits, replayed = services().hits.incr(), False  # at most once: never re-sent

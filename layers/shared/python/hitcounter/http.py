@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter.errors import AppError, BackendUnavailable, BadRequest, ConfigError, MethodNotAllowed, NotFound
 from hitcounter.observability import logger
@@ -37,9 +38,16 @@ def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
     return json_response(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
 
 
+def raw_headers(event: BaseProxyEvent) -> Mapping[str, str]:
+    """The request headers as API Gateway sent them. HTTP API (payload 2.0) lower-cases the
+    names already, so the hot path skips building Powertools' case-insensitive copy."""
+    headers: Mapping[str, str] = event.raw_event.get("headers") or {}
+    return headers
+
+
 def wants_json(headers: Mapping[str, str]) -> bool:
     """True when the Accept header prefers JSON over text (``*/*`` and no header mean text)."""
-    accept = headers.get("accept") or headers.get("Accept") or ""
+    accept = headers.get("accept") or ""
     best, best_q = "", -1.0
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
