@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
-from localapi.services import RedisServer
+from localapi.services import LocalS3, RedisServer
 
 
 def _env_vars(path: Path) -> dict[str, dict[str, str]]:
@@ -57,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     # containers reach the host differently.
     env.setdefault("Parameters", {})["REDIS_URL"] = redis_url
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    s3: LocalS3 | None = None
+    if not os.environ.get("AWS_ENDPOINT_URL_S3"):
+        s3 = LocalS3(port=int(os.environ.get("S3_PORT", "4566"))).start()
+        env["Parameters"].update(s3.env)
+        for bucket in sorted({f.environment.get("IMPORTS_BUCKET", "") for f in tpl.functions.values()} - {""}):
+            s3.client().create_bucket(Bucket=bucket)
+            print(f"Local S3 (moto) at {s3.url}, bucket {bucket}", file=sys.stderr)
+
     app = LocalApi(tpl, env, recycle=args.recycle, access_log=sys.stderr)
     server = Server(app, args.host, args.port)
     for route in tpl.routes:
@@ -64,16 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     mode = "recycle: a fresh process per request" if args.recycle else "warm workers"
     print(f"Running on {server.url} ({mode}); code changes are picked up live. CTRL+C to stop.", file=sys.stderr)
 
+    # Ctrl-C and SIGTERM both stop everything this started, even where the shell that
+    # launched us in the background left SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the clean-up short and leave a Redis behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.httpd.server_close()
         app.close()
         if owned:
             owned.stop()
+        if s3:
+            s3.stop()
         print("Stopped.", file=sys.stderr)
     return 0
 

@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import unsupported_method
 from localapi import openapi
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
+from localapi.services import LocalS3
 from tests.servers import redis_server
 
 schema = schemathesis.openapi.from_dict(json.loads(openapi.OUTPUT.read_text()))
@@ -26,17 +27,25 @@ FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(Healt
 
 
 @pytest.fixture(scope="module")
-def live_api(template: sam_template.Template) -> Iterator[Server]:
+def local_s3(template: sam_template.Template) -> Iterator[LocalS3]:
+    s3 = LocalS3().start()
+    s3.client().create_bucket(Bucket=template.functions["ImportsFunction"].environment["IMPORTS_BUCKET"])
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(scope="module")
+def live_api(template: sam_template.Template, local_s3: LocalS3) -> Iterator[Server]:
     with redis_server() as server:
-        api = Server(LocalApi(template, {"Parameters": {"REDIS_URL": server.url}})).start()
+        api = Server(LocalApi(template, {"Parameters": {"REDIS_URL": server.url, **local_s3.env}})).start()
         yield api
         api.stop()
 
 
 @pytest.fixture(scope="module")
-def down_api(template: sam_template.Template) -> Iterator[Server]:
+def down_api(template: sam_template.Template, local_s3: LocalS3) -> Iterator[Server]:
     with redis_server() as server:
-        api = Server(LocalApi(template, {"Parameters": {"REDIS_URL": server.url}})).start()
+        api = Server(LocalApi(template, {"Parameters": {"REDIS_URL": server.url, **local_s3.env}})).start()
         server.stop()
         yield api
         api.stop()

@@ -66,9 +66,13 @@ def test_each_route_has_an_event_and_each_event_a_route(template: Template) -> N
     events = set()
     for path in EVENTS.rglob("*.json"):
         event = json.loads(path.read_text())
+        if "Records" in event:  # an S3 notification, for the imports function's trigger
+            continue
         http = event["requestContext"]["http"]
-        events.add((http["method"], event["rawPath"]))
-        assert event["version"] == "2.0" and event["routeKey"] == f"{http['method']} {event['rawPath']}"
+        method, route = event["routeKey"].split(" ", 1)
+        assert event["version"] == "2.0" and method == http["method"]
+        assert re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route)), event["rawPath"]), path
+        events.add((method, route))
     assert routes == events
 
 
@@ -80,3 +84,20 @@ def test_routes_are_explicit_named_events(template: Template) -> None:
         ("GET", "/health/ready"),
     }
     assert all(r.method != "ANY" and "{proxy+}" not in r.path for r in template.routes)
+
+
+def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    doc = cfn_yaml.load(str(ROOT / "template.yaml"))
+    bucket = doc["Resources"]["ImportsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    fn = doc["Resources"]["ImportsFunction"]["Properties"]
+    statements = fn["Policies"][0]["Statement"]
+    assert {s["Action"] for s in statements} == {"s3:GetObject", "s3:ListBucket"}
+    assert statements[0]["Resource"]["Fn::Sub"].endswith("/logs/*")
+    assert fn["EphemeralStorage"]["Size"] >= 512 and fn["Timeout"] > 29
+    trigger = fn["Events"]["LogUploaded"]["Properties"]
+    assert trigger["Events"] == "s3:ObjectCreated:*"
+    assert trigger["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "logs/"}]

@@ -31,9 +31,8 @@ def visit() -> Response[str]:
 
 @app.put("/session", summary="Replace the session data", responses=api_docs.REPLACE_SESSION)
 def replace() -> Response[str]:
-    event = app.current_event
-    data = sessions.parse_data(event.body, bool(event.is_base64_encoded), event.headers.get("content-type"))
-    return http.json_response(200, sessions.replace(services().sessions, event.cookies, data))
+    data = sessions.parse_data(app.current_event)
+    return http.json_response(200, sessions.replace(services().sessions, app.current_event.cookies, data))
 
 
 @app.delete("/session", summary="End the session", responses=api_docs.END_SESSION)

@@ -118,6 +118,47 @@ END_SESSION: dict[int, OpenAPIResponse] = {
     **_UNAUTHORIZED,
     **_UNAVAILABLE,
 }
+_IMPORT: Schema = {
+    "type": "object",
+    "required": ["id", "key", "etag", "lines", "counted", "malformed", "bytes", "sha256", "top_paths", "imported_at"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "key": {"type": "string"},
+        "etag": {"type": "string"},
+        "lines": {"type": "integer", "minimum": 0},
+        "counted": {"type": "integer", "minimum": 0},
+        "malformed": {"type": "integer", "minimum": 0},
+        "bytes": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "top_paths": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {
+                "type": "object",
+                "required": ["path", "requests"],
+                "properties": {"path": {"type": "string"}, "requests": {"type": "integer", "minimum": 1}},
+            },
+        },
+        "imported_at": {"type": "string", "format": "date-time"},
+    },
+}
+START_IMPORT: dict[int, OpenAPIResponse] = {
+    200: _json("This object was imported before: its stored summary; nothing was counted", _IMPORT),
+    201: _json("Imported: the log's successful GET / requests were added to the hit counter", _IMPORT),
+    400: _error("The body is not valid JSON"),
+    403: _error("The function may not read that object"),
+    404: _error("No such object in the imports bucket"),
+    409: _error("The object changed during the import"),
+    415: _error("The body is not application/json"),
+    422: _error("Missing or invalid key, or the object is not a readable (gzip or plain) text log"),
+    **_UNAVAILABLE,
+    507: _error("The object is larger than the free scratch space"),
+}
+GET_IMPORT: dict[int, OpenAPIResponse] = {
+    200: _json("The import's stored summary", _IMPORT),
+    404: _error("No import with that id"),
+    **_UNAVAILABLE,
+}
 OPENAPI: dict[int, OpenAPIResponse] = {
     200: _json("This document", {"type": "object", "required": ["openapi", "paths"]})
 }
@@ -145,8 +186,9 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "Retries with the same key count once and return the same N (1-255 characters)",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Retries with the same key count once and return the same N "
+            "(1-255 characters, no control characters)",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
         },
     ],
     ("get", "/session"): [_SID_COOKIE],
@@ -154,6 +196,25 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("delete", "/session"): [_SID_COOKIE],
 }
 REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/imports"): {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {
+                        "key": {
+                            "type": "string",
+                            "description": "S3 key under logs/ in the imports bucket",
+                            "maxLength": 256,
+                            "pattern": "^logs/[^\\x00-\\x1f\\x7f]*$",
+                        }
+                    },
+                }
+            }
+        },
+    },
     ("put", "/session"): {
         "required": True,
         "description": "The new data: a JSON object, at most 4 KiB serialised",

@@ -56,6 +56,18 @@ class Unprocessable(AppError):
     message = "the request body is not valid for this resource"
 
 
+class Forbidden(AppError):
+    status = 403
+    code = "access_denied"
+    message = "this function may not read that object"
+
+
+class InsufficientStorage(AppError):
+    status = 507
+    code = "insufficient_storage"
+    message = "the object is larger than the free scratch space"
+
+
 class NotFound(AppError):
     status = 404
     code = "not_found"

@@ -6,6 +6,8 @@ Nothing a client can send produces a 500 or a stack trace; a 503 carries ``Retry
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +17,16 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from hitcounter.errors import AppError, BackendUnavailable, BadRequest, ConfigError, MethodNotAllowed, NotFound
+from hitcounter.errors import (
+    AppError,
+    BackendUnavailable,
+    BadRequest,
+    ConfigError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from hitcounter.observability import logger
 from hitcounter.runtime import services
 
@@ -36,6 +47,23 @@ def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
     if isinstance(err, MethodNotAllowed):
         headers["Allow"] = ", ".join(err.allowed)
     return json_response(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+
+
+def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
+    """The request body parsed as JSON, or the error a client should get: 415 when it is not
+    ``application/json``, 413 when larger than ``max_bytes``, 400 when it does not decode
+    (bad base64, not UTF-8, not JSON)."""
+    media = (raw_headers(event).get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType()
+    raw = event.body or ""
+    if len(raw) > max_bytes * 2:  # base64 or not, far too large: not even decoded
+        raise PayloadTooLarge()
+    try:
+        text = base64.b64decode(raw, validate=True).decode("utf-8") if event.is_base64_encoded else raw
+        return json.loads(text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadRequest("the body is not valid JSON") from None
 
 
 def raw_headers(event: BaseProxyEvent) -> Mapping[str, str]:

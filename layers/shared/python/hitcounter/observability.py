@@ -34,11 +34,17 @@ def count_metric(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def entrypoint(resolve: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Handler:
-    """Wrap a resolver's ``resolve`` into a Lambda handler with the standard decorators."""
+def entrypoint(
+    resolve: Callable[[dict[str, Any], Any], dict[str, Any]],
+    on_records: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Handler:
+    """Wrap a resolver's ``resolve`` into a Lambda handler with the standard decorators.
+    ``on_records`` takes the events that carry ``Records`` (an S3 trigger) instead."""
     from hitcounter.http import malformed_event_response
 
     def guarded(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if on_records is not None and isinstance(event, dict) and isinstance(event.get("Records"), list):
+            return on_records(event)
         bad = malformed_event_response(event)
         if bad is not None:
             logger.warning("rejected a malformed event", extra={"event_type": type(event).__name__})

@@ -8,17 +8,33 @@ socket (and a SnapStart snapshot holds none).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
+from hitcounter.errors import ConfigError
 from hitcounter.settings import Settings, load_settings
-from hitcounter.store import HitStore, SessionStore, build_client
+from hitcounter.store import HitStore, ImportStore, SessionStore, build_client
+
+if TYPE_CHECKING:
+    from hitcounter.objects import ObjectStore
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     hits: HitStore
     sessions: SessionStore
+    imports: ImportStore
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        """The imports bucket, built on first use: boto3 is imported only by functions that
+        need it."""
+        from hitcounter import objects
+
+        if not self.settings.imports_bucket:
+            raise ConfigError("IMPORTS_BUCKET is not set")
+        return objects.ObjectStore(objects.build_client(), self.settings.imports_bucket)
 
 
 @cache
@@ -30,6 +46,7 @@ def services() -> Services:
         settings=settings,
         hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
+        imports=ImportStore(client, settings.key_prefix),
     )
 
 

@@ -6,15 +6,15 @@ round trip. The id itself is a bearer secret: it is never logged or echoed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any
 
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from hitcounter.errors import BadRequest, PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
+from hitcounter import http
+from hitcounter.errors import PayloadTooLarge, Unauthorized, Unprocessable
 from hitcounter.store import SessionStore
 
 COOKIE = "sid"
@@ -45,19 +45,9 @@ def cleared_cookie() -> Cookie:
     return Cookie(name=COOKIE, value="", path="/", secure=True, http_only=True, max_age=0, same_site=SameSite.LAX_MODE)
 
 
-def parse_data(body: str | None, is_base64: bool, content_type: str | None) -> dict[str, Any]:
+def parse_data(event: BaseProxyEvent) -> dict[str, Any]:
     """The PUT body as a small JSON object, or the error that says what is wrong with it."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType()
-    raw = body or ""
-    if len(raw) > _MAX_BODY_BYTES * 2:  # base64 or not, far too large: do not even decode
-        raise PayloadTooLarge(f"data must be at most {MAX_DATA_BYTES} bytes as JSON")
-    try:
-        text = base64.b64decode(raw, validate=True).decode("utf-8") if is_base64 else raw
-        value = json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("the body is not valid JSON") from None
+    value = http.json_body(event, _MAX_BODY_BYTES)
     if not isinstance(value, dict):
         raise Unprocessable("the body must be a JSON object")
     if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_DATA_BYTES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from hitcounter.errors import ConfigError
@@ -45,6 +46,9 @@ class Settings:
     retry_after_seconds: int
     session_ttl_seconds: int
     idempotency_ttl_seconds: int
+    imports_bucket: str  # empty where the function does no imports
+    imports_prefix: str
+    scratch_dir: Path
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -141,4 +145,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 30 * 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
+        imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
+        imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
+        scratch_dir=_scratch_dir(env),
     )
+
+
+def _scratch_dir(env: Mapping[str, str]) -> Path:
+    raw = env.get("SCRATCH_DIR", "").strip() or "/tmp"  # noqa: S108 - Lambda's only writable disk
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ConfigError(f"SCRATCH_DIR must be an absolute path, got {raw!r}")
+    return path

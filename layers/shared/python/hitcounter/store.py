@@ -203,3 +203,40 @@ class SessionStore:
     def delete(self, sid: str) -> bool:
         with _redis_errors():
             return bool(self._client.delete(self._key(sid)))
+
+
+# An import adds its count and stores its summary in one step, keyed by the object's key and
+# ETag, on the counter's {hits} slot: a second import of the same object (also one running
+# at the same time) finds the summary and adds nothing.
+_COMMIT_IMPORT = """
+local existing = redis.call('GET', KEYS[2])
+if existing then return {existing, 0} end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return {ARGV[2], 1}
+"""
+
+
+class ImportStore:
+    """Summaries of access-log imports, kept for good: they are the ledger of what was added."""
+
+    def __init__(self, client: redis.Redis, key_prefix: str = "") -> None:
+        self._client = client
+        self._hits_key = f"{key_prefix}{{hits}}:count"
+        self._prefix = f"{key_prefix}{{hits}}:import:"
+        self._commit = client.register_script(_COMMIT_IMPORT)
+
+    def get(self, import_id: str) -> dict[str, Any] | None:
+        with _redis_errors():
+            raw = self._client.get(self._prefix + import_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    def commit(self, import_id: str, counted: int, summary: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Add ``counted`` to the hits and store ``summary`` unless this import is already
+        stored; returns the stored summary and whether this call created it."""
+        with _redis_errors():
+            stored, created = self._commit(
+                keys=[self._hits_key, self._prefix + import_id],
+                args=[counted, json.dumps(summary, separators=(",", ":"))],
+            )
+        return dict(json.loads(stored)), bool(created)
