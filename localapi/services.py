@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import redis
 
@@ -46,11 +46,13 @@ class RedisServer:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
+    tls_port: int = 0  # set by TLSRedisServer
+
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def start(self) -> Self:
         for _ in range(5):  # a free port can be taken between probe and bind; try another
             self.port = self.port or free_port()
             self.proc = subprocess.Popen(
@@ -84,6 +86,8 @@ class RedisServer:
             raise AssertionError("redis-server exited")
         try:
             return bool(self.client().ping())
+        except (redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError, redis.ResponseError):
+            return True  # it answered: it wants a password (the caller's client has one)
         except redis.ConnectionError:
             return False
 

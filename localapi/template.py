@@ -2,8 +2,9 @@
 environment, and HttpApi routes. One source of truth; no second list of routes anywhere.
 
 Intrinsics are resolved only as far as a local run needs: ``Ref`` to a parameter (its
-default, or an override), ``Fn::Sub`` over parameters and pseudo parameters, ``Fn::If`` on
-a condition's first branch being irrelevant locally (we take the false branch: no VPC).
+default, or an override), ``Fn::Sub`` over parameters and pseudo parameters, ``Fn::Join``,
+and ``Fn::If`` on the template's own Conditions, evaluated with those parameter values.
+A local run uses ``LOCAL_PARAMETERS``: the existing-cache mode, on a Redis without auth.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+LOCAL_PARAMETERS = {"DeployMode": "existing-cache", "RedisAuth": "none", "RedisTls": "false"}
 _PSEUDO = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
@@ -51,8 +53,46 @@ class Template:
     routes: list[Route] = field(default_factory=list)
 
 
-def _resolve(value: Any, params: Mapping[str, str]) -> Any:
-    if isinstance(value, Mapping):
+def _condition(name: str, params: Mapping[str, Any]) -> bool:
+    conditions = params.get("__conditions__", {})
+    return bool(_resolve(conditions[name], params))
+
+
+def _is_intrinsic(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and str(next(iter(value))).startswith(("Fn::", "Ref", "Condition"))
+    )
+
+
+def resolve_deep(value: Any, params: Mapping[str, Any]) -> Any:
+    """Resolve intrinsics everywhere inside ``value``; ``AWS::NoValue`` drops the item."""
+    resolved = _resolve(value, params) if _is_intrinsic(value) else value
+    if isinstance(resolved, Mapping):
+        out = {k: resolve_deep(v, params) for k, v in resolved.items()}
+        return {k: v for k, v in out.items() if v != "AWS::NoValue"}
+    if isinstance(resolved, list):
+        return [x for x in (resolve_deep(v, params) for v in resolved) if x != "AWS::NoValue"]
+    return resolved
+
+
+def parameters(doc: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parameter values (defaults, then overrides) with the template's conditions."""
+    params: dict[str, Any] = {}
+    for name, spec in (doc.get("Parameters") or {}).items():
+        default = _string(spec.get("Default", ""), {})
+        if spec.get("Type") == "CommaDelimitedList":  # a list to Ref
+            params[name] = default.split(",") if default else []
+        else:
+            params[name] = default
+    params.update(overrides or {})
+    params["__conditions__"] = doc.get("Conditions") or {}
+    return params
+
+
+def _resolve(value: Any, params: Mapping[str, Any]) -> Any:  # noqa: PLR0911 - one branch per intrinsic
+    if isinstance(value, Mapping) and _is_intrinsic(value):
         if "Ref" in value:
             ref = value["Ref"]
             return params.get(ref, _PSEUDO.get(ref, ref))
@@ -61,12 +101,28 @@ def _resolve(value: Any, params: Mapping[str, str]) -> Any:
             text = text if isinstance(text, str) else text[0]
             return re.sub(r"\$\{([^}!]+)\}", lambda m: str(params.get(m[1], _PSEUDO.get(m[1], m[0]))), text)
         if "Fn::If" in value:
-            return _resolve(value["Fn::If"][2], params)
-        return None
-    return value
+            name, when_true, when_false = value["Fn::If"]
+            return _resolve(when_true if _condition(name, params) else when_false, params)
+        if "Fn::Equals" in value:
+            left, right = (_resolve(v, params) for v in value["Fn::Equals"])
+            return str(left) == str(right)
+        if "Fn::Not" in value:
+            return not _resolve(value["Fn::Not"][0], params)
+        if "Fn::And" in value:
+            return all(_resolve(v, params) for v in value["Fn::And"])
+        if "Fn::Or" in value:
+            return any(_resolve(v, params) for v in value["Fn::Or"])
+        if "Condition" in value:
+            return _condition(value["Condition"], params)
+        if "Fn::Join" in value:
+            sep, items = value["Fn::Join"]
+            resolved = _resolve(items, params)
+            return sep.join(str(_resolve(i, params)) for i in (resolved if isinstance(resolved, list) else [resolved]))
+        return None  # GetAtt and the like: resources that exist only in AWS
+    return value  # a plain value, mapping or list
 
 
-def _string(value: Any, params: Mapping[str, str]) -> str:
+def _string(value: Any, params: Mapping[str, Any]) -> str:
     resolved = _resolve(value, params)
     if resolved is None:
         return ""
@@ -79,8 +135,7 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
     path = Path(path).resolve()
     root = path.parent
     doc = cfn_yaml.load(str(path))
-    params = {name: _string(spec.get("Default", ""), {}) for name, spec in (doc.get("Parameters") or {}).items()}
-    params.update(overrides or {})
+    params = parameters(doc, {**LOCAL_PARAMETERS, **(overrides or {})})
     resources = doc.get("Resources") or {}
     globals_fn = (doc.get("Globals") or {}).get("Function") or {}
 

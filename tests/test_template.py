@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,9 @@ def test_sam_build_makes_small_artifacts(tmp_path: Path) -> None:
     assert not (deps / "boto3").exists() and not (deps / "botocore").exists()
 
 
+LAMBDA_RESERVED = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"}
+
+
 def test_every_variable_the_code_reads_is_declared(template: Template) -> None:
     sources = [*(ROOT / "layers/shared/python").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
     read = set()
@@ -56,6 +60,7 @@ def test_every_variable_the_code_reads_is_declared(template: Template) -> None:
         for call in re.finditer(r"(?:env|environ)\b[^\n]*", text):
             read.update(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', call.group(0)))
     assert {"REDIS_URL", "REDIS_HOST", "HOST_REDIS", "KEY_PREFIX", "ENABLE_TRACING"} <= read
+    read -= LAMBDA_RESERVED  # set by Lambda itself; a template may not declare them
     for name, fn in template.functions.items():
         missing = read - set(fn.environment)
         assert not missing, f"{name} does not declare {sorted(missing)}"
@@ -94,10 +99,146 @@ def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() ->
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     fn = doc["Resources"]["ImportsFunction"]["Properties"]
-    statements = fn["Policies"][0]["Statement"]
+    statements = fn["Policies"][1]["Statement"]  # [0] is the Redis access policy, when auth needs one
     assert {s["Action"] for s in statements} == {"s3:GetObject", "s3:ListBucket"}
     assert statements[0]["Resource"]["Fn::Sub"].endswith("/logs/*")
-    assert fn["EphemeralStorage"]["Size"] >= 512 and fn["Timeout"] > 29
+    assert fn["EphemeralStorage"]["Size"] == {"Fn::If": ["SnapStartOn", 512, 2048]} and fn["Timeout"] > 29
     trigger = fn["Events"]["LogUploaded"]["Properties"]
     assert trigger["Events"] == "s3:ObjectCreated:*"
     assert trigger["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "logs/"}]
+
+
+# --- after the SAM transform, per deploy mode ---------------------------------------------------
+
+NEW_CACHE_IAM = {"DeployMode": "new-cache", "RedisAuth": "iam"}
+NEW_CACHE_SECRET_SNAPSTART = {"DeployMode": "new-cache", "RedisAuth": "secret", "SnapStart": "true"}
+EXISTING_SECRET = {
+    "DeployMode": "existing-cache",
+    "RedisAuth": "secret",
+    "RedisHost": "cache.internal",
+    "RedisTls": "true",
+    "RedisSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redis-AbCdEf",
+    "SubnetIds": "subnet-0a,subnet-0b",
+    "SecurityGroupIds": "sg-0fn",
+}
+
+
+def transformed(overrides: dict[str, str]) -> dict[str, Any]:
+    """template.yaml through SAM's own translator, then resolved for these parameters."""
+    from cfnlint.decode import cfn_yaml
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    from localapi.template import parameters, resolve_deep
+
+    doc = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "template.yaml"))))
+    for name, resource in doc["Resources"].items():  # as `sam package` leaves them (sam validate does the same)
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in resource.get("Properties", {}):
+                resource["Properties"][uri] = f"s3://packaged/{name}.zip"
+    params = parameters(doc, overrides)
+    for name in ("SubnetIds", "SecurityGroupIds"):
+        if isinstance(overrides.get(name), str):
+            params[name] = overrides[name].split(",")
+    sam_params = {k: (",".join(v) if isinstance(v, list) else v) for k, v in params.items() if k != "__conditions__"}
+    import boto3
+
+    session = boto3.session.Session(region_name="us-east-1")  # pseudo parameters; no AWS call
+    cfn = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=session).translate(
+        doc, parameter_values=sam_params, get_managed_policy_map=lambda: {}
+    )
+    params["__conditions__"] = cfn.get("Conditions") or {}
+    resources = {}
+    for name, resource in cfn["Resources"].items():
+        condition = resource.get("Condition")
+        if condition and not resolve_deep({"Condition": condition}, params):
+            continue
+        resources[name] = resolve_deep(resource, params)
+    return resources
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def _no_wildcards(statement: dict[str, Any]) -> None:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    assert all("*" not in a for a in actions), statement
+    assert all(r != "*" and not str(r).endswith(":*") for r in resources), statement
+
+
+def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
+    resources = transformed(NEW_CACHE_IAM)
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    assert len(functions) == 4
+    for fn in functions.values():
+        vpc = fn["Properties"]["VpcConfig"]
+        assert vpc == {"SubnetIds": ["PrivateSubnetA", "PrivateSubnetB"], "SecurityGroupIds": ["FunctionSecurityGroup"]}
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert (env["REDIS_TLS"], env["REDIS_MODE"], env["REDIS_AUTH"]) == ("true", "cluster", "iam")
+        assert env["REDIS_USERNAME"] == "hit-counter-dev-app" and env["REDIS_IAM_CACHE_NAME"] == "hit-counter-dev"
+    # The cache admits Redis from the functions' security group, and from nothing else.
+    (ingress,) = resources["CacheSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert (ingress["FromPort"], ingress["SourceSecurityGroupId"]) == (6379, "FunctionSecurityGroup")
+    assert "CidrIp" not in ingress
+    cache = resources["Cache"]["Properties"]
+    assert cache["SecurityGroupIds"] == ["CacheSecurityGroup"] and cache["UserGroupId"] == "CacheUserGroup"
+    assert resources["CacheAppUser"]["Properties"]["AuthenticationMode"] == {"Type": "iam"}
+    assert "S3GatewayEndpoint" in resources and "SecretsManagerEndpoint" not in resources
+    # Each function may connect as its user to its cache, and do nothing else of the kind.
+    (statement,) = resources["RedisAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "elasticache:Connect"
+    assert [r.split(":")[-2] for r in statement["Resource"]] == ["serverlesscache", "user"]
+    roles = _of_type(resources, "AWS::IAM::Role")
+    for name, role in roles.items():
+        attached = role["Properties"].get("ManagedPolicyArns", [])
+        assert ("RedisAccessPolicy" in attached) is (not name.startswith("Docs")), name
+        for policy in role["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                _no_wildcards(st) if st["Action"] != "s3:GetObject" else None
+    reads = [
+        st
+        for role in roles.values()
+        for p in role["Properties"].get("Policies", [])
+        for st in p["PolicyDocument"]["Statement"]
+        if st["Action"] == "s3:GetObject"
+    ]
+    assert [st["Resource"].rsplit(":", 1)[-1] for st in reads] == [
+        "hit-counter-dev-imports-123456789012-us-east-1/logs/*"
+    ]
+
+
+def test_secret_auth_with_snapstart() -> None:
+    resources = transformed(NEW_CACHE_SECRET_SNAPSTART)
+    assert "SecretsManagerEndpoint" in resources and "RedisSecret" in resources
+    (statement,) = resources["RedisAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("secretsmanager:GetSecretValue", "RedisSecret")
+    for fn in _of_type(resources, "AWS::Lambda::Function").values():
+        assert fn["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    imports = next(f for n, f in resources.items() if n == "ImportsFunction")
+    assert imports["Properties"]["EphemeralStorage"] == {"Size": 512}  # SnapStart's limit
+    assert len(_of_type(resources, "AWS::Lambda::Alias")) == 4  # the live alias SnapStart needs
+
+
+def test_existing_cache_mode_uses_the_given_network_and_secret() -> None:
+    resources = transformed(EXISTING_SECRET)
+    assert not {"Vpc", "Cache", "CacheSecurityGroup", "RedisSecret"} & set(resources)
+    for fn in _of_type(resources, "AWS::Lambda::Function").values():
+        assert fn["Properties"]["VpcConfig"] == {
+            "SubnetIds": ["subnet-0a", "subnet-0b"],
+            "SecurityGroupIds": ["sg-0fn"],
+        }
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert (env["REDIS_HOST"], env["REDIS_TLS"], env["REDIS_AUTH"]) == ("cache.internal", "true", "secret")
+        assert env["REDIS_SECRET_ID"] == EXISTING_SECRET["RedisSecretArn"]
+    (statement,) = resources["RedisAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == EXISTING_SECRET["RedisSecretArn"]
+    _no_wildcards(statement)
+
+
+def test_no_auth_and_no_vpc_attaches_nothing() -> None:
+    resources = transformed({"DeployMode": "existing-cache", "RedisAuth": "none", "RedisHost": "redis.example"})
+    assert "RedisAccessPolicy" not in resources
+    for fn in _of_type(resources, "AWS::Lambda::Function").values():
+        assert "VpcConfig" not in fn["Properties"]

@@ -44,9 +44,9 @@ def services() -> Services:
     client = build_client(settings.redis)  # one pool, shared by every store
     return Services(
         settings=settings,
-        hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds),
+        hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds, settings.hits_shards),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
-        imports=ImportStore(client, settings.key_prefix),
+        imports=ImportStore(client, settings.key_prefix, settings.hits_shards),
     )
 
 
@@ -55,3 +55,17 @@ def reset() -> None:
     if services.cache_info().currsize:
         services().hits.close()
     services.cache_clear()
+
+
+def _register_snapstart_hook() -> None:
+    """With SnapStart, a restored environment must not reuse sockets (or anything unique)
+    made before the snapshot (aws-lambda-web-adapter PR #671): drop them on restore. The
+    library ships in Lambda's Python runtimes; elsewhere there is nothing to restore."""
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return
+    register_after_restore(reset)
+
+
+_register_snapstart_hook()

@@ -25,6 +25,14 @@ class RedisSettings:
     connect_timeout: float
     command_timeout: float
     health_check_interval: float  # seconds; redis-py accepts fractions
+    cluster: bool = False
+    ca_file: str | None = None  # None: the system's CA bundle
+    auth: str = "none"  # none | iam | secret (a password in REDIS_URL works with none)
+    username: str | None = None
+    iam_cache_name: str = ""
+    iam_serverless: bool = True
+    secret_id: str = ""
+    region: str = ""
 
     @property
     def tls(self) -> bool:
@@ -46,6 +54,7 @@ class Settings:
     retry_after_seconds: int
     session_ttl_seconds: int
     idempotency_ttl_seconds: int
+    hits_shards: int
     imports_bucket: str  # empty where the function does no imports
     imports_prefix: str
     scratch_dir: Path
@@ -70,6 +79,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {env[name]!r}")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -127,6 +143,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the environment. Raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
     url = _redis_url(env)
+    mode = _choice(env, "REDIS_MODE", ("standalone", "cluster"), "standalone")
+    auth = _choice(env, "REDIS_AUTH", ("none", "iam", "secret"), "none")
+    ca_file = env.get("REDIS_CA_FILE", "").strip() or None
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"REDIS_CA_FILE names no readable file: {ca_file!r}")
+    username = env.get("REDIS_USERNAME", "").strip() or None
+    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+    if auth == "iam":
+        # ElastiCache IAM auth: TLS, a user, and the cache the token is signed for.
+        if not url.startswith("rediss://"):
+            raise ConfigError("REDIS_AUTH=iam needs TLS: set REDIS_TLS=true (or a rediss:// REDIS_URL)")
+        if not username:
+            raise ConfigError("REDIS_AUTH=iam needs REDIS_USERNAME (the ElastiCache user id)")
+        if not env.get("REDIS_IAM_CACHE_NAME", "").strip():
+            raise ConfigError("REDIS_AUTH=iam needs REDIS_IAM_CACHE_NAME (the cache or replication group name)")
+        if not region:
+            raise ConfigError("REDIS_AUTH=iam needs AWS_REGION")
+    if auth == "secret" and not env.get("REDIS_SECRET_ID", "").strip():
+        raise ConfigError("REDIS_AUTH=secret needs REDIS_SECRET_ID (a secret holding username and password)")
     prefix = env.get("KEY_PREFIX", "").strip()
     if any(c.isspace() or c in "{}" for c in prefix) or len(prefix) > 64:
         # Braces would break the hash tags the store relies on for cluster mode.
@@ -140,11 +175,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             connect_timeout=_number(env, "REDIS_CONNECT_TIMEOUT", 0.5, 0.05, 5),
             command_timeout=_number(env, "REDIS_COMMAND_TIMEOUT", 0.5, 0.05, 5),
             health_check_interval=_number(env, "REDIS_HEALTH_CHECK_INTERVAL", 15, 0, 3600),
+            cluster=mode == "cluster",
+            ca_file=ca_file,
+            auth=auth,
+            username=username,
+            iam_cache_name=env.get("REDIS_IAM_CACHE_NAME", "").strip().lower(),
+            iam_serverless=_bool(env, "REDIS_IAM_SERVERLESS", True),
+            secret_id=env.get("REDIS_SECRET_ID", "").strip(),
+            region=region,
         ),
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 30 * 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
+        hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
         imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
         scratch_dir=_scratch_dir(env),

@@ -33,11 +33,16 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.connection import Connection, SSLConnection
+from redis.credentials import CredentialProvider
 from redis.retry import Retry
 
 from hitcounter.errors import BackendUnavailable
+from hitcounter.redis_auth import ElastiCacheIAMProvider, RefreshableCredentials, SecretsManagerProvider
 from hitcounter.settings import RedisSettings
+
+Client = redis.Redis | RedisCluster
 
 _NO_RETRY = Retry(NoBackoff(), 0)
 _HEALTH_CHECK_RETRY = Retry(NoBackoff(), 1)
@@ -51,28 +56,57 @@ class _PlainConnection(Connection):
         if self.health_check_interval and time.monotonic() > self.next_health_check:
             _HEALTH_CHECK_RETRY.call_with_retry(self._send_ping, self._ping_failed, with_failure_count=True)
 
+    def on_connect_check_health(self, check_health: bool = True) -> None:
+        try:
+            super().on_connect_check_health(check_health=check_health)
+        except redis.AuthenticationError:
+            # Rotated secret or expired token: the next connection asks for fresh credentials.
+            if isinstance(self.credential_provider, RefreshableCredentials):
+                self.credential_provider.invalidate()
+            raise
+
 
 class _TLSConnection(_PlainConnection, SSLConnection):
     """The same health check over TLS (MRO: this check, then SSLConnection's socket)."""
 
 
-def build_client(settings: RedisSettings) -> redis.Redis:
+def credential_provider(settings: RedisSettings) -> CredentialProvider | None:
+    if settings.auth == "iam":
+        assert settings.username
+        return ElastiCacheIAMProvider(
+            settings.username, settings.iam_cache_name, settings.region, serverless=settings.iam_serverless
+        )
+    if settings.auth == "secret":
+        return SecretsManagerProvider(settings.secret_id)
+    return None  # no auth, or a password in REDIS_URL
+
+
+def build_client(settings: RedisSettings) -> Client:
     """A client whose pool opens sockets lazily: building it does no I/O.
 
-    TLS (``rediss://``) verifies the server certificate against the system CA bundle;
-    nothing here can turn verification off.
+    TLS (``rediss://``) verifies the server certificate and host name, against
+    ``REDIS_CA_FILE`` or the system CA bundle; nothing here can turn verification off.
+    Cluster mode (``REDIS_MODE=cluster``, and ElastiCache Serverless) follows MOVED/ASK
+    redirections, which are safe (the command did not run), and, like standalone, never
+    re-sends a command after a connection error or timeout (``retry=_NO_RETRY``).
     """
-    pool = redis.ConnectionPool.from_url(
-        settings.url,
-        connection_class=_TLSConnection if settings.tls else _PlainConnection,
-        socket_connect_timeout=settings.connect_timeout,
-        socket_timeout=settings.command_timeout,
-        socket_keepalive=True,
-        health_check_interval=settings.health_check_interval,
-        retry=_NO_RETRY,
-        # One request at a time per Lambda environment: one socket is the steady state.
-        max_connections=8,
-    )
+    kwargs: dict[str, Any] = {
+        "connection_class": _TLSConnection if settings.tls else _PlainConnection,
+        "socket_connect_timeout": settings.connect_timeout,
+        "socket_timeout": settings.command_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": settings.health_check_interval,
+        "retry": _NO_RETRY,
+    }
+    provider = credential_provider(settings)
+    if provider is not None:
+        kwargs["credential_provider"] = provider
+    if settings.tls and settings.ca_file:
+        kwargs["ssl_ca_certs"] = settings.ca_file
+    if settings.cluster:
+        return RedisCluster.from_url(settings.url, **kwargs)
+    # One request at a time per Lambda environment: one socket is the steady state.
+    pool = redis.ConnectionPool.from_url(settings.url, max_connections=8, **kwargs)
     return redis.Redis(connection_pool=pool)
 
 
@@ -98,35 +132,91 @@ return {n, 0}
 """
 
 
+def hits_tag(shards: int, shard: int) -> str:
+    """The hash tag of a counter shard: ``{hits}`` unsharded, ``{hits:i}`` for shard i."""
+    return "{hits}" if shards == 1 else f"{{hits:{shard}}}"
+
+
+def shard_of(value: str, shards: int) -> int:
+    return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) % shards
+
+
+# Sharded variant: the record is first a placeholder, then the total the caller reported.
+_INCR_ONCE_SHARD = """
+local seen = redis.call('GET', KEYS[2])
+if seen then return {tonumber(seen), 1} end
+redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], 0, 'EX', ARGV[1])
+return {0, 0}
+"""
+
+
 class HitStore:
     """The hit counter. Keys share the ``{hits}`` hash tag so that multi-key steps (the
     idempotency record and the counter) stay in one slot on cluster mode and ElastiCache
-    Serverless."""
+    Serverless.
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "", idempotency_ttl: int = 86400) -> None:
+    With ``shards`` > 1 (``HITS_SHARDS``) the count is spread over that many keys, each with
+    its own hash tag and so its own slot: increments of a hot counter spread over cluster
+    shards. The price is the read: the total is the sum of every shard (one pipelined GET
+    per shard, one round trip per node), and the N a request sees is the total just after
+    its increment, which concurrent requests can share.
+    """
+
+    def __init__(self, client: Client, key_prefix: str = "", idempotency_ttl: int = 86400, shards: int = 1) -> None:
         self._client = client
-        self.hits_key = f"{key_prefix}{{hits}}:count"
-        self._idem_prefix = f"{key_prefix}{{hits}}:idem:"
+        self.shards = shards
+        self.shard_keys = [f"{key_prefix}{hits_tag(shards, i)}:count" for i in range(shards)]
+        self.hits_key = self.shard_keys[0]
+        self._prefix = key_prefix
         self.idempotency_ttl = idempotency_ttl
         self._incr_once = client.register_script(_INCR_ONCE)  # sha computed locally: no I/O
+        self._incr_once_shard = client.register_script(_INCR_ONCE_SHARD)
+
+    def _total(self, first: str | None = None) -> tuple[int, list[Any]]:
+        pipe = self._client.pipeline(transaction=False)
+        if first:
+            pipe.incr(first)
+        for key in self.shard_keys:
+            pipe.get(key)
+        replies = pipe.execute()
+        values = replies[1:] if first else replies
+        return sum(int(v) for v in values if v is not None), replies
 
     def incr(self) -> int:
         """Count one hit; the new total comes from INCR's own reply: one round trip."""
         with _redis_errors():
-            return int(self._client.incr(self.hits_key))
+            if self.shards == 1:
+                return int(self._client.incr(self.hits_key))
+            # A random shard from the OS's CSPRNG: SnapStart clones do not share a sequence.
+            total, _ = self._total(first=self.shard_keys[secrets.randbelow(self.shards)])
+            return total
 
     def incr_once(self, idempotency_key: str) -> tuple[int, bool]:
         """Count one hit per key: ``(N, replayed)``. One EVALSHA; the client's key is hashed
         so its length and characters never shape a Redis key."""
-        record = self._idem_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        shard = shard_of(digest, self.shards)
+        counter = self.shard_keys[shard]
+        record = f"{self._prefix}{hits_tag(self.shards, shard)}:idem:{digest}"
         with _redis_errors():
-            n, replayed = self._incr_once(keys=[self.hits_key, record], args=[self.idempotency_ttl])
-        return int(n), bool(replayed)
+            if self.shards == 1:
+                n, replayed = self._incr_once(keys=[counter, record], args=[self.idempotency_ttl])
+                return int(n), bool(replayed)
+            stored, replayed = self._incr_once_shard(keys=[counter, record], args=[self.idempotency_ttl])
+            if replayed and int(stored) > 0:
+                return int(stored), True
+            total, _ = self._total()
+            if not replayed:
+                self._client.set(record, total, xx=True, keepttl=True)
+            return total, bool(replayed)
 
     def count(self) -> int:
         with _redis_errors():
-            raw = self._client.get(self.hits_key)
-        return int(raw) if raw is not None else 0
+            if self.shards == 1:
+                raw = self._client.get(self.hits_key)
+                return int(raw) if raw is not None else 0
+            return self._total()[0]
 
     def ping_ms(self) -> float:
         """Round-trip time of one PING, in milliseconds."""
@@ -137,7 +227,10 @@ class HitStore:
 
     def close(self) -> None:
         """Drop every pooled socket (e.g. after a SnapStart restore); reconnects lazily."""
-        self._client.connection_pool.disconnect()
+        if isinstance(self._client, RedisCluster):
+            self._client.disconnect_connection_pools()  # type: ignore[no-untyped-call]
+        else:
+            self._client.connection_pool.disconnect()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +246,11 @@ if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
 local visits = redis.call('HINCRBY', KEYS[1], 'visits', 1)
 return {visits, redis.call('HGET', KEYS[1], 'data')}
 """
+_CREATE = """
+redis.call('HSET', KEYS[1], 'visits', 0, 'data', '{}')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
 _REPLACE = """
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'data', ARGV[2])
@@ -167,11 +265,12 @@ class SessionStore:
 
     ID_BYTES = 32  # 256 bits from the OS's CSPRNG, drawn per request, never at init
 
-    def __init__(self, client: redis.Redis, key_prefix: str, ttl: int) -> None:
+    def __init__(self, client: Client, key_prefix: str, ttl: int) -> None:
         self._client = client
         self._prefix = f"{key_prefix}session:"
         self.ttl = ttl
-        self._visit = client.register_script(_VISIT)  # sha computed locally: no I/O here
+        self._create = client.register_script(_CREATE)  # sha computed locally: no I/O here
+        self._visit = client.register_script(_VISIT)
         self._replace = client.register_script(_REPLACE)
 
     def _key(self, sid: str) -> str:
@@ -180,10 +279,7 @@ class SessionStore:
     def create(self) -> str:
         sid = secrets.token_urlsafe(self.ID_BYTES)
         with _redis_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hset(self._key(sid), mapping={"visits": 0, "data": "{}"})
-            pipe.expire(self._key(sid), self.ttl)
-            pipe.execute()
+            self._create(keys=[self._key(sid)], args=[self.ttl])
         return sid
 
     def visit(self, sid: str) -> Session | None:
@@ -220,15 +316,20 @@ return {ARGV[2], 1}
 class ImportStore:
     """Summaries of access-log imports, kept for good: they are the ledger of what was added."""
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "") -> None:
+    def __init__(self, client: Client, key_prefix: str = "", shards: int = 1) -> None:
         self._client = client
-        self._hits_key = f"{key_prefix}{{hits}}:count"
-        self._prefix = f"{key_prefix}{{hits}}:import:"
+        self._key_prefix = key_prefix
+        self.shards = shards
         self._commit = client.register_script(_COMMIT_IMPORT)
+
+    def _keys(self, import_id: str) -> list[str]:
+        """The counter shard and the summary key, under one hash tag chosen by the id."""
+        tag = hits_tag(self.shards, shard_of(import_id, self.shards))
+        return [f"{self._key_prefix}{tag}:count", f"{self._key_prefix}{tag}:import:{import_id}"]
 
     def get(self, import_id: str) -> dict[str, Any] | None:
         with _redis_errors():
-            raw = self._client.get(self._prefix + import_id)
+            raw = self._client.get(self._keys(import_id)[1])
         return None if raw is None else dict(json.loads(raw))
 
     def commit(self, import_id: str, counted: int, summary: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -236,7 +337,7 @@ class ImportStore:
         stored; returns the stored summary and whether this call created it."""
         with _redis_errors():
             stored, created = self._commit(
-                keys=[self._hits_key, self._prefix + import_id],
+                keys=self._keys(import_id),
                 args=[counted, json.dumps(summary, separators=(",", ":"))],
             )
         return dict(json.loads(stored)), bool(created)
