@@ -254,6 +254,90 @@ def local_server(server: RedisServer) -> dict[str, dict[str, float]]:
     return results
 
 
+# --- imports ------------------------------------------------------------------------------------
+
+IMPORT_PARSE = """
+import json, resource, sys, time
+from pathlib import Path
+from hitcounter.accesslog import summarize, _digest
+path = Path(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter(); _digest(path); floor = time.perf_counter() - start
+start = time.perf_counter(); s = summarize(path); took = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": took, "floor_seconds": floor, "peak_growth_kib": peak - before, "lines": s.lines}))
+"""
+
+
+def imports_parse() -> dict[str, float]:
+    """MB/s of the streaming parser on a generated gzip log (vs only reading and hashing it),
+    and how much the parsing process's peak memory grew."""
+    sys.path.insert(0, str(ROOT))
+    from tests.accesslogs import generate
+
+    log = generate(400_000, seed=6)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "access.log.gz"
+        path.write_bytes(log.gzipped())
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/shared/python")}
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [PY, "-c", IMPORT_PARSE, str(path)], env=env, check=True, capture_output=True, text=True
+                ).stdout
+            )
+            for _ in range(3)
+        ]
+    mb = len(log.text) / 1e6
+    return {
+        "log_mb": mb,
+        "gzip_mb": len(log.gzipped()) / 1e6,
+        "mb_per_s": mb / statistics.median(r["seconds"] for r in runs),
+        "hash_mb_per_s": len(log.gzipped()) / 1e6 / statistics.median(r["floor_seconds"] for r in runs),
+        "peak_growth_mib": statistics.median(r["peak_growth_kib"] for r in runs) / 1024,
+    }
+
+
+# --- hot key: sharded counter on a local three-master cluster -------------------------------------
+
+
+def hot_key() -> dict[str, float]:
+    sys.path.insert(0, str(ROOT))
+    from redis.backoff import NoBackoff
+    from redis.cluster import RedisCluster
+    from redis.retry import Retry
+
+    from hitcounter.store import HitStore
+    from tests.servers import RedisCluster3
+
+    cluster = RedisCluster3().start()
+    out: dict[str, float] = {}
+    try:
+        for shards in (1, 8):
+            cluster.flushall()
+            client = RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port, retry=Retry(NoBackoff(), 0))
+            store = HitStore(client, "", 86400, shards)
+            threads, each = 4, 1500
+
+            def work(store: HitStore = store, each: int = each) -> None:
+                for _ in range(each):
+                    store.incr()
+
+            pool = [threading.Thread(target=work) for _ in range(threads)]
+            start = time.perf_counter()
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+            elapsed = time.perf_counter() - start
+            out[f"shards{shards}_rps"] = threads * each / elapsed
+            out[f"shards{shards}_exact"] = float(store.count() == threads * each)
+            client.close()
+    finally:
+        cluster.stop()
+    return out
+
+
 # --- size -------------------------------------------------------------------------------------
 
 
@@ -301,6 +385,10 @@ def main() -> None:
             ls = local_server(server)
         finally:
             server.stop()
+    print("imports…", file=sys.stderr)
+    imp = imports_parse()
+    print("hot key (three-master cluster)…", file=sys.stderr)
+    hk = hot_key()
     print("sizes (sam build)…", file=sys.stderr)
     sz = sizes()
 
@@ -346,6 +434,13 @@ def main() -> None:
         f"| local server throughput, 4 clients | {ls['local_api']['rps']:.0f} req/s "
         f"| {ls['seed_flask']['rps']:.0f} req/s "
         f"| {rps_ratio:.2f}× | |",
+        f"| imports: streaming parse of a {imp['log_mb']:.0f} MB log ({imp['gzip_mb']:.1f} MB gzip) "
+        f"vs only reading and hashing the file | {imp['mb_per_s']:.0f} MB/s | {imp['hash_mb_per_s']:.0f} MB/s (gzip) "
+        f"| | |",
+        f"| imports: peak memory growth while parsing it | {imp['peak_growth_mib']:.1f} MiB | | | constant |",
+        f"| hot key: 4 threads × 1500 `GET /` increments on a local 3-master cluster, `HITS_SHARDS=8` vs 1 "
+        f"| {hk['shards8_rps']:.0f}/s | {hk['shards1_rps']:.0f}/s | {hk['shards8_rps'] / hk['shards1_rps']:.2f}× "
+        f"| totals exact: {'yes' if hk['shards8_exact'] and hk['shards1_exact'] else '**no**'} |",
         "",
         "Top imports of the cold start (cumulative ms, `python -X importtime`): "
         + ", ".join(f"`{n}` {ms:.0f}" for n, ms in c["top_imports"])
@@ -358,6 +453,40 @@ def main() -> None:
         *(f"| {name} | {raw / 1024:.0f} KiB | {zipped / 1024:.0f} KiB |" for name, (raw, zipped) in sz.items()),
         "",
     ]
+    if warm_ratio > 1.5:
+        parts = (
+            f"the Powertools resolver and route cost {w['resolver_us'] - w['incr_us']:.0f} µs over the INCR, "
+            f"the Metrics flush {w['resolver_metrics_us'] - w['resolver_us']:.0f} µs and the Logger's "
+            f"per-invocation context {w['handler_us'] - w['resolver_metrics_us']:.0f} µs"
+        )
+        lines += [
+            "## Goals not met, and why",
+            "",
+            f"- **Warm {warm_ratio:.2f}× (goal 1.5×).** Measured apart: {parts}. On loopback an INCR takes "
+            f"{w['incr_us']:.0f} µs, so any framework's per-invocation work shows. Reaching 1.5× would take a "
+            "hand-written dispatch for the hits route instead of Powertools' resolver, and metrics flushed less "
+            "often than per invocation. That trades the field's library and per-request metrics for about 50 µs. "
+            "Against ElastiCache inside a VPC a round trip takes longer than on loopback, so the same fixed overhead "
+            "weighs less; that is an expectation, not measured here.",
+        ]
+    if local_ratio > 1.0:
+        lines += [
+            f"- **Local server p50 {local_ratio:.2f}× the seed (goal 1.0×).** Each request crosses to a worker "
+            "process and back (two wake-ups, about 0.2 ms), because functions run in their own processes as on "
+            "Lambda; the seed runs its view inside the server. Throughput under 4 clients is "
+            f"{rps_ratio:.2f}× the seed's. The ratio moves between about 1.0× and 1.3× from run to run on this "
+            "2-core machine.",
+        ]
+    hot_ratio = hk["shards8_rps"] / hk["shards1_rps"]
+    if hot_ratio < 1.0:
+        lines += [
+            f"- **Hot key: `HITS_SHARDS=8` ran at {hot_ratio:.2f}× the unsharded rate here.** On one 2-core host the "
+            'three "nodes" share the same CPUs, so spreading writes buys no capacity, while every sharded hit also '
+            "reads all 8 shards to answer with the total (a pipeline touching every node). Sharding pays only when "
+            "the shards are separate machines and one key's node is the bottleneck; the totals stay exact either way.",
+        ]
+    if warm_ratio > 1.5 or local_ratio > 1.0 or hot_ratio < 1.0:
+        lines.append("")
     lines += ["![ratios](BENCHMARKS.png)", ""]
     plot(
         [
