@@ -54,3 +54,35 @@ def test_bad_configuration_is_a_clean_500_and_a_log_naming_the_variable(
     # Fixing the environment recovers without a new execution environment.
     function_env(REDIS_URL="redis://127.0.0.1:1/0", REDIS_CONNECT_TIMEOUT="0.1")
     assert hits_module.lambda_handler(load_event("hits/get-health"), LambdaContext("r", 0))["statusCode"] == 200
+
+
+def test_tracing_is_opt_in_and_degrades_clearly_without_the_sdk(
+    redis_url: str,
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import sys, json, time\n"
+        "if sys.argv[1] == 'hidden':\n    sys.modules['aws_xray_sdk'] = None\n"
+        "import app\n"
+        "from localapi.worker import LambdaContext\n"
+        "ev = json.load(open('events/hits/get-root.json'))\n"
+        "print(json.dumps(app.lambda_handler(ev, LambdaContext('r', int(time.time() * 1000) + 5000))))\n"
+    )
+    for sdk in ("present", "hidden"):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "ENABLE_TRACING": "true",
+            "REDIS_URL": redis_url,
+            "PYTHONPATH": f"{ROOT / 'functions/hits'}:{ROOT / 'layers/shared/python'}:{ROOT}",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", script, sdk], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        response = json.loads(done.stdout.strip().splitlines()[-1])
+        assert response["statusCode"] == 200
+        assert ("aws-xray-sdk is not installed" in done.stdout) is (sdk == "hidden")

@@ -34,6 +34,24 @@ def count_metric(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def _traced(handler: Handler) -> Handler:
+    """Wrap with Powertools Tracer, or say clearly why not. The X-Ray SDK is not in the
+    dependency layer: it brings its own botocore (6 MB → 36 MB) for an opt-in feature. Lambda's
+    own active tracing (the EnableTracing parameter) still records each invocation."""
+    try:
+        from aws_lambda_powertools.tracing import Tracer
+
+        tracer = Tracer()
+    except ImportError:
+        logger.warning(
+            "ENABLE_TRACING is true but aws-xray-sdk is not installed; add it to layers/deps/requirements.txt "
+            "for Powertools Tracer segments. Serving without them."
+        )
+        return handler
+    traced: Handler = tracer.capture_lambda_handler(handler)
+    return traced
+
+
 def entrypoint(
     resolve: Callable[[dict[str, Any], Any], dict[str, Any]],
     on_records: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -53,9 +71,7 @@ def entrypoint(
 
     handler: Handler = guarded
     if tracing_enabled():
-        from aws_lambda_powertools.tracing import Tracer
-
-        handler = Tracer().capture_lambda_handler(handler)
+        handler = _traced(handler)
     handler = metrics.log_metrics(handler, capture_cold_start_metric=True)
     handler = logger.inject_lambda_context(handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     return handler
