@@ -19,7 +19,7 @@ import pytest
 from hitcounter import runtime
 from localapi import template as sam_template
 from localapi.worker import LambdaContext
-from tests.servers import RedisServer, redis_server
+from tests.servers import RedisCluster3, RedisServer, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -45,6 +45,14 @@ def template() -> sam_template.Template:
 def shared_redis() -> Iterator[RedisServer]:
     with redis_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[RedisCluster3]:
+    """A three-master cluster on loopback, started once (about 8 s) for the tests that use it."""
+    made = RedisCluster3().start()
+    yield made
+    made.stop()
 
 
 @pytest.fixture

@@ -37,9 +37,16 @@ def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[
         return err.code, dict(err.headers), err.read().decode()
 
 
-@pytest.fixture(params=["warm", "recycle"])
+@pytest.fixture(params=["warm", "recycle", "cluster"])
 def api(request: pytest.FixtureRequest, template: sam_template.Template, redis_url: str) -> Iterator[Server]:
-    app = LocalApi(template, {"Parameters": {"REDIS_URL": redis_url}}, recycle=request.param == "recycle")
+    """The local API in warm and recycle modes on standalone Redis, and (warm) on a
+    three-master cluster: the same HTTP tests must pass on each."""
+    env = {"REDIS_URL": redis_url}
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("cluster")
+        cluster.flushall()
+        env = {"REDIS_URL": cluster.url, "REDIS_MODE": "cluster"}
+    app = LocalApi(template, {"Parameters": env}, recycle=request.param == "recycle")
     server = Server(app).start()
     yield server
     server.stop()

@@ -219,13 +219,6 @@ def test_secret_password_and_its_rotation(function_modules, function_env, aws_cr
 # --- a three-master cluster ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisCluster3]:
-    made = RedisCluster3().start()
-    yield made
-    made.stop()
-
-
 @pytest.fixture
 def on_cluster(cluster: RedisCluster3, function_env: Callable[..., None]) -> Callable[..., None]:
     cluster.flushall()
