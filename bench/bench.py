@@ -485,8 +485,7 @@ def main() -> None:
             "then the waiting server thread, because functions run in their own processes as on Lambda while the "
             "seed runs its view inside the server. Under load that cost is hidden: throughput with 4 clients is "
             f"{rps_ratio:.2f}× the seed's. Busy-polling before blocking was tried: on 2 cores it cut p50 by "
-            "5% and throughput by 40%, so it was not kept. The p50 ratio moves between 1.0× and 1.3× "
-            "from run to run.",
+            "5% and throughput by 40%, so it was not kept.",
         ]
     hot_ratio = hk["shards8_rps"] / hk["shards1_rps"]
     if hot_ratio < 1.0:
