@@ -19,7 +19,7 @@ import pytest
 from hitcounter import runtime
 from localapi import template as sam_template
 from localapi.worker import LambdaContext
-from tests.servers import RedisCluster3, RedisServer, redis_server
+from tests.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -53,6 +53,34 @@ def cluster() -> Iterator[RedisCluster3]:
     made = RedisCluster3().start()
     yield made
     made.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_redis() -> Iterator[TLSRedisServer]:
+    """redis-server over TLS, its certificate from a throwaway trustme CA."""
+    server = TLSRedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def acl_redis() -> Iterator[RedisServer]:
+    """redis-server whose default user is off: only the ACL user ``counter`` gets in."""
+    with redis_server() as server:
+        admin = server.client()
+        admin.acl_setuser(
+            "counter",
+            enabled=True,
+            passwords=["+c0unter-pw"],
+            keys=["*"],
+            channels=["*"],
+            commands=["+@all", "-@dangerous"],
+        )
+        admin.acl_setuser(
+            "admin", enabled=True, passwords=["+admin-pw"], keys=["*"], channels=["*"], commands=["+@all"]
+        )
+        admin.acl_setuser("default", enabled=False)
+        yield server
 
 
 @pytest.fixture

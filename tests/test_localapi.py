@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -37,15 +38,24 @@ def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[
         return err.code, dict(err.headers), err.read().decode()
 
 
-@pytest.fixture(params=["warm", "recycle", "cluster"])
+@pytest.fixture(params=["warm", "recycle", "cluster", "tls", "acl"])
 def api(request: pytest.FixtureRequest, template: sam_template.Template, redis_url: str) -> Iterator[Server]:
     """The local API in warm and recycle modes on standalone Redis, and (warm) on a
-    three-master cluster: the same HTTP tests must pass on each."""
+    three-master cluster, over verified TLS, and as an ACL user: the same HTTP tests must
+    pass on each."""
     env = {"REDIS_URL": redis_url}
     if request.param == "cluster":
         cluster = request.getfixturevalue("cluster")
         cluster.flushall()
         env = {"REDIS_URL": cluster.url, "REDIS_MODE": "cluster"}
+    elif request.param == "tls":
+        tls = request.getfixturevalue("tls_redis")
+        tls.client().flushall()
+        env = {"REDIS_URL": tls.tls_url, "REDIS_CA_FILE": tls.ca_file}
+    elif request.param == "acl":
+        acl = request.getfixturevalue("acl_redis")
+        redis.Redis(port=acl.port, username="admin", password="admin-pw").flushall()
+        env = {"REDIS_URL": f"redis://counter:c0unter-pw@127.0.0.1:{acl.port}/0"}
     app = LocalApi(template, {"Parameters": env}, recycle=request.param == "recycle")
     server = Server(app).start()
     yield server

@@ -9,7 +9,7 @@ import importlib.util
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -35,11 +35,9 @@ def call(modules: dict[str, ModuleType], function: str, event: dict[str, Any]) -
     return result
 
 
-@pytest.fixture(scope="module")
-def tls_server() -> Iterator[TLSRedisServer]:
-    server = TLSRedisServer().start()
-    yield server
-    server.stop()
+@pytest.fixture
+def tls_server(tls_redis: TLSRedisServer) -> TLSRedisServer:
+    return tls_redis
 
 
 # --- TLS ----------------------------------------------------------------------------------
