@@ -123,15 +123,19 @@ EXISTING_SECRET = {
 }
 
 
-def transformed(overrides: dict[str, str]) -> dict[str, Any]:
-    """template.yaml through SAM's own translator, then resolved for these parameters."""
+def translate(overrides: dict[str, str], without_alias: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """template.yaml through SAM's own translator: the CloudFormation, and the parameters."""
+    import boto3
     from cfnlint.decode import cfn_yaml
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    from localapi.template import parameters, resolve_deep
+    from localapi.template import parameters
 
     doc = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "template.yaml"))))
+    if without_alias:
+        doc["Globals"]["Function"].pop("AutoPublishAlias")
+        doc["Globals"]["Function"].pop("SnapStart")
     for name, resource in doc["Resources"].items():  # as `sam package` leaves them (sam validate does the same)
         for uri in ("CodeUri", "ContentUri"):
             if uri in resource.get("Properties", {}):
@@ -141,13 +145,19 @@ def transformed(overrides: dict[str, str]) -> dict[str, Any]:
         if isinstance(overrides.get(name), str):
             params[name] = overrides[name].split(",")
     sam_params = {k: (",".join(v) if isinstance(v, list) else v) for k, v in params.items() if k != "__conditions__"}
-    import boto3
-
     session = boto3.session.Session(region_name="us-east-1")  # pseudo parameters; no AWS call
     cfn = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=session).translate(
         doc, parameter_values=sam_params, get_managed_policy_map=lambda: {}
     )
     params["__conditions__"] = cfn.get("Conditions") or {}
+    return cfn, params
+
+
+def transformed(overrides: dict[str, str]) -> dict[str, Any]:
+    """The translated template's resources, resolved for these parameters."""
+    from localapi.template import resolve_deep
+
+    cfn, params = translate(overrides)
     resources = {}
     for name, resource in cfn["Resources"].items():
         condition = resource.get("Condition")
@@ -173,6 +183,7 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     functions = _of_type(resources, "AWS::Lambda::Function")
     assert len(functions) == 4
     for fn in functions.values():
+        assert fn["Properties"]["Architectures"] == ["arm64"] and fn["Properties"]["Runtime"] == "python3.13"
         vpc = fn["Properties"]["VpcConfig"]
         assert vpc == {"SubnetIds": ["PrivateSubnetA", "PrivateSubnetB"], "SecurityGroupIds": ["FunctionSecurityGroup"]}
         env = fn["Properties"]["Environment"]["Variables"]
@@ -242,3 +253,56 @@ def test_no_auth_and_no_vpc_attaches_nothing() -> None:
     assert "RedisAccessPolicy" not in resources
     for fn in _of_type(resources, "AWS::Lambda::Function").values():
         assert "VpcConfig" not in fn["Properties"]
+
+
+def test_the_existing_cache_stack_creates_in_motos_cloudformation() -> None:
+    """Created for real where moto can: moto has no ApiGatewayV2 in CloudFormation and cannot
+    resolve a Ref to SAM's generated alias, so this copy has no AutoPublishAlias."""
+    import io
+    import zipfile
+
+    import boto3
+    from moto import mock_aws
+
+    overrides = {"DeployMode": "existing-cache", "RedisAuth": "none", "RedisHost": "redis.example"}
+    cfn, _ = translate(overrides, without_alias=True)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("app.py", "def lambda_handler(event, context):\n    return {}\n")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="packaged")
+        for key in (
+            "SharedLayer",
+            "DependenciesLayer",
+            "HitsFunction",
+            "SessionFunction",
+            "ImportsFunction",
+            "DocsFunction",
+        ):
+            s3.put_object(Bucket="packaged", Key=f"{key}.zip", Body=archive.getvalue())
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        cloudformation.create_stack(
+            StackName="hit-counter-dev",
+            TemplateBody=json.dumps(cfn),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+        )
+        stack = cloudformation.describe_stacks(StackName="hit-counter-dev")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["CacheEndpoint"] == "redis.example"
+        lam = boto3.client("lambda", region_name="us-east-1")
+        config = lam.get_function_configuration(FunctionName=outputs["HitsFunctionName"])
+        # (moto's CloudFormation drops Architectures and Layers; arm64 is checked on the translated template)
+        assert (config["Runtime"], config["Handler"]) == ("python3.13", "app.lambda_handler")
+        env = config["Environment"]["Variables"]
+        assert (env["REDIS_HOST"], env["REDIS_AUTH"], env["KEY_PREFIX"]) == ("redis.example", "none", "dev:")
+        assert (config["Timeout"], config["MemorySize"]) == (10, 512)  # from Globals
+        # (moto neither attaches nor names layers from CloudFormation; both must exist)
+        assert len(lam.list_layers()["Layers"]) == 2
+        # (moto keeps no public access block from CloudFormation: checked on the template above)
+        s3.head_bucket(Bucket=outputs["ImportsBucketName"])
+        logs = boto3.client("logs", region_name="us-east-1")
+        groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/hit-counter-dev-")["logGroups"]
+        assert {g["retentionInDays"] for g in groups} == {14} and len(groups) == 4
