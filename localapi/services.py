@@ -46,8 +46,6 @@ class RedisServer:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
-    tls_port: int = 0  # set by TLSRedisServer
-
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"

@@ -40,13 +40,18 @@ def json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, st
     )
 
 
+def error_body(err: AppError) -> dict[str, Any]:
+    """The one shape of every error the API answers."""
+    return {"error": {"code": err.code, "message": err.message}}
+
+
 def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
     headers: dict[str, str] = {}
     if isinstance(err, BackendUnavailable):
         headers["Retry-After"] = str(retry_after)
     if isinstance(err, MethodNotAllowed):
         headers["Allow"] = ", ".join(err.allowed)
-    return json_response(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+    return json_response(err.status, error_body(err), headers)
 
 
 def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
@@ -157,6 +162,6 @@ def malformed_event_response(event: object) -> dict[str, Any] | None:
     return {
         "statusCode": err.status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": {"code": err.code, "message": err.message}}, separators=(",", ":")),
+        "body": json.dumps(error_body(err), separators=(",", ":")),
         "isBase64Encoded": False,
     }

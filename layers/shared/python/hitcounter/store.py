@@ -137,6 +137,12 @@ def hits_tag(shards: int, shard: int) -> str:
     return "{hits}" if shards == 1 else f"{{hits:{shard}}}"
 
 
+def hits_key(prefix: str, shards: int, shard: int, name: str) -> str:
+    """Every key that lives beside a counter shard, under its hash tag: the count itself,
+    idempotency records, import summaries. One place, so multi-key steps share a slot."""
+    return f"{prefix}{hits_tag(shards, shard)}:{name}"
+
+
 def shard_of(value: str, shards: int) -> int:
     return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) % shards
 
@@ -166,7 +172,7 @@ class HitStore:
     def __init__(self, client: Client, key_prefix: str = "", idempotency_ttl: int = 86400, shards: int = 1) -> None:
         self._client = client
         self.shards = shards
-        self.shard_keys = [f"{key_prefix}{hits_tag(shards, i)}:count" for i in range(shards)]
+        self.shard_keys = [hits_key(key_prefix, shards, i, "count") for i in range(shards)]
         self.hits_key = self.shard_keys[0]
         self._prefix = key_prefix
         self.idempotency_ttl = idempotency_ttl
@@ -198,7 +204,7 @@ class HitStore:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
         shard = shard_of(digest, self.shards)
         counter = self.shard_keys[shard]
-        record = f"{self._prefix}{hits_tag(self.shards, shard)}:idem:{digest}"
+        record = hits_key(self._prefix, self.shards, shard, f"idem:{digest}")
         with _redis_errors():
             if self.shards == 1:
                 n, replayed = self._incr_once(keys=[counter, record], args=[self.idempotency_ttl])
@@ -324,8 +330,11 @@ class ImportStore:
 
     def _keys(self, import_id: str) -> list[str]:
         """The counter shard and the summary key, under one hash tag chosen by the id."""
-        tag = hits_tag(self.shards, shard_of(import_id, self.shards))
-        return [f"{self._key_prefix}{tag}:count", f"{self._key_prefix}{tag}:import:{import_id}"]
+        shard = shard_of(import_id, self.shards)
+        return [
+            hits_key(self._key_prefix, self.shards, shard, "count"),
+            hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}"),
+        ]
 
     def get(self, import_id: str) -> dict[str, Any] | None:
         with _redis_errors():
