@@ -312,10 +312,8 @@ def imports_parse() -> dict[str, float]:
 
 def hot_key() -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from redis.backoff import NoBackoff
-    from redis.cluster import RedisCluster
-    from redis.retry import Retry
-
+    from hitcounter.redis_client import RedisHandle
+    from hitcounter.settings import load_settings
     from hitcounter.store import HitStore
     from tests.servers import RedisCluster3
 
@@ -324,8 +322,8 @@ def hot_key() -> dict[str, float]:
     try:
         for shards in (1, 8):
             cluster.flushall()
-            client = RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port, retry=Retry(NoBackoff(), 0))
-            store = HitStore(client, "", 86400, shards)
+            env = {"REDIS_URL": cluster.url, "REDIS_MODE": "cluster"}
+            store = HitStore(RedisHandle(load_settings(env).redis), "", 86400, shards)
             threads, each = 4, 1500
 
             def work(store: HitStore = store, each: int = each) -> None:
@@ -341,7 +339,7 @@ def hot_key() -> dict[str, float]:
             elapsed = time.perf_counter() - start
             out[f"shards{shards}_rps"] = threads * each / elapsed
             out[f"shards{shards}_exact"] = float(store.count() == threads * each)
-            client.close()
+            store.close()
     finally:
         cluster.stop()
     return out

@@ -239,7 +239,8 @@ def test_code_changes_are_live_without_restart(project: Path, redis_url: str) ->
         pool = app.pools["HitsFunction"]
         before = pool.generation
         source = project / "functions/hits/app.py"
-        source.write_text(source.read_text().replace('f"Hello World! {hits} times."', 'f"Olá Mundo! {hits} vezes."'))
+        changed = source.read_text().replace('f"Hello World! {hit.total} times."', 'f"Olá Mundo! {hit.total} vezes."')
+        source.write_text(changed)
         os.utime(source, (source.stat().st_atime, source.stat().st_mtime + 5))
         wait_for(lambda: pool.generation > before, what="the change to be noticed")
         assert http("GET", f"{api.url}/")[2] == "Olá Mundo! 2 vezes."

@@ -56,7 +56,8 @@ def test_tls_refuses_a_server_it_cannot_verify(function_modules, function_env, t
     function_env(REDIS_URL=tls_server.tls_url)
     response = call(function_modules, "HitsFunction", load_event("hits/get-root"))
     assert response["statusCode"] == 503
-    assert '"cause":"ConnectionError"' in logs()
+    assert '"cause":"tls_verify_failed"' in logs()
+    assert "misconfiguration" in logs()
     assert tls_server.client().get("dev:{hits}:count") == before  # nothing was counted
 
 
@@ -82,7 +83,7 @@ def test_requirepass_and_a_wrong_password(function_modules, function_env, logs) 
         for _ in range(3):  # a clear 503 each time, no crash, no secret in the logs
             response = call(function_modules, "HitsFunction", load_event("hits/get-root"))
             assert response["statusCode"] == 503
-        assert logs().count('"cause":"AuthenticationError"') == 3
+        assert logs().count('"cause":"auth_failed"') == 3
         assert "Pa55" not in logs() and "Pa55" not in response["body"]
 
 
@@ -152,7 +153,8 @@ def test_iam_token_is_sent_as_the_password_of_the_configured_user(
         REDIS_IAM_CACHE_NAME="hit-counter-dev",
         AWS_REGION="us-east-1",
     )
-    client: Any = runtime.services().hits._client
+    with runtime.services().redis.use() as built:
+        client: Any = built
     provider = client.connection_pool.connection_kwargs["credential_provider"]
     user, token = provider.get_credentials()  # the token the next connection will send
     tls_server.client().acl_setuser(
@@ -238,7 +240,8 @@ def test_cluster_hits_idempotency_and_readiness(function_modules, on_cluster, cl
     assert body_json(call(function_modules, "HitsFunction", load_event("hits/get-hits"))) == {"hits": 2}
     assert call(function_modules, "HitsFunction", load_event("hits/get-health-ready"))["statusCode"] == 200
     # No blind re-send in cluster mode either: the cluster client retries nothing.
-    client: Any = runtime.services().hits._client
+    with runtime.services().redis.use() as built:
+        client: Any = built
     assert client.retry.get_retries() == 0
 
 
@@ -332,7 +335,8 @@ def test_after_restore_drops_the_connections(function_modules, function_env, red
     ]
     function_env(REDIS_URL=redis_url)
     assert call(function_modules, "HitsFunction", load_event("hits/get-root"))["statusCode"] == 200
-    client: Any = runtime.services().hits._client
+    with runtime.services().redis.use() as built:
+        client: Any = built
     pool = client.connection_pool
     assert pool._available_connections
     for hook in snapshot_restore_py._after_restore_registry:

@@ -7,8 +7,8 @@ concurrent requests never print the same number (the seed did INCR then GET).
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import api_docs, http
-from hitcounter.observability import count_metric, entrypoint
+from hitcounter import api_docs, counting, http
+from hitcounter.observability import entrypoint
 from hitcounter.runtime import services
 
 app = APIGatewayHttpResolver()
@@ -17,18 +17,12 @@ http.install(app)
 
 @app.get("/", summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
-    headers = http.raw_headers(app.current_event)
-    key = http.idempotency_key(headers)
-    if key is None:
-        hits, replayed = services().hits.incr(), False  # at most once: never re-sent
-    else:
-        hits, replayed = services().hits.incr_once(key)  # exactly once per key
-    if not replayed:
-        count_metric("Hits")
-    extra = {"Idempotent-Replayed": "true"} if replayed else {}
+    headers = http.headers(app.current_event)
+    hit = counting.count(services().hits, http.idempotency_key(headers))
+    extra = {"Idempotent-Replayed": "true"} if hit.replayed else {}
     if http.wants_json(headers):
-        return http.json_response(200, {"hits": hits}, extra)
-    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hits} times.", headers=extra)
+        return http.json_response(200, {"hits": hit.total}, extra)
+    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hit.total} times.", headers=extra)
 
 
 @app.get("/hits", summary="Read the count", responses=api_docs.READ_HITS)

@@ -90,3 +90,9 @@ class BackendUnavailable(AppError):
     status = 503
     code = "backend_unavailable"
     message = "the counter store is unavailable, retry shortly"
+
+    def __init__(self, message: str | None = None, *, cause: str = "unavailable", permanent: bool = False) -> None:
+        super().__init__(message)
+        # A fixed category for the logs (hitcounter.redis_faults), never sent to the client.
+        self.cause = cause
+        self.permanent = permanent

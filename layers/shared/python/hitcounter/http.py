@@ -58,7 +58,7 @@ def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
     """The request body parsed as JSON, or the error a client should get: 415 when it is not
     ``application/json``, 413 when larger than ``max_bytes``, 400 when it does not decode
     (bad base64, not UTF-8, not JSON)."""
-    media = (raw_headers(event).get("content-type") or "").split(";")[0].strip().lower()
+    media = (headers(event).get("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType()
     raw = event.body or ""
@@ -71,16 +71,25 @@ def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
         raise BadRequest("the body is not valid JSON") from None
 
 
-def raw_headers(event: BaseProxyEvent) -> Mapping[str, str]:
-    """The request headers as API Gateway sent them. HTTP API (payload 2.0) lower-cases the
-    names already, so the hot path skips building Powertools' case-insensitive copy."""
-    headers: Mapping[str, str] = event.raw_event.get("headers") or {}
-    return headers
+def headers(event: BaseProxyEvent) -> Mapping[str, str]:
+    """The request headers with lower-case names, whoever built the event: API Gateway
+    lower-cases them, ``sam local start-api`` keeps the client's case (``Accept``). The
+    event's own dict is used as it is only when every name is lower-case already, which
+    gives the same answer as the copy."""
+    raw: Mapping[str, str] = event.raw_event.get("headers") or {}
+    if all(name.islower() or (not name.isalpha() and name == name.lower()) for name in raw):
+        return raw
+    lowered: dict[str, str] = {}
+    for name, value in raw.items():
+        key = name.lower()
+        # Two spellings of one header (possible in a hand-made event) are one header.
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    return lowered
 
 
-def wants_json(headers: Mapping[str, str]) -> bool:
+def wants_json(request_headers: Mapping[str, str]) -> bool:
     """True when the Accept header prefers JSON over text (``*/*`` and no header mean text)."""
-    accept = headers.get("accept") or ""
+    accept = request_headers.get("accept") or ""
     best, best_q = "", -1.0
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
@@ -99,14 +108,33 @@ def wants_json(headers: Mapping[str, str]) -> bool:
     return best_q > 0 and best in ("application/json", "application/*")
 
 
-def idempotency_key(headers: Mapping[str, str]) -> str | None:
+def idempotency_key(request_headers: Mapping[str, str]) -> str | None:
     """The request's ``Idempotency-Key``, None when absent; BadRequest when unusable."""
-    key = headers.get("idempotency-key")
+    key = request_headers.get("idempotency-key")
     if key is None:
         return None
     if not key or len(key) > 255 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
         raise BadRequest("Idempotency-Key must be 1-255 characters without control characters")
     return key
+
+
+_misconfigurations_reported: set[str] = set()  # per environment: safe to lose
+
+
+def log_unavailable(err: BackendUnavailable) -> None:
+    """A backing service failed. The log carries a fixed cause category (never the library's
+    message: it can name hosts, keys or commands); each failed request is an ERROR. A cause that
+    no retry fixes (a certificate that does not verify, refused credentials, a standalone
+    client on a cluster) is logged once per environment as an ERROR naming it a
+    misconfiguration, then as a WARNING per request, so it does not bury other errors."""
+    extra = {"error_code": err.code, "cause": err.cause, "exception": type(err.__cause__).__name__}
+    if err.permanent and err.cause not in _misconfigurations_reported:
+        _misconfigurations_reported.add(err.cause)
+        logger.error(f"misconfiguration: {err.cause}; no retry will fix it, check the Redis settings", extra=extra)
+    elif err.permanent:
+        logger.warning(f"backing service refused us: {err.cause} (misconfiguration)", extra=extra)
+    else:
+        logger.error(f"backing service unavailable: {err.cause}", extra=extra)
 
 
 def _allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
@@ -127,7 +155,9 @@ def install(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(AppError)
     def _app_error(err: AppError) -> Response[str]:
-        if err.status >= 500:
+        if isinstance(err, BackendUnavailable):
+            log_unavailable(err)
+        elif err.status >= 500:
             # The cause (a redis/botocore error class, or the bad variable) is logged, never
             # returned; redis-py's message text is left out as it can name the host.
             cause = type(err.__cause__).__name__ if err.__cause__ else None

@@ -48,7 +48,7 @@ def map_client_error(exc: ClientError) -> AppError:
         return Forbidden()
     if code in ("412", "PreconditionFailed") or status == 412:
         return ObjectChanged()
-    return BackendUnavailable("the object store is unavailable, retry shortly")
+    return BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable")
 
 
 class ObjectStore:
@@ -64,7 +64,7 @@ class ObjectStore:
         except ClientError as exc:
             raise map_client_error(exc) from exc
         except BotoCoreError as exc:
-            raise BackendUnavailable("the object store is unavailable, retry shortly") from exc
+            raise BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable") from exc
         return ObjectInfo(key=key, etag=str(head["ETag"]).strip('"'), size=int(head["ContentLength"]))
 
     def download(self, info: ObjectInfo, dest: Path) -> None:
@@ -80,4 +80,4 @@ class ObjectStore:
         except ClientError as exc:
             raise map_client_error(exc) from exc
         except BotoCoreError as exc:
-            raise BackendUnavailable("the object store is unavailable, retry shortly") from exc
+            raise BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable") from exc

@@ -12,8 +12,9 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 from hitcounter.errors import ConfigError
+from hitcounter.redis_client import RedisHandle
 from hitcounter.settings import Settings, load_settings
-from hitcounter.store import HitStore, ImportStore, SessionStore, build_client
+from hitcounter.store import HitStore, ImportStore, SessionStore
 
 if TYPE_CHECKING:
     from hitcounter.objects import ObjectStore
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Services:
     settings: Settings
+    redis: RedisHandle
     hits: HitStore
     sessions: SessionStore
     imports: ImportStore
@@ -41,9 +43,12 @@ class Services:
 def services() -> Services:
     """Built on first use. A ConfigError is not cached, so a fixed environment recovers."""
     settings = load_settings()
-    client = build_client(settings.redis)  # one pool, shared by every store
+    # One client and pool, shared by every store, built by the first command (not here:
+    # building a cluster client is network I/O, and it belongs inside the fault mapping).
+    client = RedisHandle(settings.redis)
     return Services(
         settings=settings,
+        redis=client,
         hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds, settings.hits_shards),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
         imports=ImportStore(client, settings.key_prefix, settings.hits_shards),
@@ -53,7 +58,7 @@ def services() -> Services:
 def reset() -> None:
     """Forget everything (connections included); the next request rebuilds lazily."""
     if services.cache_info().currsize:
-        services().hits.close()
+        services().redis.close()
     services.cache_clear()
 
 

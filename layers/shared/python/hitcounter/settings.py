@@ -33,6 +33,7 @@ class RedisSettings:
     iam_serverless: bool = True
     secret_id: str = ""
     region: str = ""
+    cluster_seeds: tuple[tuple[str, int], ...] = ()  # more seed nodes than REDIS_URL's host
 
     @property
     def tls(self) -> bool:
@@ -139,11 +140,28 @@ def _redis_url(env: Mapping[str, str]) -> str:
     return f"{scheme}://{quote(host, safe='[]:')}:{port}/0"
 
 
+def _seeds(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """REDIS_CLUSTER_SEEDS: ``host:port`` pairs, comma-separated, tried after REDIS_URL's."""
+    raw = env.get("REDIS_CLUSTER_SEEDS", "").strip()
+    seeds: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or any(c in host for c in "/@? ") or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError("REDIS_CLUSTER_SEEDS must be host:port pairs separated by commas")
+        seeds.append((host.strip("[]"), int(port)))
+    if len(seeds) > 16:
+        raise ConfigError("REDIS_CLUSTER_SEEDS takes at most 16 nodes")
+    return tuple(seeds)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the environment. Raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
     url = _redis_url(env)
     mode = _choice(env, "REDIS_MODE", ("standalone", "cluster"), "standalone")
+    seeds = _seeds(env)
+    if seeds and mode != "cluster":
+        raise ConfigError("REDIS_CLUSTER_SEEDS is only for REDIS_MODE=cluster")
     auth = _choice(env, "REDIS_AUTH", ("none", "iam", "secret"), "none")
     ca_file = env.get("REDIS_CA_FILE", "").strip() or None
     if ca_file and not Path(ca_file).is_file():
@@ -183,6 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             iam_serverless=_bool(env, "REDIS_IAM_SERVERLESS", True),
             secret_id=env.get("REDIS_SECRET_ID", "").strip(),
             region=region,
+            cluster_seeds=seeds,
         ),
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),

@@ -1,0 +1,24 @@
+"""Counting one hit: the store's step, its metric, and the warning a reset count deserves."""
+
+from __future__ import annotations
+
+from hitcounter.observability import count_metric, logger
+from hitcounter.store import Hit, HitStore
+
+
+def count(store: HitStore, idempotency_key: str | None) -> Hit:
+    """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``."""
+    hit = store.incr() if idempotency_key is None else store.incr_once(idempotency_key)
+    if not hit.replayed:
+        count_metric("Hits")
+    if hit.started:
+        # The key was new. That is right once in a store's life, and otherwise means the count
+        # was lost: a restart without persistence, an eviction, a flush, a new cache. An
+        # operator must hear of it (the metric can alarm); the client still gets its answer.
+        logger.warning(
+            "the hit counter started again at 1: a new store, or the count was lost "
+            "(restart without persistence, eviction, flush)",
+            extra={"error_code": "counter_started"},
+        )
+        count_metric("CounterStarted")
+    return hit
