@@ -19,6 +19,15 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3, RedisServer
 
+# make dev's own Redis: snapshots so local data survives a restart, and idle connections
+# closed after 5 minutes, so workers that went quiet never hold a connection slot for good
+# (self-managed caches should set `timeout` too; ElastiCache closes idle ones itself).
+DEV_REDIS_ARGS = ("--save", "30 1", "--dbfilename", "dev.rdb", "--timeout", "300")
+
+
+def dev_redis(data_dir: Path) -> RedisServer:
+    return RedisServer(*DEV_REDIS_ARGS, data_dir=data_dir)
+
 
 def _env_vars(path: Path) -> dict[str, dict[str, str]]:
     if not path.is_file():
@@ -47,11 +56,19 @@ def main(argv: list[str] | None = None) -> int:
 
     tpl = sam_template.load(args.template)
     env = _env_vars(args.env_vars)
+    # Precedence: the shell's environment > env.json > the template. A variable a function
+    # declares and the shell exports (KEY_PREFIX=x make dev) reaches the functions.
+    declared = {name for fn in tpl.functions.values() for name in fn.environment}
+    shell = {name: os.environ[name] for name in sorted(declared) if name in os.environ}
+    env.setdefault("Parameters", {}).update(shell)
+    for section, values in env.items():
+        if section != "Parameters":
+            values.update(shell)
     owned: RedisServer | None = None
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         data = args.template.resolve().parent / ".dev" / "redis"
-        owned = RedisServer("--save", "30 1", "--dbfilename", "dev.rdb", data_dir=data).start()
+        owned = dev_redis(data).start()
         redis_url = owned.url
         print(f"Started redis-server on 127.0.0.1:{owned.port} (data in {data})", file=sys.stderr)
     # The local server decides where Redis is; env.json's REDIS_URL is for `sam local`, whose

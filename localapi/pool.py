@@ -43,6 +43,7 @@ class _Worker:
             start_new_session=True,
         )
         self.ready = False
+        self.idle_since = time.monotonic()
         assert self.proc.stdout is not None
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
@@ -106,8 +107,12 @@ class WorkerPool:
         recycle: bool = False,
         log: IO[str] | int | None = None,
         max_workers: int = 32,
+        idle_seconds: float = 60.0,
     ) -> None:
         self.fn = fn
+        # Lambda retires environments nobody uses; so does this, and with them their Redis
+        # connections: a burst must not hold connection slots (and memory) until stop.
+        self.idle_seconds = idle_seconds
         self.recycle = recycle
         self.log = log
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
@@ -143,6 +148,22 @@ class WorkerPool:
                 self._stamp = stamp
                 with self._lock:
                     self._generation += 1
+            self._retire_idle()
+
+    def _retire_idle(self) -> None:
+        if self.idle_seconds <= 0:
+            return
+        cutoff = time.monotonic() - self.idle_seconds
+        with self._lock:
+            retired = [w for w in self._idle if w.idle_since < cutoff]
+            self._idle = [w for w in self._idle if w.idle_since >= cutoff]
+        for worker in retired:
+            worker.stop()
+
+    @property
+    def idle_workers(self) -> int:
+        with self._lock:
+            return len(self._idle)
 
     @property
     def generation(self) -> int:
@@ -177,6 +198,7 @@ class WorkerPool:
             finally:
                 with self._lock:
                     if keep and not self._closed:
+                        worker.idle_since = time.monotonic()
                         self._idle.append(worker)
                     else:
                         threading.Thread(target=worker.stop, daemon=True).start()

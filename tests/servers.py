@@ -13,7 +13,16 @@ from typing import Any
 
 from localapi.services import RedisServer, free_port, wait_for
 
-__all__ = ["FaultProxy", "RedisCluster3", "RedisServer", "TLSRedisServer", "free_port", "redis_server", "wait_for"]
+__all__ = [
+    "FaultProxy",
+    "RedisCluster3",
+    "RedisClusterN",
+    "RedisServer",
+    "TLSRedisServer",
+    "free_port",
+    "redis_server",
+    "wait_for",
+]
 
 
 class FaultProxy:
@@ -22,7 +31,7 @@ class FaultProxy:
     answers on existing connections. New connections always pass normally."""
 
     def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
+        self.upstream_port = upstream_port  # new connections go here; retarget() moves it
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self._generation = 0  # connections older than a fault's generation are affected
@@ -42,7 +51,11 @@ class FaultProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:  # the server is down: the client sees its connection closed
+                client.close()
+                continue
             with self._lock:
                 self.accepted += 1
                 born = self._generation
@@ -73,6 +86,15 @@ class FaultProxy:
     def swallow_replies(self) -> None:
         self._fault("swallow")
 
+    def passthrough(self) -> None:
+        self._fault("pass")
+
+    def retarget(self, upstream_port: int) -> None:
+        """New connections go to another server; existing ones stay where they are, as
+        clients of a DNS endpoint that moved to a promoted replica (ElastiCache's primary
+        endpoint after a failover)."""
+        self.upstream_port = upstream_port
+
     def close(self) -> None:
         self.listener.close()
         with self._lock:
@@ -96,12 +118,12 @@ class TLSRedisServer(RedisServer):
     localhost from a throwaway CA made by trustme (``ca_file``; nothing else trusts it). The
     plain port stays open for the tests' own admin client."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, not_after: Any = None) -> None:
         import trustme
 
         super().__init__(*extra)
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert = ca.issue_cert("127.0.0.1", "localhost", not_after=not_after)
         self.ca_file = str(self.dir / "ca.pem")
         ca.cert_pem.write_to_path(self.ca_file)
         cert.private_key_pem.write_to_path(str(self.dir / "key.pem"))
@@ -181,6 +203,127 @@ class RedisCluster3:
             node.client().flushall()
 
     def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+            shutil.rmtree(node.dir, ignore_errors=True)
+
+
+def _info(node: RedisServer, section: str) -> dict[str, str]:
+    raw = node.client().execute_command(section.upper(), "INFO") if section == "cluster" else None  # type: ignore[no-untyped-call]
+    text = raw if isinstance(raw, str) else (raw or b"").decode()
+    return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+
+class RedisClusterN:
+    """A real cluster on loopback: ``masters`` masters with ``replicas`` replicas each, a short
+    node timeout so failovers take seconds. ``proxied`` puts a FaultProxy in front of every
+    node and makes each node announce its proxy's port, so every client connection (the
+    topology redis-py discovers included) goes through a proxy that can swallow replies."""
+
+    def __init__(
+        self, masters: int = 3, replicas: int = 0, *, proxied: bool = False, node_timeout_ms: int = 1000
+    ) -> None:
+        self.proxies: list[FaultProxy] = []
+        self.nodes: list[RedisServer] = []
+        for _ in range(masters * (1 + replicas)):
+            port, bus = free_port(), free_port()
+            extra = [
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(node_timeout_ms), "--cluster-port", str(bus),
+                # A replica may take over however far behind it is: the test decides what is lost.
+                "--cluster-replica-validity-factor", "0",
+            ]  # fmt: skip
+            if proxied:
+                proxy = FaultProxy(port)
+                self.proxies.append(proxy)
+                extra += ["--cluster-announce-port", str(proxy.port), "--cluster-announce-bus-port", str(bus)]
+            node = RedisServer(*extra)
+            node.port = port
+            self.nodes.append(node)
+        self.masters, self.replicas = masters, replicas
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.proxies[0].port if self.proxies else self.nodes[0].port}/0"
+
+    def seeds(self) -> str:
+        """Every node but the first, as REDIS_CLUSTER_SEEDS wants them."""
+        ports = [p.port for p in self.proxies] if self.proxies else [n.port for n in self.nodes]
+        return ",".join(f"127.0.0.1:{port}" for port in ports[1:])
+
+    def start(self) -> RedisClusterN:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        wait_for(self.healthy, timeout=30, what="the cluster to agree")
+        wait_for(self.replicas_in_sync, timeout=30, what="every replica to finish its first sync")
+        return self
+
+    def replicas_in_sync(self) -> bool:
+        for node in self.alive():
+            info = node.client().info("replication")
+            if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                return False
+        return True
+
+    def alive(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+
+    def healthy(self) -> bool:
+        """Every live node says cluster_state:ok and knows every node."""
+        for node in self.alive():
+            try:
+                info = _info(node, "cluster")
+            except Exception:
+                return False
+            if info.get("cluster_state") != "ok" or info.get("cluster_known_nodes") != str(len(self.nodes)):
+                return False
+        return True
+
+    def master_of(self, key: str) -> RedisServer:
+        """The live node that is master for ``key``'s slot, asked of the node itself."""
+        for node in self.alive():
+            client = node.client()
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))  # type: ignore[no-untyped-call]
+            raw = client.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
+            mine = next(line for line in str(raw).splitlines() if "myself" in line).split()
+            if "master" not in mine[2]:
+                continue
+            for part in mine[8:]:
+                low, _, high = part.partition("-")
+                if low.isdigit() and int(low) <= slot <= int(high or low):
+                    return node
+        raise AssertionError(f"no live master serves {key!r}")
+
+    def kill(self, node: RedisServer) -> None:
+        """kill -9: no goodbye to clients or to the cluster."""
+        assert node.proc is not None
+        node.proc.kill()
+        node.proc.wait(timeout=10)
+        node.proc = None
+
+    def client(self) -> Any:
+        from redis.cluster import ClusterNode, RedisCluster
+
+        seeds = [ClusterNode("127.0.0.1", n.port) for n in self.alive()]  # type: ignore[no-untyped-call]
+        return RedisCluster(startup_nodes=seeds, decode_responses=True)
+
+    def stop(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
         for node in self.nodes:
             node.stop()
             shutil.rmtree(node.dir, ignore_errors=True)

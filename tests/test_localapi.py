@@ -276,6 +276,32 @@ def test_make_dev_command_serves_on_its_own_redis(project: Path) -> None:
         RedisServer.probe(redis_port)
 
 
+def test_the_shells_environment_wins_over_env_json_and_the_template(project: Path, redis_url: str) -> None:
+    # env.json says KEY_PREFIX=local: and REDIS_MODE=standalone; the shell says otherwise.
+    port = free_port()
+    env = os.environ | {
+        "PORT": str(port),
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": "from-shell:",
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",  # no local S3 needed here
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localapi", "--template", str(project / "template.yaml")],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), timeout=30, what="the local API")
+        assert http("GET", f"{url}/")[2] == "Hello World! 1 times."
+        assert redis.Redis.from_url(redis_url).get("from-shell:{hits}:count") == b"1"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
 def _answers(url: str) -> bool:
     try:
         return http("GET", f"{url}/health")[0] == 200
