@@ -195,6 +195,8 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     assert "CidrIp" not in ingress
     cache = resources["Cache"]["Properties"]
     assert cache["SecurityGroupIds"] == ["CacheSecurityGroup"] and cache["UserGroupId"] == "CacheUserGroup"
+    # The count lives only in the cache: daily snapshots, a week kept by default.
+    assert (str(cache["SnapshotRetentionLimit"]), cache["DailySnapshotTime"]) == ("7", "04:00")
     assert resources["CacheAppUser"]["Properties"]["AuthenticationMode"] == {"Type": "iam"}
     assert "S3GatewayEndpoint" in resources and "SecretsManagerEndpoint" not in resources
     # Each function may connect as its user to its cache, and do nothing else of the kind.
