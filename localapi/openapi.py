@@ -27,7 +27,10 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     from hitcounter import api_docs
 
     paths: dict[str, dict[str, Any]] = {}
+    routed = {r.function for r in tpl.routes}  # functions behind the API (not the import worker)
     for name, fn in sorted(tpl.functions.items()):
+        if name not in routed:
+            continue
         spec = importlib.util.spec_from_file_location(f"openapi_{name}", fn.code_dir / "app.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)

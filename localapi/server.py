@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import sys
 import threading
@@ -23,9 +24,16 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from localapi.lambda_api import LocalLambda
 from localapi.pool import InvokeError, WorkerPool
 from localapi.template import Route, Template
 
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
 # HTTP API's own limit on a request payload.
 MAX_BODY = 10 * 1024 * 1024
 _TEXT_TYPES = re.compile(
@@ -58,6 +66,21 @@ def is_text(content_type: str) -> bool:
     return bool(_TEXT_TYPES.match(content_type.lower()))
 
 
+def _utf8(value: str) -> str:
+    """A header value as API Gateway passes it: the WSGI server decoded the bytes as latin-1
+    (PEP 3333); API Gateway reads them as UTF-8 (``€`` is one character, not three)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal line: control characters (ESC, CR, LF, ...) escaped, so a
+    request path cannot colour the terminal or forge a log line."""
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode() for c in text)
+
+
 def build_event(request: Request, route: Route, path_params: Mapping[str, str], body: bytes) -> dict[str, Any]:
     """The HTTP API v2 event for one request, as API Gateway builds it."""
     headers: dict[str, str] = {}
@@ -65,8 +88,8 @@ def build_event(request: Request, route: Route, path_params: Mapping[str, str], 
         if key.lower() == "cookie":
             continue
         # Names lower-cased; the WSGI server has already joined repeated headers with commas.
-        k = key.lower()
-        headers[k] = f"{headers[k]},{value}" if k in headers else value
+        k, text = key.lower(), _utf8(value)
+        headers[k] = f"{headers[k]},{text}" if k in headers else text
     query: dict[str, str] = {}
     for key, values in request.args.lists():
         query[key] = ",".join(values)
@@ -98,7 +121,8 @@ def build_event(request: Request, route: Route, path_params: Mapping[str, str], 
         },
         "isBase64Encoded": False,
     }
-    cookie_header = request.headers.get("Cookie")
+    # Several Cookie headers are one list, joined with "; " as browsers do (RFC 6265 5.4).
+    cookie_header = "; ".join(_utf8(v) for v in request.headers.getlist("Cookie"))
     if cookie_header:
         event["cookies"] = [c.strip() for c in cookie_header.split(";") if c.strip()]
     if query:
@@ -107,13 +131,13 @@ def build_event(request: Request, route: Route, path_params: Mapping[str, str], 
         event["pathParameters"] = dict(path_params)
     if body:
         try:
-            text = body.decode("utf-8") if is_text(request.content_type or "") else None
+            decoded = body.decode("utf-8") if is_text(request.content_type or "") else None
         except UnicodeDecodeError:
-            text = None
-        if text is None:
+            decoded = None
+        if decoded is None:
             event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
         else:
-            event["body"] = text
+            event["body"] = decoded
     return event
 
 
@@ -158,11 +182,16 @@ class LocalApi:
         self.recycle = recycle
         self.access_log = access_log
         self.routes = sorted((_compile(r) for r in template.routes), key=lambda c: c.specificity)
-        self.pools = {
-            name: WorkerPool(fn, {**env.get("Parameters", {}), **env.get(name, {})}, recycle=recycle, log=function_log)
-            for name, fn in template.functions.items()
-            if any(r.function == name for r in template.routes)
-        }
+        # Every function gets workers, routed or not: a routed one may invoke another (POST
+        # /imports hands work to the import worker) through the local Lambda API.
+        self.pools: dict[str, WorkerPool] = {}
+        self.lambda_api = LocalLambda(self.pools)
+        invoke_env = {"AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url}
+        if not any(os.environ.get(k) or env.get("Parameters", {}).get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
+            invoke_env |= LOCAL_CREDENTIALS  # botocore signs every call; nothing here checks it
+        for name, fn in template.functions.items():
+            fn_env = {**invoke_env, **env.get("Parameters", {}), **env.get(name, {})}
+            self.pools[name] = WorkerPool(fn, fn_env, recycle=recycle, log=function_log)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for compiled in self.routes:
@@ -179,9 +208,8 @@ class LocalApi:
         response = self._handle(request)
         if self.access_log:
             ms = (time.perf_counter() - started) * 1000
-            self.access_log.write(
-                f"{request.method} {request.full_path.rstrip('?')} {response.status_code} {ms:.1f}ms\n"
-            )
+            path = printable(request.full_path.rstrip("?"))
+            self.access_log.write(f"{printable(request.method)} {path} {response.status_code} {ms:.1f}ms\n")
             self.access_log.flush()
         return response(environ, start_response)
 
@@ -208,6 +236,7 @@ class LocalApi:
             return _gateway_error(500, "Internal Server Error")
 
     def close(self) -> None:
+        self.lambda_api.close()
         for pool in self.pools.values():
             pool.close()
 

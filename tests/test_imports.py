@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,14 +21,15 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from hitcounter.errors import Forbidden, NotFound
+from hitcounter.imports import import_id
 from hitcounter.objects import map_client_error
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
 from tests.accesslogs import generate
-from tests.conftest import EVENTS, Invoke, body_json, load_event
-from tests.servers import RedisServer
+from tests.conftest import EVENTS, Invoke, body_json, header, load_event
+from tests.servers import RedisServer, wait_for
 
 BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
 
@@ -54,6 +56,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def invoke_imports(
     function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
 ) -> Invoke:
+    """The HTTP side (POST /imports, GET /imports/{id}) in this process. A POST that would
+    hand work to the worker needs the Lambda API: those go through the local server below."""
     function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
     module = function_modules["ImportsFunction"]
 
@@ -62,6 +66,27 @@ def invoke_imports(
         return result
 
     return invoke
+
+
+@pytest.fixture
+def run_worker(
+    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
+) -> Callable[..., dict[str, Any]]:
+    """The import worker in this process: ``run_worker(event, budget_ms)``."""
+    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
+    module = function_modules["ImportWorkerFunction"]
+
+    def run(event: dict[str, Any], budget_ms: int = 60_000) -> dict[str, Any]:
+        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + budget_ms))
+        return result
+
+    return run
+
+
+def job(s3: Any, key: str) -> dict[str, Any]:
+    """The event POST /imports hands the worker, for the object as it is now."""
+    etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    return {"import": {"id": import_id(BUCKET, key, etag), "key": key, "etag": etag}}
 
 
 def post(key: Any, **changes: Any) -> dict[str, Any]:
@@ -79,68 +104,70 @@ def get(import_id: str) -> dict[str, Any]:
 
 
 def test_a_gzipped_log_counts_exactly_its_get_root_2xx_lines_once(
-    invoke_imports: Invoke, s3: Any, shared_redis: RedisServer, scratch: Path
+    invoke_imports: Invoke, run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer, scratch: Path
 ) -> None:
     log = generate(3000)
     gz = log.gzipped()
     s3.put_object(Bucket=BUCKET, Key="logs/access.log.gz", Body=gz)
     shared_redis.client().set("{hits}:count", 5)
-    # When it is imported
-    response = invoke_imports(post("logs/access.log.gz"))
+    # When the worker imports it
+    work = job(s3, "logs/access.log.gz")
+    assert run_worker(work)["imports"] == [{"id": work["import"]["id"], "counted": log.counted}]
     # Then exactly its GET / 2xx lines were added, and the summary says what was read
-    assert response["statusCode"] == 201, response["body"]
-    summary = body_json(response)
+    shown = invoke_imports(get(work["import"]["id"]))
+    assert shown["statusCode"] == 200 and body_json(shown)["state"] == "done"
+    summary = body_json(shown)["summary"]
     assert (summary["lines"], summary["counted"], summary["malformed"]) == (log.lines, log.counted, log.malformed)
-    assert summary["bytes"] == len(gz)
+    assert summary["bytes"] == len(gz) and summary["decompressed_bytes"] == len(log.text)
     assert summary["sha256"] == hashlib.sha256(gz).hexdigest()
     assert summary["top_paths"][0] == {"path": "/", "requests": max(p["requests"] for p in summary["top_paths"])}
     assert len(summary["top_paths"]) <= 10
     assert shared_redis.client().get("{hits}:count") == str(5 + log.counted)
-    # And again: the stored summary, nothing counted
+    # And again: nothing counted; POST /imports answers 200 with the stored summary at once
+    assert run_worker(work)["imports"][0]["counted"] == 0
     again = invoke_imports(post("logs/access.log.gz"))
-    assert (again["statusCode"], body_json(again)) == (200, summary)
+    assert (again["statusCode"], body_json(again)) == (200, body_json(shown))
+    assert header(again, "Location") == f"/imports/{summary['id']}"
     assert shared_redis.client().get("{hits}:count") == str(5 + log.counted)
-    # And it can be read back by id
-    stored = invoke_imports(get(summary["id"]))
-    assert (stored["statusCode"], body_json(stored)) == (200, summary)
     assert list(scratch.iterdir()) == []
 
 
-def test_gzip_is_told_by_magic_bytes_not_the_name(invoke_imports: Invoke, s3: Any) -> None:
+def test_gzip_is_told_by_magic_bytes_not_the_name(run_worker: Callable[..., dict[str, Any]], s3: Any) -> None:
     log = generate(500, seed=2)
     s3.put_object(Bucket=BUCKET, Key="logs/plain-but-named.gz", Body=log.text)
     s3.put_object(Bucket=BUCKET, Key="logs/gzip-but-named.log", Body=log.gzipped())
     for key in ("logs/plain-but-named.gz", "logs/gzip-but-named.log"):
-        assert body_json(invoke_imports(post(key)))["counted"] == log.counted
+        assert run_worker(job(s3, key))["imports"][0]["counted"] == log.counted
 
 
 def test_a_new_version_of_the_object_is_a_new_import(
-    invoke_imports: Invoke, s3: Any, shared_redis: RedisServer
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
 ) -> None:
-    s3.put_object(Bucket=BUCKET, Key="logs/a.log", Body=generate(100, seed=1).text)
-    first = body_json(invoke_imports(post("logs/a.log")))
-    second_log = generate(200, seed=3)
+    first_log, second_log = generate(100, seed=1), generate(200, seed=3)
+    s3.put_object(Bucket=BUCKET, Key="logs/a.log", Body=first_log.text)
+    first = run_worker(job(s3, "logs/a.log"))["imports"][0]
     s3.put_object(Bucket=BUCKET, Key="logs/a.log", Body=second_log.text)
-    second = body_json(invoke_imports(post("logs/a.log")))
-    assert second["id"] != first["id"] and second["etag"] != first["etag"]
-    assert shared_redis.client().get("{hits}:count") == str(first["counted"] + second["counted"])
+    second = run_worker(job(s3, "logs/a.log"))["imports"][0]
+    assert second["id"] != first["id"]
+    assert shared_redis.client().get("{hits}:count") == str(first_log.counted + second_log.counted)
 
 
-def test_the_s3_trigger_runs_the_same_import(invoke_imports: Invoke, s3: Any, shared_redis: RedisServer) -> None:
+def test_the_s3_trigger_runs_the_same_import(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
     log = generate(400, seed=9)
     s3.put_object(Bucket=BUCKET, Key="logs/access 2026.log", Body=log.text)
-    event = json.loads((EVENTS / "imports/s3-object-created.json").read_text())
+    event = json.loads((EVENTS / "import_worker/s3-object-created.json").read_text())
     event["Records"][0]["s3"]["object"]["key"] = "logs/access+2026.log"  # S3 URL-encodes keys
-    result = invoke_imports(event)
-    assert result["imports"][0]["counted"] == log.counted
-    assert invoke_imports(event)["imports"][0]["counted"] is False  # the retry/duplicate counts nothing
+    event["Records"][0]["s3"]["object"]["eTag"] = s3.head_object(Bucket=BUCKET, Key="logs/access 2026.log")[
+        "ETag"
+    ].strip('"')
+    assert run_worker(event)["imports"][0]["counted"] == log.counted
+    assert run_worker(event)["imports"][0]["counted"] == 0  # the retry/duplicate counts nothing
     assert shared_redis.client().get("{hits}:count") == str(log.counted)
 
 
-def test_errors_are_clear_and_leave_nothing_behind(invoke_imports: Invoke, s3: Any, scratch: Path) -> None:
-    s3.put_object(Bucket=BUCKET, Key="logs/corrupt.gz", Body=gzip.compress(b"x" * 10_000)[:-20] + b"\x00" * 20)
-    s3.put_object(Bucket=BUCKET, Key="logs/truncated.gz", Body=gzip.compress(generate(200).text)[:300])
-    s3.put_object(Bucket=BUCKET, Key="logs/binary.bin", Body=os.urandom(50_000))
+def test_request_errors_are_clear(invoke_imports: Invoke, s3: Any, scratch: Path) -> None:
     cases = [
         (post("logs/x", body="{not json"), 400),
         (post("logs/x", headers={"content-type": "text/plain"}), 415),
@@ -151,18 +178,34 @@ def test_errors_are_clear_and_leave_nothing_behind(invoke_imports: Invoke, s3: A
         (post("logs/" + "k" * 252), 422),  # 257 characters
         (post("logs/\u0007bell"), 422),
         (post("logs/missing.log"), 404),
-        (post("logs/corrupt.gz"), 422),
-        (post("logs/truncated.gz"), 422),
-        (post("logs/binary.bin"), 422),
         (get("not-an-id"), 404),
         (get("0" * 32), 404),
     ]
+    for event, status in cases:
+        response = invoke_imports(event)
+        assert response["statusCode"] == status, (event.get("body"), response["body"])
+        assert set(body_json(response)["error"]) == {"code", "message"}
+        assert list(scratch.iterdir()) == []
+
+
+def test_a_log_that_cannot_be_imported_fails_with_its_reason_and_leaves_nothing_behind(
+    invoke_imports: Invoke, run_worker: Callable[..., dict[str, Any]], s3: Any, scratch: Path, shared_redis: RedisServer
+) -> None:
+    bodies = {
+        "logs/corrupt.gz": (gzip.compress(b"x" * 10_000)[:-20] + b"\x00" * 20, "invalid_fields"),
+        "logs/truncated.gz": (gzip.compress(generate(200).text)[:300], "invalid_fields"),
+        "logs/binary.bin": (os.urandom(50_000).replace(b"\x00", b"\x01"), "invalid_fields"),  # no NUL at all
+    }
+    for key, (body, _) in bodies.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     for _ in range(3):  # many warm invocations, every outcome: scratch stays empty
-        for event, status in cases:
-            response = invoke_imports(event)
-            assert response["statusCode"] == status, (event.get("body"), response["body"])
-            assert set(body_json(response)["error"]) == {"code", "message"}
+        for key, (_, code) in bodies.items():
+            work = job(s3, key)
+            assert run_worker(work)["imports"] == [{"error": code}]
+            shown = body_json(invoke_imports(get(work["import"]["id"])))
+            assert shown["state"] == "failed" and shown["reason"]["code"] == code
             assert list(scratch.iterdir()) == []
+    assert shared_redis.client().get("{hits}:count") is None  # nothing counted
 
 
 def test_access_denied_and_other_s3_errors_are_mapped() -> None:
@@ -197,11 +240,11 @@ def test_an_object_larger_than_free_scratch_is_refused_before_download(
     s3: Any,
     tiny_scratch: Path,
 ) -> None:
-    function_env("ImportsFunction", REDIS_URL=redis_url, SCRATCH_DIR=str(tiny_scratch))
+    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(tiny_scratch))
     s3.put_object(Bucket=BUCKET, Key="logs/big.log", Body=b"x" * (3 * 1024 * 1024))
-    response = function_modules["ImportsFunction"].lambda_handler(post("logs/big.log"), LambdaContext("r", 0))
-    assert response["statusCode"] == 507
-    assert "scratch" in body_json(response)["error"]["message"]
+    work = job(s3, "logs/big.log")
+    result = function_modules["ImportWorkerFunction"].lambda_handler(work, LambdaContext("r", 0))
+    assert result["imports"] == [{"error": "insufficient_storage"}]
     assert list(tiny_scratch.iterdir()) == []
 
 
@@ -218,7 +261,7 @@ def local_s3() -> Iterator[LocalS3]:
 
 def _pools(template: Template, redis_url: str, s3: LocalS3, scratch: Path, n: int) -> list[WorkerPool]:
     env = {"REDIS_URL": redis_url, "KEY_PREFIX": "", "SCRATCH_DIR": str(scratch), **s3.env}
-    return [WorkerPool(template.functions["ImportsFunction"], env) for _ in range(n)]
+    return [WorkerPool(template.functions["ImportWorkerFunction"], env) for _ in range(n)]
 
 
 def test_concurrent_imports_of_one_object_count_once(
@@ -227,15 +270,15 @@ def test_concurrent_imports_of_one_object_count_once(
     log = generate(20_000, seed=4)
     local_s3.client().put_object(Bucket=BUCKET, Key="logs/busy.log.gz", Body=log.gzipped())
     pools = _pools(template, redis_url, local_s3, scratch, 4)
+    work = job(local_s3.client(), "logs/busy.log.gz")
     try:
         with ThreadPoolExecutor(4) as executor:
-            responses = list(executor.map(lambda p: p.invoke(post("logs/busy.log.gz")), pools))
+            results = list(executor.map(lambda p: p.invoke(work)["imports"][0], pools))
     finally:
         for pool in pools:
             pool.close()
-    statuses = sorted(r["statusCode"] for r in responses)
-    assert statuses.count(201) == 1 and set(statuses) <= {200, 201}
-    assert len({body_json(r)["id"] for r in responses}) == 1
+    assert sorted(r["counted"] for r in results) == [0, 0, 0, log.counted]
+    assert len({r["id"] for r in results}) == 1
     assert shared_redis.client().get("{hits}:count") == str(log.counted)
     assert list(scratch.iterdir()) == []
 
@@ -258,13 +301,51 @@ def test_a_large_log_is_parsed_in_bounded_memory(
     client.put_object(Bucket=BUCKET, Key="logs/large.log.gz", Body=large.gzipped())
     (pool,) = _pools(template, redis_url, local_s3, scratch, 1)
     try:
-        pool.invoke(post("logs/small.log"))  # warm: imports, clients, one small import
+        pool.invoke(job(client, "logs/small.log"))  # warm: imports, clients, one small import
         before = _peak_rss_kib(pool.last_pid)
-        response = pool.invoke(post("logs/large.log.gz"))
+        result = pool.invoke(job(client, "logs/large.log.gz"))
         growth_mib = (_peak_rss_kib(pool.last_pid) - before) / 1024
     finally:
         pool.close()
-    assert body_json(response)["counted"] == large.counted
+    assert result["imports"][0]["counted"] == large.counted
     # The log is 35 MB; parsing it as a stream keeps the process's peak within a few MiB.
     assert growth_mib < 16, f"peak RSS grew {growth_mib:.1f} MiB"
     assert list(scratch.iterdir()) == []
+
+
+# --- the whole flow over HTTP: 202, the worker through the local Lambda API, then done --------
+
+
+@pytest.mark.parametrize("recycle", [False, True], ids=["warm", "recycle"])
+def test_post_answers_202_and_the_worker_finishes_it(  # noqa: PLR0917 - fixtures
+    template: Template, redis_url: str, local_s3: LocalS3, scratch: Path, shared_redis: RedisServer, recycle: bool
+) -> None:
+    from localapi.server import LocalApi, Server
+    from tests.test_localapi import http_json
+
+    log = generate(2_000, seed=8)
+    local_s3.client().put_object(Bucket=BUCKET, Key="logs/flow.log.gz", Body=log.gzipped())
+    env = {"REDIS_URL": redis_url, "KEY_PREFIX": "", "SCRATCH_DIR": str(scratch), **local_s3.env}
+    api = Server(LocalApi(template, {"Parameters": env}, recycle=recycle)).start()
+    try:
+        status, headers, body = http_json("POST", f"{api.url}/imports", {"key": "logs/flow.log.gz"})
+        assert status == 202 and body["state"] in ("pending", "running")
+        location = headers["Location"]
+        assert location == f"/imports/{body['id']}"
+        done: dict[str, Any] = {}
+
+        def finished() -> bool:
+            done.clear()
+            done.update(http_json("GET", f"{api.url}{location}")[2])
+            return bool(done["state"] == "done")
+
+        wait_for(finished, timeout=30, what="the import to finish")
+        assert done["summary"]["counted"] == log.counted
+        assert shared_redis.client().get("{hits}:count") == str(log.counted)
+        # The same object again: the stored summary at once, nothing counted.
+        again = http_json("POST", f"{api.url}/imports", {"key": "logs/flow.log.gz"})
+        assert (again[0], again[2]) == (200, done)
+        assert shared_redis.client().get("{hits}:count") == str(log.counted)
+        assert list(scratch.iterdir()) == []
+    finally:
+        api.stop()

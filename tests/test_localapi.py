@@ -38,6 +38,18 @@ def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[
         return err.code, dict(err.headers), err.read().decode()
 
 
+def http_json(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+    """A JSON request and its parsed answer."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read() or b"null")
+
+
 @pytest.fixture(params=["warm", "recycle", "cluster", "tls", "acl"])
 def api(request: pytest.FixtureRequest, template: sam_template.Template, redis_url: str) -> Iterator[Server]:
     """The local API in warm and recycle modes on standalone Redis, and (warm) on a

@@ -71,7 +71,8 @@ def test_each_route_has_an_event_and_each_event_a_route(template: Template) -> N
     events = set()
     for path in EVENTS.rglob("*.json"):
         event = json.loads(path.read_text())
-        if "Records" in event:  # an S3 notification, for the imports function's trigger
+        if "requestContext" not in event:  # the import worker's: an S3 notification, an import job
+            assert path.parent.name == "import_worker", path
             continue
         http = event["requestContext"]["http"]
         method, route = event["routeKey"].split(" ", 1)
@@ -98,12 +99,19 @@ def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() ->
     bucket = doc["Resources"]["ImportsBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    fn = doc["Resources"]["ImportsFunction"]["Properties"]
-    statements = fn["Policies"][1]["Statement"]  # [0] is the Redis access policy, when auth needs one
-    assert {s["Action"] for s in statements} == {"s3:GetObject", "s3:ListBucket"}
-    assert statements[0]["Resource"]["Fn::Sub"].endswith("/logs/*")
-    assert fn["EphemeralStorage"]["Size"] == {"Fn::If": ["SnapStartOn", 512, 2048]} and fn["Timeout"] > 29
-    trigger = fn["Events"]["LogUploaded"]["Properties"]
+    api = doc["Resources"]["ImportsFunction"]["Properties"]
+    worker = doc["Resources"]["ImportWorkerFunction"]["Properties"]
+    for fn in (api, worker):
+        statements = fn["Policies"][-1]["Statement"]  # [0] is the Redis access policy, when auth needs one
+        assert {s["Action"] for s in statements} == {"s3:GetObject", "s3:ListBucket"}
+        assert statements[0]["Resource"]["Fn::Sub"].endswith("/logs/*")
+    # The HTTP side answers well inside API Gateway's 30 s and may invoke only the worker.
+    assert api["Timeout"] <= 29 and api["Policies"][1] == {
+        "LambdaInvokePolicy": {"FunctionName": {"Ref": "ImportWorkerFunction"}}
+    }
+    assert api["Environment"]["Variables"]["IMPORT_WORKER_FUNCTION"] == {"Ref": "ImportWorkerFunction"}
+    assert worker["EphemeralStorage"]["Size"] == {"Fn::If": ["SnapStartOn", 512, 2048]} and worker["Timeout"] > 29
+    trigger = worker["Events"]["LogUploaded"]["Properties"]
     assert trigger["Events"] == "s3:ObjectCreated:*"
     assert trigger["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "logs/"}]
 
@@ -181,7 +189,7 @@ def _no_wildcards(statement: dict[str, Any]) -> None:
 def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     resources = transformed(NEW_CACHE_IAM)
     functions = _of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == 4
+    assert len(functions) == 5
     for fn in functions.values():
         assert fn["Properties"]["Architectures"] == ["arm64"] and fn["Properties"]["Runtime"] == "python3.13"
         vpc = fn["Properties"]["VpcConfig"]
@@ -219,7 +227,7 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     ]
     assert [st["Resource"].rsplit(":", 1)[-1] for st in reads] == [
         "hit-counter-dev-imports-123456789012-us-east-1/logs/*"
-    ]
+    ] * 2  # the imports API (HEAD) and the worker
 
 
 def test_secret_auth_with_snapstart() -> None:
@@ -229,9 +237,9 @@ def test_secret_auth_with_snapstart() -> None:
     assert (statement["Action"], statement["Resource"]) == ("secretsmanager:GetSecretValue", "RedisSecret")
     for fn in _of_type(resources, "AWS::Lambda::Function").values():
         assert fn["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    imports = next(f for n, f in resources.items() if n == "ImportsFunction")
-    assert imports["Properties"]["EphemeralStorage"] == {"Size": 512}  # SnapStart's limit
-    assert len(_of_type(resources, "AWS::Lambda::Alias")) == 4  # the live alias SnapStart needs
+    worker = next(f for n, f in resources.items() if n == "ImportWorkerFunction")
+    assert worker["Properties"]["EphemeralStorage"] == {"Size": 512}  # SnapStart's limit
+    assert len(_of_type(resources, "AWS::Lambda::Alias")) == 5  # the live alias SnapStart needs
 
 
 def test_existing_cache_mode_uses_the_given_network_and_secret() -> None:
@@ -280,6 +288,7 @@ def test_the_existing_cache_stack_creates_in_motos_cloudformation() -> None:
             "HitsFunction",
             "SessionFunction",
             "ImportsFunction",
+            "ImportWorkerFunction",
             "DocsFunction",
         ):
             s3.put_object(Bucket="packaged", Key=f"{key}.zip", Body=archive.getvalue())
@@ -307,4 +316,4 @@ def test_the_existing_cache_stack_creates_in_motos_cloudformation() -> None:
         s3.head_bucket(Bucket=outputs["ImportsBucketName"])
         logs = boto3.client("logs", region_name="us-east-1")
         groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/hit-counter-dev-")["logGroups"]
-        assert {g["retentionInDays"] for g in groups} == {14} and len(groups) == 4
+        assert {g["retentionInDays"] for g in groups} == {14} and len(groups) == 5

@@ -1,8 +1,12 @@
 """Streaming parser for web-server access logs (Common and Combined Log Format).
 
-Reads line by line in constant memory: plain or gzip, told apart by the magic bytes, not
-the name. Counts the requests the hit counter would have counted: method GET, path ``/``
-(query string ignored), status 2xx.
+Bounded whatever the input: it reads line by line, never holding more than ``max_line``
+bytes of one line (a longer line is malformed, skipped in chunks), keeps at most
+``MAX_TRACKED_PATHS`` distinct paths of at most ``MAX_PATH_CHARS`` characters each, stops at
+``max_decompressed`` bytes (gzip lets 1 MB become 1 GB), and asks ``remaining_ms`` how much
+time is left, stopping before the function would be killed. Plain or gzip (several members
+too), told apart by the magic bytes, not the name. Counts the requests the hit counter would
+have counted: method GET, path ``/`` (query string ignored), status 2xx.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import io
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hitcounter.errors import Unprocessable
+from hitcounter.errors import AppError, Unprocessable
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # host ident user [time] "METHOD target PROTOCOL" status size ["referer" "agent"]
@@ -24,10 +29,30 @@ _LINE = re.compile(
     rb'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/\d(?:\.\d)?)?" '
     rb'(?P<status>\d{3}) (?:\d+|-)(?: "[^"]*" "[^"]*")?\s*$'
 )
-_TOP = 10
+TOP_PATHS = 10
+MAX_PATH_CHARS = 256  # a longer path is kept in the statistics truncated, marked with "…"
 # Distinct paths tracked before the rarest are dropped: keeps memory constant on logs with
 # millions of unique paths, at the price of approximate counts beyond the heavy hitters.
-_MAX_TRACKED_PATHS = 10_000
+MAX_TRACKED_PATHS = 10_000
+_SKIP_CHUNK = 64 * 1024
+_CHECK_TIME_EVERY = 4096  # lines
+_BINARY_SHARE = 0.1  # of the first 8 KiB: control bytes or invalid UTF-8 beyond this is binary
+
+
+class ImportRefused(AppError):
+    """The log cannot be imported within its bounds; nothing was counted."""
+
+    status = 422
+    code = "import_refused"
+
+
+class TooLarge(ImportRefused):
+    code = "too_large"
+
+
+class OutOfTime(ImportRefused):
+    code = "out_of_time"
+    message = "the import would not finish before the function's timeout; nothing was counted"
 
 
 @dataclass
@@ -35,12 +60,22 @@ class LogSummary:
     lines: int = 0
     counted: int = 0
     malformed: int = 0
-    bytes: int = 0
+    long_lines: int = 0
+    bytes: int = 0  # of the object as stored
+    decompressed_bytes: int = 0
     sha256: str = ""
     paths: Counter[str] = field(default_factory=Counter)
 
     def top_paths(self) -> list[dict[str, object]]:
-        return [{"path": p, "requests": n} for p, n in self.paths.most_common(_TOP)]
+        return [{"path": p, "requests": n} for p, n in self.paths.most_common(TOP_PATHS)]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_line: int = 8192
+    max_decompressed: int = 2 * 1024**3
+    margin_ms: int = 5000  # stop while this much time is left: the commit and the answer
+    remaining_ms: Callable[[], int] = lambda: 2**31
 
 
 def _digest(path: Path) -> tuple[int, str]:
@@ -58,28 +93,72 @@ def _open(path: Path) -> gzip.GzipFile | io.BufferedReader:
     return gzip.GzipFile(path, "rb") if magic == _GZIP_MAGIC else path.open("rb")
 
 
-def summarize(path: Path) -> LogSummary:
+def looks_binary(head: bytes) -> bool:
+    """True for content that is not a text log: a NUL, or more than a tenth of the first
+    8 KiB made of control bytes or invalid UTF-8 (random bytes, images, archives)."""
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    text = head.decode("utf-8", "replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (ord(c) < 0x20 and c not in "\t\r\n"))
+    return odd > _BINARY_SHARE * len(text)
+
+
+def _path(target: bytes) -> str:
+    path = target.split(b"?", 1)[0].decode("utf-8", "replace")
+    return path if len(path) <= MAX_PATH_CHARS else path[: MAX_PATH_CHARS - 1] + "…"
+
+
+def summarize(path: Path, limits: Limits | None = None) -> LogSummary:
+    limits = limits or Limits()
     summary = LogSummary()
     summary.bytes, summary.sha256 = _digest(path)
     try:
         with _open(path) as stream:
-            head = stream.peek(8192)[:8192]
-            if b"\x00" in head:
+            if looks_binary(stream.peek(8192)[:8192]):
                 raise Unprocessable("the object is not a text access log (binary content)")
-            for line in stream:
-                if not line.strip():
-                    continue
-                summary.lines += 1
-                match = _LINE.match(line)
-                if match is None:
-                    summary.malformed += 1
-                    continue
-                target = match["target"].split(b"?", 1)[0].decode("utf-8", "replace")
-                summary.paths[target] += 1
-                if len(summary.paths) > _MAX_TRACKED_PATHS:
-                    summary.paths = Counter(dict(summary.paths.most_common(_MAX_TRACKED_PATHS // 2)))
-                if match["method"] == b"GET" and target == "/" and match["status"].startswith(b"2"):
-                    summary.counted += 1
+            _parse(stream, summary, limits)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise Unprocessable("the object is not a readable gzip file") from exc
     return summary
+
+
+def _parse(stream: gzip.GzipFile | io.BufferedReader, summary: LogSummary, limits: Limits) -> None:
+    seen = 0
+    while line := stream.readline(limits.max_line + 1):
+        summary.decompressed_bytes += len(line)
+        if len(line) > limits.max_line and not line.endswith(b"\n"):
+            # Too long to be a log line: malformed. Skip the rest of it without holding it.
+            summary.lines += 1
+            summary.malformed += 1
+            summary.long_lines += 1
+            while not line.endswith(b"\n"):
+                line = stream.readline(_SKIP_CHUNK)
+                if not line:
+                    break
+                summary.decompressed_bytes += len(line)
+                _check_size(summary, limits)
+            continue
+        _check_size(summary, limits)
+        seen += 1
+        if seen % _CHECK_TIME_EVERY == 0 and limits.remaining_ms() < limits.margin_ms:
+            raise OutOfTime()
+        if not line.strip():
+            continue
+        summary.lines += 1
+        match = _LINE.match(line)
+        if match is None:
+            summary.malformed += 1
+            continue
+        target = _path(match["target"])
+        summary.paths[target] += 1
+        if len(summary.paths) > MAX_TRACKED_PATHS:
+            summary.paths = Counter(dict(summary.paths.most_common(MAX_TRACKED_PATHS // 2)))
+        if match["method"] == b"GET" and target == "/" and match["status"].startswith(b"2"):
+            summary.counted += 1
+
+
+def _check_size(summary: LogSummary, limits: Limits) -> None:
+    if summary.decompressed_bytes > limits.max_decompressed:
+        raise TooLarge(f"the log is larger than {limits.max_decompressed} bytes uncompressed; nothing was counted")

@@ -106,11 +106,11 @@ VISIT_SESSION: dict[int, OpenAPIResponse] = {
 }
 REPLACE_SESSION: dict[int, OpenAPIResponse] = {
     200: _json("data was replaced and the TTL slid", _SESSION),
-    400: _error("The body is not valid JSON"),
+    400: _error("The body is not valid JSON (NaN and Infinity are not JSON), or nests too deeply"),
     **_UNAUTHORIZED,
-    413: _error("data is larger than 4 KiB as JSON"),
+    413: _error("data is larger than 4 KiB as UTF-8 JSON"),
     415: _error("The body is not application/json"),
-    422: _error("The body is not a JSON object"),
+    422: _error("The body is not a JSON object, or holds a number too large or a lone surrogate"),
     **_UNAVAILABLE,
 }
 END_SESSION: dict[int, OpenAPIResponse] = {
@@ -118,7 +118,7 @@ END_SESSION: dict[int, OpenAPIResponse] = {
     **_UNAUTHORIZED,
     **_UNAVAILABLE,
 }
-_IMPORT: Schema = {
+_SUMMARY: Schema = {
     "type": "object",
     "required": ["id", "key", "etag", "lines", "counted", "malformed", "bytes", "sha256", "top_paths", "imported_at"],
     "properties": {
@@ -128,7 +128,9 @@ _IMPORT: Schema = {
         "lines": {"type": "integer", "minimum": 0},
         "counted": {"type": "integer", "minimum": 0},
         "malformed": {"type": "integer", "minimum": 0},
+        "long_lines": {"type": "integer", "minimum": 0},
         "bytes": {"type": "integer", "minimum": 0},
+        "decompressed_bytes": {"type": "integer", "minimum": 0},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "top_paths": {
             "type": "array",
@@ -136,26 +138,44 @@ _IMPORT: Schema = {
             "items": {
                 "type": "object",
                 "required": ["path", "requests"],
-                "properties": {"path": {"type": "string"}, "requests": {"type": "integer", "minimum": 1}},
+                "properties": {
+                    "path": {"type": "string", "maxLength": 256},
+                    "requests": {"type": "integer", "minimum": 1},
+                },
             },
         },
         "imported_at": {"type": "string", "format": "date-time"},
     },
 }
+_IMPORT: Schema = {
+    "type": "object",
+    "required": ["id", "state"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+        "key": {"type": "string"},
+        "summary": _SUMMARY,
+        "reason": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+_LOCATION = {"Location": {"description": "GET it to follow the import", "schema": {"type": "string"}}}
 START_IMPORT: dict[int, OpenAPIResponse] = {
-    200: _json("This object was imported before: its stored summary; nothing was counted", _IMPORT),
-    201: _json("Imported: the log's successful GET / requests were added to the hit counter", _IMPORT),
-    400: _error("The body is not valid JSON"),
+    200: _json("This object was imported before: state done with its stored summary; nothing was counted", _IMPORT),
+    202: _json("Accepted: the import runs in the background; follow Location", _IMPORT, _LOCATION),
+    400: _error("The body is not valid JSON, or nests too deeply"),
     403: _error("The function may not read that object"),
     404: _error("No such object in the imports bucket"),
-    409: _error("The object changed during the import"),
+    413: _error("The body, or the object, is larger than allowed"),
     415: _error("The body is not application/json"),
-    422: _error("Missing or invalid key, or the object is not a readable (gzip or plain) text log"),
+    422: _error("Missing or invalid key (under logs/, at most 256 characters of Unicode text)"),
     **_UNAVAILABLE,
-    507: _error("The object is larger than the free scratch space"),
 }
 GET_IMPORT: dict[int, OpenAPIResponse] = {
-    200: _json("The import's stored summary", _IMPORT),
+    200: _json("The import's state: pending, running, done (with its summary) or failed (with the reason)", _IMPORT),
     404: _error("No import with that id"),
     **_UNAVAILABLE,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from hitcounter.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    Unprocessable,
     UnsupportedMediaType,
 )
 from hitcounter.observability import logger
@@ -54,10 +56,39 @@ def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
     return json_response(err.status, error_body(err), headers)
 
 
+MAX_JSON_DEPTH = 32
+# JSON strings (with their escapes) taken out before brackets are counted for the depth check.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and objects, found without parsing (so a 40 KB body of
+    brackets costs a scan, not a RecursionError deep inside the json module)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
-    """The request body parsed as JSON, or the error a client should get: 415 when it is not
-    ``application/json``, 413 when larger than ``max_bytes``, 400 when it does not decode
-    (bad base64, not UTF-8, not JSON)."""
+    """The one JSON body reader of every route. Refuses, with the documented status and
+    without echoing anything back:
+
+    * 415 when the body is not ``application/json``;
+    * 413 when it is larger than ``max_bytes`` of UTF-8 (before it is parsed);
+    * 400 when it does not decode (bad base64, not UTF-8, not JSON, ``NaN``/``Infinity``,
+      which Python's json accepts and no other parser does) or nests deeper than
+      ``MAX_JSON_DEPTH``;
+    * 422 when it is JSON whose content cannot be kept: a number too large to be finite
+      (``1e999``), or a string with a lone surrogate (``"\\ud800"``), which no UTF-8 store
+      or S3 key can hold.
+    """
     media = (headers(event).get("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType()
@@ -65,10 +96,30 @@ def json_body(event: BaseProxyEvent, max_bytes: int) -> Any:
     if len(raw) > max_bytes * 2:  # base64 or not, far too large: not even decoded
         raise PayloadTooLarge()
     try:
-        text = base64.b64decode(raw, validate=True).decode("utf-8") if event.is_base64_encoded else raw
-        return json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode("utf-8")
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+        text = data.decode("utf-8")
+    except (binascii.Error, UnicodeError):
         raise BadRequest("the body is not valid JSON") from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise BadRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except ValueError:  # a float that overflowed to infinity
+        raise Unprocessable("numbers must be finite") from None
+    except UnicodeEncodeError:
+        raise Unprocessable("strings must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def utf8_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON: what a limit on stored JSON counts."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def headers(event: BaseProxyEvent) -> Mapping[str, str]:
@@ -170,7 +221,10 @@ def install(app: APIGatewayHttpResolver) -> None:
         allowed = _allowed_methods(app, event.path)
         if allowed and event.http_method.upper() not in allowed:
             return error_response(MethodNotAllowed(allowed))
-        return error_response(NotFound(f"no route for {event.http_method} {event.path}"))
+        # Never the path itself: it is client input. A route API Gateway matched (its routeKey
+        # names it) whose parameter the resolver's pattern refused is a missing resource.
+        route_key = str(event.raw_event.get("routeKey") or "$default")
+        return error_response(NotFound("no such resource" if route_key != "$default" else "no such route"))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:

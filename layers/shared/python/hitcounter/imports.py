@@ -1,15 +1,21 @@
 """Access-log imports: factor VI's "download a large file, operate on it, store the results".
 
-The object is downloaded into this invocation's scratch directory, parsed as a stream, and
-its count and summary are committed to Redis in one step, keyed by key and ETag: importing
-the same object twice counts once. The scratch directory is gone afterwards, whatever
-happened.
+Two halves. ``start`` runs in the HTTP request: it checks the request and the object (HEAD),
+answers at once with the stored summary when that object (key and ETag) was imported
+before, and otherwise records the import as ``pending`` and hands it to the worker function
+(``hitcounter.jobs``): ``202 Accepted``. ``run`` is the worker, also run by the bucket's
+ObjectCreated trigger: it downloads into this invocation's scratch directory, parses within
+its bounds (``hitcounter.accesslog``), and commits count and summary to Redis in one step,
+keyed by key and ETag, so an object counts once however often it is imported. An import
+that cannot finish within its bounds is ``failed`` with the reason, and counted nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,15 +23,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter import http
-from hitcounter.accesslog import summarize
-from hitcounter.errors import NotFound, Unprocessable
-from hitcounter.objects import ObjectStore
+from hitcounter.accesslog import Limits, summarize
+from hitcounter.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
+from hitcounter.objects import ObjectChanged, ObjectInfo, ObjectStore
 from hitcounter.scratch import ensure_room, invocation_dir
+from hitcounter.settings import ImportLimits
 from hitcounter.store import ImportStore
 
 _ID = re.compile(r"[0-9a-f]{32}")
 MAX_KEY_CHARS = 256
 _MAX_BODY = 16 * 1024
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
 
 def import_id(bucket: str, key: str, etag: str) -> str:
@@ -44,42 +52,132 @@ def validate_key(key: object, prefix: str) -> str:
         raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
     # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
     # a local path (the download is always saved as "object"), so ".." is only a name.
-    if len(key) > MAX_KEY_CHARS or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
-        raise Unprocessable(f'"key" must be at most {MAX_KEY_CHARS} characters, no control characters')
+    if len(key) > MAX_KEY_CHARS or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in key):
+        raise Unprocessable(f'"key" must be at most {MAX_KEY_CHARS} characters of Unicode text, no control characters')
     if not key.startswith(prefix):
         raise Unprocessable(f'"key" must be under {prefix!r}')
     return key
 
 
-def run(objects: ObjectStore, ledger: ImportStore, scratch_root: Path, key: str) -> tuple[dict[str, Any], bool]:
-    """Import one object; returns its summary and whether this call counted it."""
+def _now() -> int:
+    return int(time.time())
+
+
+def view(ident: str, summary: dict[str, Any] | None, state: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``GET /imports/{id}`` shows: done with the summary, or the state record."""
+    if summary is not None:
+        return {"id": ident, "state": DONE, "summary": summary}
+    if state is not None:
+        shown = {"id": ident, "state": state["state"], "key": state["key"]}
+        if state.get("reason"):
+            shown["reason"] = state["reason"]
+        return shown
+    raise NotFound("no import with that id")
+
+
+def start(
+    objects: ObjectStore, ledger: ImportStore, submit: Callable[[dict[str, Any]], None], limits: ImportLimits, key: str
+) -> tuple[int, dict[str, Any]]:
+    """``(200, done)`` for an object imported before (nothing counted), ``(202, pending)`` for
+    one handed to the worker (or already with it)."""
     info = objects.head(key)
+    if info.size > limits.max_object_bytes:
+        raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
+    ident = import_id(objects.bucket, key, info.etag)
+    summary = ledger.get(ident)
+    if summary is not None:
+        return 200, view(ident, summary, None)
+    state = ledger.state(ident)
+    fresh = state is not None and _now() - int(state.get("updated_at", 0)) < limits.stale_seconds
+    if state is not None and state["state"] in (PENDING, RUNNING) and fresh:
+        return 202, view(ident, None, state)  # already with the worker: no second job
+    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now()}
+    ledger.set_state(ident, record)
+    submit({"import": {"id": ident, "key": key, "etag": info.etag}})
+    return 202, view(ident, None, record)
+
+
+def run(
+    objects: ObjectStore,
+    ledger: ImportStore,
+    scratch_root: Path,
+    limits: ImportLimits,
+    key: str,
+    *,
+    etag: str | None = None,
+    remaining_ms: Callable[[], int] = lambda: 2**31,
+    job_id: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The worker: import one object; returns its summary and whether this call counted it.
+    A refusal (bounds, corrupt content, a changed or deleted object) is recorded as
+    ``failed`` and raised; a backing service failing is raised as it is, for Lambda to retry
+    the event."""
+    try:
+        info = objects.head(key)
+    except AppError as err:
+        if job_id and not isinstance(err, BackendUnavailable):  # the object went away after POST
+            failed = {"state": FAILED, "key": key, "etag": etag, "updated_at": _now()}
+            ledger.set_state(job_id, failed | {"reason": {"code": err.code, "message": err.message}})
+        raise
     ident = import_id(objects.bucket, key, info.etag)
     existing = ledger.get(ident)
     if existing is not None:  # saves the download; the commit below would also count nothing
         return existing, False
+    record = {"state": RUNNING, "key": key, "etag": info.etag, "updated_at": _now()}
+    try:
+        if etag is not None and etag != info.etag:
+            raise ObjectChanged()  # the version that was asked for is gone
+        ledger.set_state(ident, record)
+        summary = _import(objects, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
+    except BackendUnavailable:
+        raise  # Redis or S3 away: not the import's fault; Lambda retries the event
+    except AppError as err:
+        ledger.set_state(ident, record | {"state": FAILED, "reason": {"code": err.code, "message": err.message}})
+        raise
+    return ledger.commit(ident, summary["counted"], summary)
+
+
+def _import(
+    objects: ObjectStore,
+    scratch_root: Path,
+    limits: ImportLimits,
+    info: ObjectInfo,
+    *,
+    ident: str,
+    remaining_ms: Callable[[], int],
+) -> dict[str, Any]:
+    if info.size > limits.max_object_bytes:
+        raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
     ensure_room(scratch_root, info.size)
     with invocation_dir(scratch_root) as workdir:
         local = workdir / "object"
         objects.download(info, local)
-        parsed = summarize(local)
-    summary = {
+        parsed = summarize(
+            local,
+            Limits(
+                max_line=limits.max_line_bytes,
+                max_decompressed=limits.max_decompressed_bytes,
+                margin_ms=limits.time_margin_ms,
+                remaining_ms=remaining_ms,
+            ),
+        )
+    return {
         "id": ident,
-        "key": key,
+        "key": info.key,
         "etag": info.etag,
         "lines": parsed.lines,
         "counted": parsed.counted,
         "malformed": parsed.malformed,
+        "long_lines": parsed.long_lines,
         "bytes": parsed.bytes,
+        "decompressed_bytes": parsed.decompressed_bytes,
         "sha256": parsed.sha256,
         "top_paths": parsed.top_paths(),
         "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return ledger.commit(ident, parsed.counted, summary)
 
 
 def lookup(ledger: ImportStore, ident: str) -> dict[str, Any]:
-    found = ledger.get(ident) if _ID.fullmatch(ident) else None
-    if found is None:
+    if not _ID.fullmatch(ident):
         raise NotFound("no import with that id")
-    return found
+    return view(ident, ledger.get(ident), ledger.state(ident))

@@ -52,26 +52,38 @@ def _traced(handler: Handler) -> Handler:
     return traced
 
 
-def entrypoint(
-    resolve: Callable[[dict[str, Any], Any], dict[str, Any]],
-    on_records: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> Handler:
-    """Wrap a resolver's ``resolve`` into a Lambda handler with the standard decorators.
-    ``on_records`` takes the events that carry ``Records`` (an S3 trigger) instead."""
+def entrypoint(resolve: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Handler:
+    """Wrap a resolver's ``resolve`` into a Lambda handler with the standard decorators; an
+    event that is not an HTTP API request gets a 400 without reaching the resolver."""
     from hitcounter.http import malformed_event_response
 
     def guarded(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if on_records is not None and isinstance(event, dict) and isinstance(event.get("Records"), list):
-            return on_records(event)
         bad = malformed_event_response(event)
         if bad is not None:
             logger.warning("rejected a malformed event", extra={"event_type": type(event).__name__})
             return bad
         return resolve(event, context)
 
+    return _decorated(guarded, correlation_paths.API_GATEWAY_HTTP)
+
+
+def event_entrypoint(handle: Handler) -> Handler:
+    """The same decorators for a function that takes other events (S3, an asynchronous
+    invoke); an event that is not a JSON object is refused."""
+
+    def guarded(event: Any, context: Any) -> dict[str, Any]:
+        if not isinstance(event, dict):
+            logger.warning("rejected a malformed event", extra={"event_type": type(event).__name__})
+            return {"error": "malformed_event"}
+        return handle(event, context)
+
+    return _decorated(guarded, None)
+
+
+def _decorated(guarded: Handler, correlation_path: str | None) -> Handler:
     handler: Handler = guarded
     if tracing_enabled():
         handler = _traced(handler)
     handler = metrics.log_metrics(handler, capture_cold_start_metric=True)
-    handler = logger.inject_lambda_context(handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    handler = logger.inject_lambda_context(handler, correlation_id_path=correlation_path)
     return handler

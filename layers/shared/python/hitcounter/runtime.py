@@ -17,6 +17,7 @@ from hitcounter.settings import Settings, load_settings
 from hitcounter.store import HitStore, ImportStore, SessionStore
 
 if TYPE_CHECKING:
+    from hitcounter.jobs import LambdaJobs
     from hitcounter.objects import ObjectStore
 
 
@@ -37,6 +38,13 @@ class Services:
         if not self.settings.imports_bucket:
             raise ConfigError("IMPORTS_BUCKET is not set")
         return objects.ObjectStore(objects.build_client(), self.settings.imports_bucket)
+
+    @cached_property
+    def jobs(self) -> LambdaJobs:
+        """The import worker, reached by an asynchronous invoke (built on first use)."""
+        from hitcounter import jobs
+
+        return jobs.LambdaJobs(jobs.build_client(), self.settings.imports.worker_function)
 
 
 @cache

@@ -6,7 +6,6 @@ round trip. The id itself is a bearer secret: it is never logged or echoed.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -23,16 +22,23 @@ _MAX_BODY_BYTES = 64 * 1024  # refuse anything this large before parsing it
 _SID = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
 
 
-def session_id(cookies: list[str] | None) -> str:
-    """The well-formed ``sid`` from the request's cookies, or Unauthorized."""
+MAX_CANDIDATES = 4  # sid cookies tried per request: each costs a round trip
+
+
+def session_ids(cookies: list[str] | None) -> list[str]:
+    """The well-formed ``sid`` values of the request, in order, or Unauthorized. A browser can
+    send several (a stale one for a wider path first, RFC 6265 5.4): each is tried in turn,
+    and the first live one wins."""
+    found: list[str] = []
     for cookie in cookies or []:
-        name, sep, value = cookie.strip().partition("=")
-        if sep and name.strip() == COOKIE:
+        for part in cookie.split(";"):  # tolerate a Cookie header passed as one string
+            name, sep, value = part.strip().partition("=")
             value = value.strip()
-            if _SID.fullmatch(value):
-                return value
-            break
-    raise Unauthorized()
+            if sep and name.strip() == COOKIE and _SID.fullmatch(value) and value not in found:
+                found.append(value)
+    if not found:
+        raise Unauthorized()
+    return found[:MAX_CANDIDATES]
 
 
 def session_cookie(sid: str, ttl: int) -> Cookie:
@@ -50,25 +56,29 @@ def parse_data(event: BaseProxyEvent) -> dict[str, Any]:
     value = http.json_body(event, _MAX_BODY_BYTES)
     if not isinstance(value, dict):
         raise Unprocessable("the body must be a JSON object")
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_DATA_BYTES:
-        raise PayloadTooLarge(f"data must be at most {MAX_DATA_BYTES} bytes as JSON")
+    if http.utf8_size(value) > MAX_DATA_BYTES:
+        raise PayloadTooLarge(f"data must be at most {MAX_DATA_BYTES} bytes as UTF-8 JSON")
     return value
 
 
 def visit(store: SessionStore, cookies: list[str] | None) -> dict[str, Any]:
-    found = store.visit(session_id(cookies))
-    if found is None:
-        raise Unauthorized()
-    return {"visits": found.visits, "data": found.data, "expires_in": store.ttl}
+    for sid in session_ids(cookies):
+        found = store.visit(sid)  # writes only to a live session
+        if found is not None:
+            return {"visits": found.visits, "data": found.data, "expires_in": store.ttl}
+    raise Unauthorized()
 
 
 def replace(store: SessionStore, cookies: list[str] | None, data: dict[str, Any]) -> dict[str, Any]:
-    found = store.replace_data(session_id(cookies), data)
-    if found is None:
-        raise Unauthorized()
-    return {"visits": found.visits, "data": found.data, "expires_in": store.ttl}
+    for sid in session_ids(cookies):
+        found = store.replace_data(sid, data)
+        if found is not None:
+            return {"visits": found.visits, "data": found.data, "expires_in": store.ttl}
+    raise Unauthorized()
 
 
 def end(store: SessionStore, cookies: list[str] | None) -> None:
-    if not store.delete(session_id(cookies)):
-        raise Unauthorized()
+    for sid in session_ids(cookies):
+        if store.delete(sid):
+            return
+    raise Unauthorized()

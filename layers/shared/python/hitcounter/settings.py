@@ -49,6 +49,16 @@ class RedisSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportLimits:
+    max_object_bytes: int  # downloaded (as stored, compressed or not)
+    max_decompressed_bytes: int  # read after decompression
+    max_line_bytes: int  # a longer line is malformed, read in chunks, never held
+    time_margin_ms: int  # stop while this much of the invocation's time is left
+    worker_function: str  # the function POST /imports hands the work to (async invoke)
+    stale_seconds: int  # a pending/running import older than this is started again
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     redis: RedisSettings
     key_prefix: str
@@ -59,6 +69,7 @@ class Settings:
     imports_bucket: str  # empty where the function does no imports
     imports_prefix: str
     scratch_dir: Path
+    imports: ImportLimits
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -211,6 +222,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
         imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
         scratch_dir=_scratch_dir(env),
+        imports=ImportLimits(
+            max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
+            max_decompressed_bytes=_int(env, "IMPORT_MAX_DECOMPRESSED_BYTES", 2 * 1024**3, 1, 100 * 1024**3),
+            max_line_bytes=_int(env, "IMPORT_MAX_LINE_BYTES", 8192, 256, 1024 * 1024),
+            time_margin_ms=_int(env, "IMPORT_TIME_MARGIN_MS", 5000, 0, 60_000),
+            worker_function=env.get("IMPORT_WORKER_FUNCTION", "").strip(),
+            stale_seconds=_int(env, "IMPORT_STALE_SECONDS", 960, 1, 86400),
+        ),
     )
 
 

@@ -250,10 +250,9 @@ class SessionStore:
         return Session(int(visits), json.loads(data))
 
     def replace_data(self, sid: str, data: dict[str, Any]) -> Session | None:
+        stored = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         with self._redis.use() as client:
-            visits = self._replace(
-                keys=[self._key(sid)], args=[self.ttl, json.dumps(data, separators=(",", ":"))], client=client
-            )
+            visits = self._replace(keys=[self._key(sid)], args=[self.ttl, stored], client=client)
         return None if visits is None else Session(int(visits), data)
 
     def delete(self, sid: str) -> bool:
@@ -270,12 +269,17 @@ local existing = redis.call('GET', KEYS[2])
 if existing then return {existing, 0} end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
 return {ARGV[2], 1}
 """
 
 
 class ImportStore:
-    """Summaries of access-log imports, kept for good: they are the ledger of what was added."""
+    """Imports in Redis: the summary of each finished one, kept for good (the ledger of what
+    was added), and the state of each one under way (pending, running, failed), kept a week.
+    Both live under the hash tag of the counter shard the import adds to."""
+
+    STATE_TTL = 7 * 86400
 
     def __init__(self, handle: RedisHandle, key_prefix: str = "", shards: int = 1) -> None:
         self._redis = handle
@@ -284,21 +288,34 @@ class ImportStore:
         self._commit = _script(_COMMIT_IMPORT)
 
     def _keys(self, import_id: str) -> list[str]:
-        """The counter shard and the summary key, under one hash tag chosen by the id."""
+        """The counter shard, the summary and the state, under one hash tag chosen by the id."""
         shard = shard_of(import_id, self.shards)
         return [
             hits_key(self._key_prefix, self.shards, shard, "count"),
             hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}"),
+            hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}:state"),
         ]
 
     def get(self, import_id: str) -> dict[str, Any] | None:
+        """The stored summary of a finished import."""
         with self._redis.use() as client:
             raw = client.get(self._keys(import_id)[1])
         return None if raw is None else dict(json.loads(raw))
 
+    def state(self, import_id: str) -> dict[str, Any] | None:
+        """The state record of an import that has not finished (or failed)."""
+        with self._redis.use() as client:
+            raw = client.get(self._keys(import_id)[2])
+        return None if raw is None else dict(json.loads(raw))
+
+    def set_state(self, import_id: str, record: dict[str, Any]) -> None:
+        with self._redis.use() as client:
+            client.set(self._keys(import_id)[2], json.dumps(record, separators=(",", ":")), ex=self.STATE_TTL)
+
     def commit(self, import_id: str, counted: int, summary: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Add ``counted`` to the hits and store ``summary`` unless this import is already
-        stored; returns the stored summary and whether this call created it."""
+        stored; returns the stored summary and whether this call created it. The state
+        record goes in the same step: a finished import has none."""
         with self._redis.use() as client:
             stored, created = self._commit(
                 keys=self._keys(import_id),

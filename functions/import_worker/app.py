@@ -1,0 +1,48 @@
+"""The import worker: runs each import handed over by POST /imports (an asynchronous invoke)
+and each log the bucket's ObjectCreated trigger announces, through the same code."""
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from hitcounter import imports
+from hitcounter.errors import AppError, BackendUnavailable
+from hitcounter.observability import count_metric, event_entrypoint, logger
+from hitcounter.runtime import services
+
+
+def _import(key: str, etag: str | None, context: Any, job_id: str | None = None) -> dict[str, Any]:
+    s = services()
+    try:
+        imports.validate_key(key, s.settings.imports_prefix)
+        summary, created = imports.run(
+            s.objects,
+            s.imports,
+            s.settings.scratch_dir,
+            s.settings.imports,
+            key,
+            etag=etag,
+            remaining_ms=context.get_remaining_time_in_millis,
+            job_id=job_id,
+        )
+    except BackendUnavailable:
+        raise  # Redis or S3 away: Lambda retries the event (twice), then it is dropped
+    except AppError as err:
+        logger.warning("import refused", extra={"error_code": err.code, "reason": err.message})
+        return {"error": err.code}
+    if created:
+        count_metric("ImportedHits", summary["counted"])
+    return {"id": summary["id"], "counted": summary["counted"] if created else 0}
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event.get("import"), dict):  # from POST /imports
+        job = event["import"]
+        return {"imports": [_import(str(job["key"]), str(job["etag"]), context, str(job["id"]))]}
+    results = []
+    for record in event.get("Records") or []:  # from the bucket
+        obj = record["s3"]["object"]
+        results.append(_import(unquote_plus(obj["key"]), obj.get("eTag"), context))
+    return {"imports": results}
+
+
+lambda_handler = event_entrypoint(handle)
