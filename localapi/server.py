@@ -121,8 +121,7 @@ def build_event(request: Request, route: Route, path_params: Mapping[str, str], 
         },
         "isBase64Encoded": False,
     }
-    # Several Cookie headers are one list, joined with "; " as browsers do (RFC 6265 5.4).
-    cookie_header = "; ".join(_utf8(v) for v in request.headers.getlist("Cookie"))
+    cookie_header = _utf8(request.headers.get("Cookie") or "")
     if cookie_header:
         event["cookies"] = [c.strip() for c in cookie_header.split(";") if c.strip()]
     if query:
@@ -246,6 +245,15 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def make_environ(self) -> Any:
+        # Werkzeug joins repeated headers with "," (right for most); several Cookie headers
+        # are one cookie list, joined with "; " as browsers send it (RFC 6265 5.4).
+        environ = super().make_environ()
+        cookies = self.headers.get_all("Cookie") or []
+        if len(cookies) > 1:
+            environ["HTTP_COOKIE"] = "; ".join(c.replace("\r\n", "") for c in cookies)
+        return environ
 
 
 class Server:
