@@ -232,6 +232,8 @@ class RedisClusterN:
                 "--cluster-node-timeout", str(node_timeout_ms), "--cluster-port", str(bus),
                 # A replica may take over however far behind it is: the test decides what is lost.
                 "--cluster-replica-validity-factor", "0",
+                # Redis waits 5 s for more replicas before a diskless first sync; nothing comes.
+                "--repl-diskless-sync-delay", "0",
             ]  # fmt: skip
             if proxied:
                 proxy = FaultProxy(port)
@@ -273,11 +275,15 @@ class RedisClusterN:
         return self
 
     def replicas_in_sync(self) -> bool:
+        """Every replica the cluster should have is one, and has finished its first sync."""
+        synced = 0
         for node in self.alive():
             info = node.client().info("replication")
-            if info.get("role") == "slave" and info.get("master_link_status") != "up":
-                return False
-        return True
+            if info.get("role") == "slave":
+                if info.get("master_link_status") != "up" or int(info.get("master_sync_in_progress", 0)):
+                    return False
+                synced += 1
+        return synced == self.masters * self.replicas
 
     def alive(self) -> list[RedisServer]:
         return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]

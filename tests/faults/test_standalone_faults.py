@@ -119,7 +119,10 @@ def test_maxclients_exhaustion_recovers_once_the_burst_is_over(idle_pool: Callab
     """A burst through the local server opens more workers (and connections) than Redis
     admits; idle workers retire and give their connections back."""
     with redis_server("--maxclients", "6") as server:
-        pool = idle_pool({"REDIS_URL": server.url, "KEY_PREFIX": ""}, idle_seconds=1.0)
+        # A long command timeout: on 2 busy cores a reply may take over the default 0.5 s, and
+        # a timed-out INCR may have run; here only maxclients may refuse, so counts are exact.
+        env = {"REDIS_URL": server.url, "KEY_PREFIX": "", "REDIS_COMMAND_TIMEOUT": "5", "REDIS_CONNECT_TIMEOUT": "5"}
+        pool = idle_pool(env, idle_seconds=1.0)
         with ThreadPoolExecutor(20) as burst:
             answers = list(burst.map(lambda _: pool.invoke(load_event("hits/get-root")), range(40)))
         statuses = [a["statusCode"] for a in answers]
