@@ -307,6 +307,61 @@ def imports_parse() -> dict[str, float]:
     }
 
 
+HOSTILE_PARSE = """
+import json, sys, time
+from pathlib import Path
+from hitcounter.accesslog import Limits, summarize
+from hitcounter.errors import AppError
+path, cap = Path(sys.argv[1]), int(sys.argv[2])
+def kib(field):
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field))
+    return int(line.split()[1])
+# Reset the peak-RSS mark (Linux clear_refs 5), so the peak is the parse's, not the imports'.
+Path("/proc/self/clear_refs").write_text("5")
+before = kib("VmRSS:")
+start = time.perf_counter()
+try:
+    s = summarize(path, Limits(max_decompressed=cap)); outcome = f"done: {s.lines} lines, {s.long_lines} too long"
+except AppError as err:
+    outcome = f"refused: {err.code}"
+took = time.perf_counter() - start
+print(json.dumps({"seconds": took, "peak_growth_kib": kib("VmHWM:") - before, "outcome": outcome}))
+"""
+
+
+def hostile_imports() -> list[dict[str, Any]]:
+    """Peak memory growth of the parser on the hostile-input report's logs (goal < 64 MiB)."""
+    import gzip
+
+    line = b'198.51.100.7 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 512\n'
+    paths = (
+        b"".join(
+            b'198.51.100.7 - - [23/Nov/2026:10:00:00 +0000] "GET /%d/%s HTTP/1.1" 200 1\n' % (i, b"p" * 8000)
+            for i in range(10_000)
+        )
+        + b'1.2.3.4 - - [x] "GET /%s HTTP/1.1" 200 1\n' % (b"q" * 700_000) * 10
+    )
+    block = line * (10 * 1024**2 // len(line))
+    cases = [
+        ("one 1 GiB line", gzip.compress(b"A" * 16 * 1024**2, mtime=0) * 64, 2 * 1024**3),
+        ("10,000 distinct 8 KB paths + ten 700,000-character paths", gzip.compress(paths, mtime=0), 2 * 1024**3),
+        ("gzip bomb: 6.7 GB of lines, stopped at a 256 MiB bound", gzip.compress(block, mtime=0) * 640, 256 * 1024**2),
+        ("random bytes (no NUL)", os.urandom(8 * 1024**2).replace(b"\x00", b"\x01"), 2 * 1024**3),
+    ]
+    out = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/shared/python")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data, cap in cases:
+            path = Path(tmp) / "hostile"
+            path.write_bytes(data)
+            done = subprocess.run(
+                [PY, "-c", HOSTILE_PARSE, str(path), str(cap)], env=env, check=True, capture_output=True, text=True
+            )
+            result = json.loads(done.stdout)
+            out.append({"name": name, "mb": len(data) / 1e6, **result})
+    return out
+
+
 # --- hot key: sharded counter on a local three-master cluster -------------------------------------
 
 
@@ -394,6 +449,8 @@ def main() -> None:
             server.stop()
     print("imports…", file=sys.stderr)
     imp = imports_parse()
+    print("hostile imports…", file=sys.stderr)
+    hostile = hostile_imports()
     print("hot key (three-master cluster)…", file=sys.stderr)
     hk = hot_key()
     print("sizes (sam build)…", file=sys.stderr)
@@ -445,6 +502,12 @@ def main() -> None:
         f"vs only reading and hashing the file | {imp['mb_per_s']:.0f} MB/s | {imp['hash_mb_per_s']:.0f} MB/s (gzip) "
         f"| | |",
         f"| imports: peak memory growth while parsing it | {imp['peak_growth_mib']:.1f} MiB | | | constant |",
+        *(
+            f"| imports, hostile: {h['name']} ({h['mb']:.1f} MB stored): {h['outcome']} in {h['seconds']:.1f} s, "
+            f"peak memory growth | {h['peak_growth_kib'] / 1024:.1f} MiB | | | < 64 MiB: "
+            f"{verdict(h['peak_growth_kib'] / 1024 < 64)} |"
+            for h in hostile
+        ),
         f"| hot key: 4 threads × 1500 `GET /` increments on a local 3-master cluster, `HITS_SHARDS=8` vs 1 "
         f"| {hk['shards8_rps']:.0f}/s | {hk['shards1_rps']:.0f}/s | {hk['shards8_rps'] / hk['shards1_rps']:.2f}× "
         f"| totals exact: {'yes' if hk['shards8_exact'] and hk['shards1_exact'] else '**no**'} |",

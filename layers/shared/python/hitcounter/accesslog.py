@@ -125,40 +125,42 @@ def summarize(path: Path, limits: Limits | None = None) -> LogSummary:
 
 
 def _parse(stream: gzip.GzipFile | io.BufferedReader, summary: LogSummary, limits: Limits) -> None:
-    seen = 0
-    while line := stream.readline(limits.max_line + 1):
-        summary.decompressed_bytes += len(line)
-        if len(line) > limits.max_line and not line.endswith(b"\n"):
+    # Hot loop: locals instead of attribute look-ups, the byte bound checked inline.
+    readline, match_line, paths = stream.readline, _LINE.match, summary.paths
+    max_line, cap = limits.max_line, limits.max_decompressed
+    too_large = f"the log is larger than {cap} bytes uncompressed; nothing was counted"
+    read = seen = 0
+    while line := readline(max_line + 1):
+        read += len(line)
+        if read > cap:
+            raise TooLarge(too_large)
+        if len(line) > max_line and not line.endswith(b"\n"):
             # Too long to be a log line: malformed. Skip the rest of it without holding it.
             summary.lines += 1
             summary.malformed += 1
             summary.long_lines += 1
             while not line.endswith(b"\n"):
-                line = stream.readline(_SKIP_CHUNK)
+                line = readline(_SKIP_CHUNK)
                 if not line:
                     break
-                summary.decompressed_bytes += len(line)
-                _check_size(summary, limits)
+                read += len(line)
+                if read > cap:
+                    raise TooLarge(too_large)
             continue
-        _check_size(summary, limits)
         seen += 1
         if seen % _CHECK_TIME_EVERY == 0 and limits.remaining_ms() < limits.margin_ms:
             raise OutOfTime()
         if not line.strip():
             continue
         summary.lines += 1
-        match = _LINE.match(line)
+        match = match_line(line)
         if match is None:
             summary.malformed += 1
             continue
         target = _path(match["target"])
-        summary.paths[target] += 1
-        if len(summary.paths) > MAX_TRACKED_PATHS:
-            summary.paths = Counter(dict(summary.paths.most_common(MAX_TRACKED_PATHS // 2)))
+        paths[target] += 1
+        if len(paths) > MAX_TRACKED_PATHS:
+            summary.paths = paths = Counter(dict(paths.most_common(MAX_TRACKED_PATHS // 2)))
         if match["method"] == b"GET" and target == "/" and match["status"].startswith(b"2"):
             summary.counted += 1
-
-
-def _check_size(summary: LogSummary, limits: Limits) -> None:
-    if summary.decompressed_bytes > limits.max_decompressed:
-        raise TooLarge(f"the log is larger than {limits.max_decompressed} bytes uncompressed; nothing was counted")
+    summary.decompressed_bytes = read
