@@ -317,7 +317,7 @@ def test_a_large_log_is_parsed_in_bounded_memory(
 
 
 @pytest.mark.parametrize("recycle", [False, True], ids=["warm", "recycle"])
-def test_post_answers_202_and_the_worker_finishes_it(  # noqa: PLR0917 - fixtures
+def test_post_answers_202_and_the_worker_finishes_it(
     template: Template, redis_url: str, local_s3: LocalS3, scratch: Path, shared_redis: RedisServer, recycle: bool
 ) -> None:
     from localapi.server import LocalApi, Server

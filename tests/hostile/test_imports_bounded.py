@@ -126,7 +126,7 @@ def test_many_huge_distinct_paths_keep_memory_and_the_summary_small(
     assert list(scratch.iterdir()) == []
 
 
-def test_a_gzip_bomb_stops_at_its_byte_bound_or_its_time_budget_counting_nothing(  # noqa: PLR0917 - fixtures
+def test_a_gzip_bomb_stops_at_its_byte_bound_or_its_time_budget_counting_nothing(
     worker: Callable[..., WorkerPool],
     function_modules: dict[str, ModuleType],
     function_env: Callable[..., None],

@@ -46,7 +46,7 @@ hostile_text = st.sampled_from(
     ]
 )
 bodies = st.one_of(
-    json_values.map(lambda v: json.dumps(v)),
+    json_values.map(json.dumps),
     hostile_text,
     st.text(max_size=300),
     st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
