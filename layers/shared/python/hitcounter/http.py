@@ -128,7 +128,7 @@ def headers(event: BaseProxyEvent) -> Mapping[str, str]:
     event's own dict is used as it is only when every name is lower-case already, which
     gives the same answer as the copy."""
     raw: Mapping[str, str] = event.raw_event.get("headers") or {}
-    if all(name.islower() or (not name.isalpha() and name == name.lower()) for name in raw):
+    if all(name == name.lower() for name in raw):
         return raw
     lowered: dict[str, str] = {}
     for name, value in raw.items():
