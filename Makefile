@@ -7,13 +7,16 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test lint build clean
+.PHONY: setup test test-sam lint validate build deploy clean reset sam-local
 
 setup:  ## venv + pinned packages + redis-server (idempotent)
 	@bash scripts/setup.sh
 
 test: setup  ## the whole suite, on real redis-server processes and moto
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sam: setup  ## the HTTP contract through the real `sam local start-api` and `sam local invoke` (Docker; minutes)
+	$(BIN)/python -m pytest -m samlocal tests/samlocal $(PYTEST_ARGS)
 
 lint: setup  ## ruff, mypy, cfn-lint, sam validate --lint
 	$(BIN)/ruff check .
@@ -22,8 +25,20 @@ lint: setup  ## ruff, mypy, cfn-lint, sam validate --lint
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 
+validate: setup  ## sam validate --lint (cfn-lint's rules on the template)
+	$(BIN)/sam validate --lint
+
 build: setup  ## sam build (deployment artifacts in .aws-sam/)
 	$(BIN)/sam build
+
+deploy: build  ## sam deploy (ENV=dev|prod picks a samconfig.toml section; default: [default])
+	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV),)
+
+sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, on a Redis it starts (see README)
+	$(BIN)/python -m localapi.samlocal
+
+reset: ## forget make dev's local data (its Redis snapshot, logs); the next `make dev` starts empty
+	rm -rf .dev/redis .dev/*.log
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

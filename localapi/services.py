@@ -118,10 +118,10 @@ class LocalS3:
         "AWS_REGION": "us-east-1",
     }
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         from moto.server import ThreadedMotoServer
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.url = ""
 
     def start(self) -> LocalS3:
