@@ -9,8 +9,8 @@ Why each option (measured on SAM CLI 1.170, see FIELD-NOTES):
 * ``--invoke-image`` + ``--skip-pull-image``: AWS's public image cannot be pulled here. The
   stand-in is a Debian trixie root file system (Python 3.13, ``libstdc++6`` for the runtime
   client's extension) made by ``mmdebstrap``, with ``awslambdaric`` and ``boto3`` (which the
-  real runtime ships) from PyPI in ``/var/runtime`` and a ``/var/runtime/bootstrap`` that orders ``sys.path`` as Lambda does
-  (``/var/task``, ``/opt/python/lib/python3.13/site-packages``, ``/opt/python``,
+  real runtime ships) from PyPI in ``/var/runtime`` and a ``/var/runtime/bootstrap`` that
+  orders ``sys.path`` as Lambda does (``/var/task``, ``/opt/python/lib/python3.13/site-packages``, ``/opt/python``,
   ``/var/runtime``). SAM adds its own Runtime Interface Emulator at ``/var/rapid``.
 * The host's architecture: the template says arm64; every dependency is pure Python, so the
   built artifacts run on either, and a copy of the *built* template says the host's
