@@ -281,7 +281,7 @@ def imports_parse() -> dict[str, float]:
     """MB/s of the streaming parser on a generated gzip log (vs only reading and hashing it),
     and how much the parsing process's peak memory grew."""
     sys.path.insert(0, str(ROOT))
-    from tests.accesslogs import generate
+    from localapi.accesslogs import generate
 
     log = generate(400_000, seed=6)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,13 +11,19 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from localapi import template as sam_template
-from localapi.server import LocalApi, Server
+from localapi.accesslogs import generate
+from localapi.server import LocalApi, Server, printable
 from localapi.services import LocalS3, RedisServer
+
+SAMPLE_KEY = "logs/sample-access.log.gz"  # a generated log, so the imports walk-through runs as written
 
 # make dev's own Redis: snapshots so local data survives a restart, and idle connections
 # closed after 5 minutes, so workers that went quiet never hold a connection slot for good
@@ -40,7 +46,60 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _pretty(color: bool) -> Callable[[str, str], str | None]:
+    """A function's log line for a person: ``HitsFunction WARNING message (key=value …)``.
+    EMF metrics lines are left out (``--metrics`` shows them); anything not JSON passes as
+    it is (a traceback, a print)."""
+    dim, bold, reset = ("\033[2m", "\033[1m", "\033[0m") if color else ("", "", "")
+    quiet = {
+        *("level", "message", "timestamp", "service", "location", "cold_start", "function_name"),
+        *("function_memory_size", "function_arn", "function_request_id", "xray_trace_id", "sampling_rate"),
+    }
+
+    def format_line(function: str, line: str) -> str | None:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return f"{dim}{function}{reset} {printable(line)}"
+        if not isinstance(record, dict):
+            return f"{dim}{function}{reset} {printable(line)}"
+        if "_aws" in record:
+            return None
+        extra = " ".join(f"{k}={v}" for k, v in record.items() if k not in quiet and k != "correlation_id")
+        level = str(record.get("level", ""))
+        text = f"{dim}{function}{reset} {bold}{level}{reset} {printable(str(record.get('message', '')))}"
+        return f"{text} {dim}({printable(extra)}){reset}" if extra else text
+
+    return format_line
+
+
+def _sink(log_format: str, metrics: bool) -> Callable[[str, str], None]:
+    lock = threading.Lock()
+    pretty = _pretty(color=sys.stderr.isatty())
+
+    def sink(function: str, line: str) -> None:
+        is_metrics = line.startswith('{"_aws"')
+        if is_metrics and not metrics:
+            return
+        text = printable(line) if log_format == "json" or is_metrics else pretty(function, line)
+        if text is not None:
+            with lock:
+                print(text, file=sys.stderr, flush=True)
+
+    return sink
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one start-up, one shutdown
     parser = argparse.ArgumentParser(prog="python -m localapi", description=__doc__)
     parser.add_argument("--template", "-t", default="template.yaml", type=Path)
     parser.add_argument("--env-vars", "-n", default="env.json", type=Path, help="sam local --env-vars file")
@@ -52,7 +111,30 @@ def main(argv: list[str] | None = None) -> int:
         default=_truthy(os.environ.get("LOCALAPI_RECYCLE")),
         help="a fresh process for every request (also LOCALAPI_RECYCLE=1): the statelessness check",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=["pretty", "json"],
+        default=os.environ.get("LOCALAPI_LOG_FORMAT", "pretty"),
+        help="function logs as readable lines (default) or as the JSON CloudWatch would get",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        default=_truthy(os.environ.get("LOCALAPI_METRICS")),
+        help="also show the functions' EMF metrics lines (hidden by default)",
+    )
     args = parser.parse_args(argv)
+
+    # Ports first, before anything is started: a taken one is a clear error, not a hang.
+    s3_port = int(os.environ.get("S3_PORT", "4566"))
+    wants_s3 = not os.environ.get("AWS_ENDPOINT_URL_S3")
+    for variable, host, port in (("PORT", args.host, args.port), ("S3_PORT", "127.0.0.1", s3_port)):
+        if (variable == "PORT" or wants_s3) and _port_taken(host, port):
+            print(
+                f"Port {port} on {host} is taken: set {variable} to a free one (make dev {variable}=…).",
+                file=sys.stderr,
+            )
+            return 2
 
     tpl = sam_template.load(args.template)
     env = _env_vars(args.env_vars)
@@ -64,46 +146,57 @@ def main(argv: list[str] | None = None) -> int:
     for section, values in env.items():
         if section != "Parameters":
             values.update(shell)
-    owned: RedisServer | None = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        data = args.template.resolve().parent / ".dev" / "redis"
-        owned = dev_redis(data).start()
-        redis_url = owned.url
-        print(f"Started redis-server on 127.0.0.1:{owned.port} (data in {data})", file=sys.stderr)
-    # The local server decides where Redis is; env.json's REDIS_URL is for `sam local`, whose
-    # containers reach the host differently.
-    env.setdefault("Parameters", {})["REDIS_URL"] = redis_url
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
-    s3: LocalS3 | None = None
-    if not os.environ.get("AWS_ENDPOINT_URL_S3"):
-        s3 = LocalS3(port=int(os.environ.get("S3_PORT", "4566"))).start()
-        env["Parameters"].update(s3.env)
-        for bucket in sorted({f.environment.get("IMPORTS_BUCKET", "") for f in tpl.functions.values()} - {""}):
-            s3.client().create_bucket(Bucket=bucket)
-            print(f"Local S3 (moto) at {s3.url}, bucket {bucket}", file=sys.stderr)
+    # Ctrl-C, SIGTERM and SIGHUP (the terminal closed) all stop everything this started, even
+    # where the shell that launched us in the background left SIGINT ignored.
+    def stop_signal(*_: object) -> None:
+        raise KeyboardInterrupt
 
-    app = LocalApi(tpl, env, recycle=args.recycle, access_log=sys.stderr)
-    server = Server(app, args.host, args.port)
-    for route in tpl.routes:
-        print(f"Mounting {route.function} at {server.url}{route.path} [{route.method}]", file=sys.stderr)
-    mode = "recycle: a fresh process per request" if args.recycle else "warm workers"
-    print(f"Running on {server.url} ({mode}); code changes are picked up live. CTRL+C to stop.", file=sys.stderr)
-
-    # Ctrl-C and SIGTERM both stop everything this started, even where the shell that
-    # launched us in the background left SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    signal.signal(signal.SIGTERM, stop_signal)
+    signal.signal(signal.SIGHUP, stop_signal)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    owned: RedisServer | None = None
+    s3: LocalS3 | None = None
+    app: LocalApi | None = None
+    server: Server | None = None
     try:
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            data = args.template.resolve().parent / ".dev" / "redis"
+            owned = dev_redis(data).start()
+            redis_url = owned.url
+            print(f"Started redis-server on 127.0.0.1:{owned.port} (data in {data})", file=sys.stderr)
+        # The local server decides where Redis is; env.json's REDIS_URL is for `sam local`,
+        # whose containers reach the host differently.
+        env["Parameters"]["REDIS_URL"] = redis_url
+        if wants_s3:
+            s3 = LocalS3(port=s3_port).start()
+            env["Parameters"].update(s3.env)
+            for bucket in sorted({f.environment.get("IMPORTS_BUCKET", "") for f in tpl.functions.values()} - {""}):
+                s3.client().create_bucket(Bucket=bucket)
+                s3.client().put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=generate(5000, seed=12).gzipped())
+                print(
+                    f"Local S3 (moto) at {s3.url}, bucket {bucket}, with a sample log at {SAMPLE_KEY}", file=sys.stderr
+                )
+
+        app = LocalApi(tpl, env, recycle=args.recycle, access_log=sys.stderr, sink=_sink(args.log_format, args.metrics))
+        server = Server(app, args.host, args.port)
+        for route in tpl.routes:
+            print(f"Mounting {route.function} at {server.url}{route.path} [{route.method}]", file=sys.stderr)
+        mode = "recycle: a fresh process per request" if args.recycle else "warm workers"
+        print(f"Running on {server.url} ({mode}); code changes are picked up live. CTRL+C to stop.", file=sys.stderr)
         server.httpd.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         # A second Ctrl-C must not cut the clean-up short and leave a Redis behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        server.httpd.server_close()
-        app.close()
+        for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop, signal.SIG_IGN)
+        if server:
+            server.httpd.server_close()
+        if app:
+            app.close()
         if owned:
             owned.stop()
         if s3:

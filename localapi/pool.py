@@ -13,13 +13,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from localapi.template import Function
 
 WORKER = Path(__file__).with_name("worker.py")
+LogSink = Callable[[str, str], None]  # (function, line)
+# Lambda gives a runtime about this long after SIGTERM before it kills an environment.
+SHUTDOWN_GRACE_SECONDS = 2.0
 
 
 class InvokeError(Exception):
@@ -28,7 +31,14 @@ class InvokeError(Exception):
 
 class _Worker:
     def __init__(
-        self, fn: Function, env: Mapping[str, str], log: IO[str] | int | None, generation: int, fork: bool
+        self,
+        fn: Function,
+        env: Mapping[str, str],
+        log: IO[str] | int | None,
+        generation: int,
+        *,
+        fork: bool,
+        sink: LogSink | None = None,
     ) -> None:
         self.generation = generation
         mode = ["--fork"] if fork else []
@@ -36,17 +46,26 @@ class _Worker:
             [sys.executable, "-u", str(WORKER), *mode, str(fn.code_dir), fn.handler, *map(str, fn.layer_dirs)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=subprocess.PIPE if sink else log,
             env=dict(env),
             text=True,
             # Its own process group: a timed-out invocation's forked child is killed with it.
             start_new_session=True,
         )
+        if sink is not None:
+            threading.Thread(target=self._relay, args=(fn.name, sink), daemon=True).start()
         self.ready = False
         self.idle_since = time.monotonic()
         assert self.proc.stdout is not None
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def _relay(self, function: str, sink: LogSink) -> None:
+        """What the function writes (its CloudWatch log), line by line, to ``sink``."""
+        assert self.proc.stderr is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.proc.stderr:
+                sink(function, line.rstrip("\n"))
 
     def _readline(self, deadline: float) -> str:
         assert self.proc.stdout is not None
@@ -86,6 +105,15 @@ class _Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def shut_down(self, grace: float) -> None:
+        """What Lambda does to an environment it shuts down: SIGTERM, ``grace`` seconds, then
+        SIGKILL, for the whole process group (a recycle-mode child included)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=grace)
+        self.kill()
+
 
 def _code_stamp(fn: Function) -> float:
     """Newest modification time of the Python files under the function's code and layers."""
@@ -108,7 +136,9 @@ class WorkerPool:
         log: IO[str] | int | None = None,
         max_workers: int = 32,
         idle_seconds: float = 60.0,
+        sink: LogSink | None = None,
     ) -> None:
+        self.sink = sink
         self.fn = fn
         # Lambda retires environments nobody uses; so does this, and with them their Redis
         # connections: a burst must not hold connection slots (and memory) until stop.
@@ -129,7 +159,7 @@ class WorkerPool:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self._idle: list[_Worker] = []
-        self._busy = 0
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_workers)
         self._closed = False
@@ -171,7 +201,7 @@ class WorkerPool:
         return self._generation
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.fn, self.env, self.log, self._generation, fork=self.recycle)
+        return _Worker(self.fn, self.env, self.log, self._generation, fork=self.recycle, sink=self.sink)
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -186,6 +216,11 @@ class WorkerPool:
         """Run one invocation; returns the handler's result or raises InvokeError."""
         with self._slots:
             worker = self._take()
+            with self._lock:
+                if self._closed:
+                    threading.Thread(target=worker.stop, daemon=True).start()
+                    raise InvokeError("the local server is stopping")
+                self._busy.add(worker)
             keep = False
             try:
                 reply = worker.invoke(event, self.fn.timeout)
@@ -197,6 +232,7 @@ class WorkerPool:
                 raise InvokeError("Runtime exited without providing a reason") from None
             finally:
                 with self._lock:
+                    self._busy.discard(worker)
                     if keep and not self._closed:
                         worker.idle_since = time.monotonic()
                         self._idle.append(worker)
@@ -209,10 +245,27 @@ class WorkerPool:
         response: dict[str, Any] = reply["response"]
         return response
 
-    def close(self) -> None:
+    def sweep_scratch(self) -> None:
+        """Remove what killed invocations of this function left in its scratch root, with the
+        layer's own sweep (only its prefix, only directories no live process holds), run as
+        the function's next invocation would run it: in a process with the layers on its path."""
+        code = "import sys; from pathlib import Path; from hitcounter.scratch import sweep; sweep(Path(sys.argv[1]))"
+        root = self.env.get("SCRATCH_DIR") or "/tmp"  # noqa: S108 - Lambda's default
+        layers = os.pathsep.join(str(d) for d in self.fn.layer_dirs)
+        env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [layers, self.env.get("PYTHONPATH", "")]))}
+        subprocess.run([sys.executable, "-c", code, root], env=env, check=False, timeout=30, capture_output=True)
+
+    def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop every worker: idle ones at once, busy ones (an import under way) after the
+        grace a Lambda shutdown gives, then killed."""
         self._stop_watch.set()
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.stop()
+            busy = list(self._busy)
+        stoppers = [threading.Thread(target=w.stop) for w in idle]
+        stoppers += [threading.Thread(target=w.shut_down, args=(grace,)) for w in busy]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()

@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from localapi.lambda_api import LocalLambda
-from localapi.pool import InvokeError, WorkerPool
+from localapi.pool import InvokeError, LogSink, WorkerPool
 from localapi.template import Route, Template
 
 LOCAL_CREDENTIALS = {
@@ -175,6 +175,7 @@ class LocalApi:
         recycle: bool = False,
         function_log: IO[str] | int | None = None,
         access_log: IO[str] | None = None,
+        sink: LogSink | None = None,
     ) -> None:
         env = env or {}
         self.template = template
@@ -190,7 +191,7 @@ class LocalApi:
             invoke_env |= LOCAL_CREDENTIALS  # botocore signs every call; nothing here checks it
         for name, fn in template.functions.items():
             fn_env = {**invoke_env, **env.get("Parameters", {}), **env.get(name, {})}
-            self.pools[name] = WorkerPool(fn, fn_env, recycle=recycle, log=function_log)
+            self.pools[name] = WorkerPool(fn, fn_env, recycle=recycle, log=function_log, sink=sink)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for compiled in self.routes:
@@ -204,16 +205,18 @@ class LocalApi:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
-        response = self._handle(request)
+        found = self.match(request.method, request.path)
+        response = self._handle(request, found)
         if self.access_log:
             ms = (time.perf_counter() - started) * 1000
             path = printable(request.full_path.rstrip("?"))
-            self.access_log.write(f"{printable(request.method)} {path} {response.status_code} {ms:.1f}ms\n")
+            function = found[0].function if found else "-"
+            line = f"{printable(request.method)} {path} {response.status_code} {ms:.1f}ms {function}\n"
+            self.access_log.write(line)
             self.access_log.flush()
         return response(environ, start_response)
 
-    def _handle(self, request: Request) -> Response:
-        found = self.match(request.method, request.path)
+    def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:
         if found is None:
             return _gateway_error(404, "Not Found")
         route, params = found
@@ -235,9 +238,17 @@ class LocalApi:
             return _gateway_error(500, "Internal Server Error")
 
     def close(self) -> None:
+        """Stop every worker (busy ones after a Lambda shutdown's grace), then sweep what
+        killed invocations left in their scratch directories."""
         self.lambda_api.close()
-        for pool in self.pools.values():
-            pool.close()
+        pools = list(self.pools.values())
+        stoppers = [threading.Thread(target=pool.close) for pool in pools]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        for pool in pools:
+            pool.sweep_scratch()
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -23,11 +23,11 @@ from moto import mock_aws
 from hitcounter.errors import Forbidden, NotFound
 from hitcounter.imports import import_id
 from hitcounter.objects import map_client_error
+from localapi.accesslogs import generate
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.accesslogs import generate
 from tests.conftest import EVENTS, Invoke, body_json, header, load_event
 from tests.servers import RedisServer, wait_for
 

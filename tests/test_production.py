@@ -262,7 +262,7 @@ def test_cluster_sessions(function_modules, on_cluster) -> None:
 
 
 def test_cluster_imports_count_once(function_modules, on_cluster, cluster, tmp_path: Path, aws_credentials) -> None:
-    from tests.accesslogs import generate
+    from localapi.accesslogs import generate
 
     with mock_aws():
         bucket = "hit-counter-dev-imports-123456789012-us-east-1"
