@@ -70,10 +70,12 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c '' >/dev/null 2>&1; th
   "$PY" -m venv "$VENV"
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-  log "installing pinned requirements into $VENV"
+  started=$SECONDS
+  log "installing the pinned packages of requirements-dev.txt into $VENV (about a minute the first time)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$want" > "$STAMP"
+  log "packages installed in $((SECONDS - started)) s"
 fi
 install_redis
 log "ready: $("$VENV/bin/python" -V), $(redis-server --version | cut -d' ' -f1-3)"
