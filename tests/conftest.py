@@ -18,6 +18,7 @@ import pytest
 
 from hitcounter import runtime
 from localapi import template as sam_template
+from localapi.services import LocalS3
 from localapi.worker import LambdaContext
 from tests.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
 
@@ -81,6 +82,26 @@ def acl_redis() -> Iterator[RedisServer]:
         )
         admin.acl_setuser("default", enabled=False)
         yield server
+
+
+IMPORTS_BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    """An empty scratch root (SCRATCH_DIR) a test can check is empty again afterwards."""
+    root = tmp_path / "scratch"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_s3() -> Iterator[LocalS3]:
+    """moto's S3 server on loopback with the imports bucket, for functions in worker processes."""
+    made = LocalS3().start()
+    made.client().create_bucket(Bucket=IMPORTS_BUCKET)
+    yield made
+    made.stop()
 
 
 @pytest.fixture

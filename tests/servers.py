@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 from localapi.services import RedisServer, free_port, wait_for
 
@@ -148,66 +148,6 @@ class TLSRedisServer(RedisServer):
         return f"rediss://127.0.0.1:{self.tls_port}/0"
 
 
-class RedisCluster3:
-    """Three masters on loopback, slots split by redis-cli: a small real cluster."""
-
-    def __init__(self) -> None:
-        self.nodes = [
-            RedisServer(
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"
-            )
-            for _ in range(3)
-        ]
-
-    @property
-    def url(self) -> str:
-        return self.nodes[0].url
-
-    def start(self) -> RedisCluster3:
-        for node in self.nodes:
-            node.start()
-        subprocess.run(
-            [
-                "redis-cli",
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-        def ready() -> bool:
-            for node in self.nodes:
-                raw = node.client().execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
-                text = raw if isinstance(raw, str) else raw.decode()
-                info = dict(line.split(":", 1) for line in text.split() if ":" in line)
-                if info.get("cluster_state") != "ok" or info.get("cluster_known_nodes") != "3":
-                    return False
-            return True
-
-        wait_for(ready, timeout=30, what="the cluster to agree")
-        return self
-
-    def client(self) -> Any:
-        from redis.cluster import RedisCluster
-
-        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
-
-    def flushall(self) -> None:
-        for node in self.nodes:
-            node.client().flushall()
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-            shutil.rmtree(node.dir, ignore_errors=True)
-
-
 def _info(node: RedisServer, section: str) -> dict[str, str]:
     raw = node.client().execute_command(section.upper(), "INFO") if section == "cluster" else None  # type: ignore[no-untyped-call]
     text = raw if isinstance(raw, str) else (raw or b"").decode()
@@ -253,7 +193,7 @@ class RedisClusterN:
         ports = [p.port for p in self.proxies] if self.proxies else [n.port for n in self.nodes]
         return ",".join(f"127.0.0.1:{port}" for port in ports[1:])
 
-    def start(self) -> RedisClusterN:
+    def start(self) -> Self:
         for node in self.nodes:
             node.start()
         subprocess.run(
@@ -321,6 +261,10 @@ class RedisClusterN:
         node.proc.wait(timeout=10)
         node.proc = None
 
+    def flushall(self) -> None:
+        for node in self.alive():
+            node.client().flushall()
+
     def client(self) -> Any:
         from redis.cluster import ClusterNode, RedisCluster
 
@@ -333,3 +277,10 @@ class RedisClusterN:
         for node in self.nodes:
             node.stop()
             shutil.rmtree(node.dir, ignore_errors=True)
+
+
+class RedisCluster3(RedisClusterN):
+    """Three masters, no replicas: the cluster most tests share (one per session)."""
+
+    def __init__(self) -> None:
+        super().__init__(masters=3, replicas=0, node_timeout_ms=2000)

@@ -35,13 +35,6 @@ BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    root = tmp_path / "scratch"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for key, value in LocalS3.CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -249,14 +242,6 @@ def test_an_object_larger_than_free_scratch_is_refused_before_download(
 
 
 # --- separate processes: concurrency and memory -------------------------------------------
-
-
-@pytest.fixture
-def local_s3() -> Iterator[LocalS3]:
-    s3 = LocalS3().start()
-    s3.client().create_bucket(Bucket=BUCKET)
-    yield s3
-    s3.stop()
 
 
 def _pools(template: Template, redis_url: str, s3: LocalS3, scratch: Path, n: int) -> list[WorkerPool]:

@@ -7,9 +7,7 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server, build_event, build_response
 from localapi.template import Route
 from tests.conftest import EVENTS, ROOT
-from tests.servers import RedisServer, free_port, redis_server, wait_for
+from tests.servers import redis_server, wait_for
 
 
 def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -258,60 +256,6 @@ def test_code_changes_are_live_without_restart(project: Path, redis_url: str) ->
         assert http("GET", f"{api.url}/")[2] == "Olá Mundo! 2 vezes."
     finally:
         api.stop()
-
-
-def test_make_dev_command_serves_on_its_own_redis(project: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localapi", "--template", str(project / "template.yaml")],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url), timeout=30, what="the local API")
-        assert http("GET", f"{url}/")[2] == "Hello World! 1 times."
-        assert http("GET", f"{url}/")[2] == "Hello World! 2 times."
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0
-    assert f"Mounting HitsFunction at http://127.0.0.1:{port}/hits [GET]" in err
-    assert "GET / 200" in err and "Traceback" not in err
-    # Ctrl-C stopped the Redis it started (no redis-server left on the port it printed).
-    started = next(line for line in err.splitlines() if line.startswith("Started redis-server"))
-    redis_port = int(started.split(":")[1].split()[0])
-    with pytest.raises(OSError):
-        RedisServer.probe(redis_port)
-
-
-def test_the_shells_environment_wins_over_env_json_and_the_template(project: Path, redis_url: str) -> None:
-    # env.json says KEY_PREFIX=local: and REDIS_MODE=standalone; the shell says otherwise.
-    port = free_port()
-    env = os.environ | {
-        "PORT": str(port),
-        "REDIS_URL": redis_url,
-        "KEY_PREFIX": "from-shell:",
-        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",  # no local S3 needed here
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localapi", "--template", str(project / "template.yaml")],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url), timeout=30, what="the local API")
-        assert http("GET", f"{url}/")[2] == "Hello World! 1 times."
-        assert redis.Redis.from_url(redis_url).get("from-shell:{hits}:count") == b"1"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
 
 
 def _answers(url: str) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import redis
 
 from localapi.__main__ import SAMPLE_KEY
 from tests.conftest import ROOT
@@ -133,3 +134,23 @@ def test_one_readable_line_per_request_and_no_metrics_noise(dev: Dev) -> None:
     assert any(line.startswith("GET /nowhere 404 ") and line.endswith(" -") for line in lines)
     assert not any('"_aws"' in line for line in lines)  # EMF metrics hidden unless --metrics
     assert not any("\x1b[31m" in line for line in lines)
+
+
+def test_make_dev_serves_on_its_own_redis(dev: Dev) -> None:
+    assert http("GET", f"{dev.url}/")[2] == "Hello World! 1 times."
+    assert http("GET", f"{dev.url}/")[2] == "Hello World! 2 times."
+    _, err = dev.stop()
+    assert f"Mounting HitsFunction at {dev.url}/hits [GET]" in err
+    assert "GET / 200" in err and "Traceback" not in err
+
+
+def test_the_shells_environment_wins_over_env_json_and_the_template(tmp_path: Path, redis_url: str) -> None:
+    # env.json says KEY_PREFIX=local:; the shell says otherwise, and names its own Redis.
+    proc, port, _ = launch(tmp_path, REDIS_URL=redis_url, KEY_PREFIX="from-shell:")
+    running = Dev(proc, port, 0)
+    try:
+        wait_for(lambda: _answers(running.url), timeout=30, what="make dev")
+        assert http("GET", f"{running.url}/")[2] == "Hello World! 1 times."
+        assert redis.Redis.from_url(redis_url).get("from-shell:{hits}:count") == b"1"
+    finally:
+        running.stop()

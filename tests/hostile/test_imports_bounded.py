@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from hitcounter import scratch as scratch_space
-from hitcounter.imports import import_id
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
 from tests.conftest import ROOT
 from tests.servers import RedisServer
+from tests.test_imports import job as import_job
 
 pytestmark = pytest.mark.hostile
 
@@ -38,24 +38,13 @@ def members(block: bytes, times: int) -> bytes:
     return gzip.compress(block, compresslevel=9, mtime=0) * times
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[LocalS3]:
-    made = LocalS3().start()
-    made.client().create_bucket(Bucket=BUCKET)
-    yield made
-    made.stop()
+@pytest.fixture
+def s3(local_s3: LocalS3) -> LocalS3:
+    return local_s3
 
 
 def job(s3: LocalS3, key: str) -> dict[str, Any]:
-    etag = s3.client().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    return {"import": {"id": import_id(BUCKET, key, etag), "key": key, "etag": etag}}
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    root = tmp_path / "scratch"
-    root.mkdir()
-    return root
+    return import_job(s3.client(), key)
 
 
 @pytest.fixture

@@ -45,12 +45,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _cause(exc: BaseException, cluster: bool) -> str:  # noqa: PLR0911, PLR0912 - one answer per fault
     chain = _chain(exc)
-    for item in chain:
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return "tls_verify_failed"
-    for item in chain:
-        if isinstance(item, ssl.SSLError):
-            return "tls_error"
+
+    def caused_by(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(item, kinds) for item in chain)
+
+    if caused_by(ssl.SSLCertVerificationError):
+        return "tls_verify_failed"
+    if caused_by(ssl.SSLError):
+        return "tls_error"
     if isinstance(exc, rex.AuthenticationError | rex.AuthenticationWrongNumberOfArgsError):
         return "auth_failed"
     if isinstance(exc, rex.NoPermissionError):
@@ -69,14 +71,12 @@ def _cause(exc: BaseException, cluster: bool) -> str:  # noqa: PLR0911, PLR0912 
         return "maxclients"
     if isinstance(exc, rex.MaxConnectionsError):
         return "pool_exhausted"
-    for item in chain:
-        if isinstance(item, rex.TimeoutError | socket.timeout | TimeoutError):
-            return "timeout"
-    for item in chain:
-        if isinstance(item, ConnectionRefusedError):
-            return "refused"
-        if isinstance(item, socket.gaierror):
-            return "dns"
+    if caused_by(rex.TimeoutError, socket.timeout, TimeoutError):
+        return "timeout"
+    if caused_by(ConnectionRefusedError):
+        return "refused"
+    if caused_by(socket.gaierror):
+        return "dns"
     if isinstance(exc, rex.RedisClusterException):
         # redis-py's own: no seed node answered while building or refreshing the topology.
         return "cluster_unreachable"
