@@ -137,6 +137,7 @@ def test_a_gzip_bomb_stops_at_its_byte_bound_or_its_time_budget_counting_nothing
         monkeypatch.setenv(key, value)
     function_env(
         "ImportWorkerFunction",
+        **s3.env,
         REDIS_URL=redis_url,
         KEY_PREFIX="",
         SCRATCH_DIR=str(scratch),
