@@ -48,8 +48,8 @@ dev: setup  ## the API on http://127.0.0.1:3000 (PORT=…), on a Redis it starts
 	$(BIN)/python -m localapi $(DEV_ARGS)
 
 .PHONY: bench
-bench: setup  ## speed as ratios to floors measured in the same run → BENCHMARKS.md
-	$(BIN)/python -m bench.bench
+bench: setup  ## speed as ratios to floors measured in the same run → .bench/ (BENCH_WRITE=1: the committed BENCHMARKS.md)
+	BENCH_WRITE=$(BENCH_WRITE) $(BIN)/python -m bench.bench
 
 .PHONY: openapi
 openapi: setup  ## regenerate layers/shared/python/hitcounter/openapi.json from the route code

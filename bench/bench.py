@@ -108,11 +108,20 @@ def warm(server: RedisServer) -> dict[str, float]:
     finally:
         sys.stdout = real_stdout
     incr = statistics.median(floors)
-    result = {"incr_us": incr}
+    # What one raw INCR varied by across runs: a part of the handler smaller than this is noise.
+    result = {"incr_us": incr, "noise_us": max(floors) - min(floors)}
     for name, values in ratios.items():
         result[f"{name}_ratio"] = statistics.median(values)
+        result[f"{name}_min"], result[f"{name}_max"] = min(values), max(values)
         result[f"{name}_us"] = statistics.median(values) * incr
     return result
+
+
+def part(label: str, microseconds: float, noise: float) -> str:
+    """A part of the warm path: its cost, or that it is within the noise (never negative)."""
+    if microseconds < noise:
+        return f"{label} within the noise (< {noise:.0f} µs)"
+    return f"{label} {microseconds:.0f} µs"
 
 
 def round_trips(server: RedisServer) -> dict[str, float]:
@@ -433,10 +442,19 @@ def sizes() -> dict[str, tuple[int, int]]:
 # --- report -----------------------------------------------------------------------------------
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one report
+    from bench import runtime
+
     with tempfile.TemporaryDirectory() as data:
         server = RedisServer(data_dir=Path(data)).start()
         try:
+            print("through the Lambda runtime (RIE + awslambdaric)…", file=sys.stderr)
+            rie = runtime.measure(server.url, runs=RUNS)
+            print("memory after 1,000 invocations…", file=sys.stderr)
+            peaks = runtime.memory(server.url)
+            peaks["ImportWorkerFunction"] = runtime.import_memory(server.url)
+            print("the local loop…", file=sys.stderr)
+            loop = runtime.local_loop(server.url)
             print("warm…", file=sys.stderr)
             w = warm(server)
             print("round trips…", file=sys.stderr)
@@ -466,17 +484,83 @@ def main() -> None:
     seed_ratio = w["seed_ratio"]
     p99_ratio = ls["local_api"]["p99_ms"] / ls["seed_flask"]["p99_ms"]
     rps_ratio = ls["local_api"]["rps"] / ls["seed_flask"]["rps"]
+
+    def ratio(key: str) -> tuple[float, float, float]:
+        spread = rie["ratio"][key]  # per run: both runtimes measured side by side
+        return spread["median"], spread["min"], spread["max"]
+
+    rie_warm, rie_billed, rie_first = ratio("warm"), ratio("duration"), ratio("first")
+    hits_duration = rie["ours"]["duration"]["median"]
+    chosen = {name: runtime.choose_memory_mb(peak) for name, peak in peaks.items()}
     lines = [
         "# Benchmarks",
         "",
         f"Made by `make bench` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"redis-server {_redis_version()} on loopback; medians of {RUNS}+ runs. "
-        "Every figure is a ratio to a floor measured in the same run.",
+        f"redis-server {_redis_version()} on loopback. Ratios are medians, with their min–max over runs.",
+        "",
+        "## Through the Lambda runtime",
+        "",
+        "The function as `sam build` made it, under the Runtime Interface Emulator shipped in aws-sam-cli, with "
+        "`awslambdaric` (Lambda's own runtime client), invoked over the emulator's HTTP endpoint with "
+        "`events/hits/get-root.json`; the floor is the same runtime running a bare handler that sends one `INCR`. "
+        f"{RUNS} runs (after one that warms the page cache), each with a fresh pair of runtimes taking turns "
+        "(300 warm invocations each), the ratio taken per run.",
+        "",
+        "| measure | ours | bare `INCR` handler | ratio (min–max) | goal |",
+        "|---|---|---|---|---|",
+        f"| warm invocation, as the caller sees it | {rie['ours']['warm']['median']:.2f} ms "
+        f"| {rie['bare']['warm']['median']:.2f} ms | {rie_warm[0]:.2f}× ({rie_warm[1]:.2f}–{rie_warm[2]:.2f}) "
+        f"| ≤ 1.1×: {verdict(rie_warm[0] <= 1.1)} |",
+        f"| billed `Duration` (the emulator's REPORT line) | {rie['ours']['duration']['median']:.2f} ms "
+        f"| {rie['bare']['duration']['median']:.2f} ms "
+        f"| {rie_billed[0]:.2f}× ({rie_billed[1]:.2f}–{rie_billed[2]:.2f}) "
+        f"| ≤ 1.5×: {verdict(rie_billed[0] <= 1.5)} |",
+        f"| first invocation of a fresh runtime, INIT included | {rie['ours']['first']['median']:.0f} ms "
+        f"| {rie['bare']['first']['median']:.0f} ms | {rie_first[0]:.2f}× ({rie_first[1]:.2f}–{rie_first[2]:.2f}) "
+        f"| ≤ 1.3×: {verdict(rie_first[0] <= 1.3)} |",
+        "",
+        "## Memory and cost",
+        "",
+        "Peak RSS of the runtime process after 1,000 warm invocations of each function's events (the import "
+        "worker: importing a generated 100 MB log). The HTTP functions' `MemorySize` in `template.yaml` is half "
+        "again the peak, rounded up to 64 MB, at least 128 MB. The import worker keeps 1024 MB for its CPU, not its "
+        f"memory: Lambda gives CPU in proportion to memory, the parser is CPU-bound ({imp['mb_per_s']:.0f} MB/s "
+        "on a full core here), and at 128 MB (about 7% of a vCPU) a log at the 2 GiB bound could not finish "
+        "within the worker's 300 s.",
+        "",
+        "| function | peak RSS | `MemorySize` chosen |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {peak:.0f} MiB | {1024 if name == 'ImportWorkerFunction' else chosen[name]} MB |"
+            for name, peak in peaks.items()
+        ),
+        "",
+        f"One million `GET /` on arm64 at the measured billed duration ({hits_duration:.2f} ms, rounded up to "
+        f"whole ms as Lambda bills): **${runtime.cost_per_million(hits_duration, chosen['HitsFunction']):.2f}** "
+        f"at {chosen['HitsFunction']} MB, against ${runtime.cost_per_million(hits_duration, 512):.2f} at 512 MB "
+        f"(${runtime.ARM64_GB_SECOND_USD} per GB-second and ${runtime.REQUESTS_PER_MILLION_USD} per million "
+        f"requests, us-east-1 list prices, {runtime.PRICE_DATE}; API Gateway's own price is not included). "
+        f"The duration was measured on a full core of this {platform.machine()} host: at 128 MB Lambda gives about "
+        "7% of a vCPU, so the CPU part of each invocation takes longer there and bills accordingly; raise "
+        "`MemorySize` where latency matters more than cost.",
+        "",
+        "## The local loop",
+        "",
+        f"`make dev` (set-up done) answers its first request {loop['first_answer_s']:.1f} s after it starts, and a "
+        f"change saved in a function shows in the next response {loop['change_visible_s']:.2f} s later, with no "
+        "build. For the record, `sam local start-api` (measured by `make test-sam`'s recipe here): 6 s to start with "
+        "warm containers, then 24 ms per request, or 1.7 s per request without them (aws-sam-cli#362), and a "
+        "`sam build` after every change.",
+        "",
+        "## In process",
+        "",
+        "The breakdown: the handler called in this process, no runtime in between.",
         "",
         "| measure | ours | floor | ratio | goal |",
         "|---|---|---|---|---|",
         f"| warm: in-process `GET /` vs one raw redis-py `INCR` | {w['handler_us']:.0f} µs | {w['incr_us']:.0f} µs "
-        f"| {warm_ratio:.2f}× | ≤ 1.5×: {verdict(warm_ratio <= 1.5)} |",
+        f"| {warm_ratio:.2f}× ({w['handler_min']:.2f}–{w['handler_max']:.2f}) "
+        f"| ≤ 1.5×: {verdict(warm_ratio <= 1.5)} |",
         f"| warm, parts: Powertools resolver + route (no Logger, no Metrics) | {w['resolver_us']:.0f} µs "
         f"| {w['incr_us']:.0f} µs | {w['resolver_ratio']:.2f}× | |",
         f"| warm, parts: resolver + Metrics flush (no Logger) | {w['resolver_metrics_us']:.0f} µs "
@@ -523,16 +607,34 @@ def main() -> None:
         *(f"| {name} | {raw / 1024:.0f} KiB | {zipped / 1024:.0f} KiB |" for name, (raw, zipped) in sz.items()),
         "",
     ]
+    lines += ["## Goals not met, and why", ""]
+    if rie_warm[0] > 1.1 or rie_billed[0] > 1.5:
+        extra = rie["ours"]["duration"]["median"] - rie["bare"]["duration"]["median"]
+        lines.append(
+            f"- **Through the runtime, warm {rie_warm[0]:.2f}× (goal 1.1×).** The runtime's own round trip (HTTP to "
+            f"the emulator, the Runtime API, JSON in and out) is {rie['bare']['warm']['median']:.2f} ms for the bare "
+            f"handler; ours adds {extra:.2f} ms of billed work, which is the in-process breakdown below: the "
+            "Powertools resolver and route, the Logger's context and the Metrics flush, per invocation. The "
+            f"billed `Duration` stays within its goal ({rie_billed[0]:.2f}×, goal 1.5×)."
+        )
+    if rie_first[0] > 1.3:
+        lines.append(
+            f"- **First invocation {rie_first[0]:.2f}× (goal 1.3×).** INIT imports more than the bare handler's "
+            "`redis`: Powertools' event handler, Logger and Metrics and the shared layer (the cold-start import "
+            "times below). Both runtimes start the same interpreter and client; the difference is those imports, "
+            "about 100 ms here."
+        )
     if warm_ratio > 1.5:
-        parts = (
-            f"the Powertools resolver and route cost {w['resolver_us'] - w['incr_us']:.0f} µs over the INCR, "
-            f"the Metrics flush {w['resolver_metrics_us'] - w['resolver_us']:.0f} µs and the Logger's "
-            f"per-invocation context {w['handler_us'] - w['resolver_metrics_us']:.0f} µs"
+        noise = w["noise_us"]
+        parts = ", ".join(
+            (
+                part("the Powertools resolver and route", w["resolver_us"] - w["incr_us"], noise),
+                part("the Metrics flush", w["resolver_metrics_us"] - w["resolver_us"], noise),
+                part("the Logger's per-invocation context", w["handler_us"] - w["resolver_metrics_us"], noise),
+            )
         )
         lines += [
-            "## Goals not met, and why",
-            "",
-            f"- **Warm {warm_ratio:.2f}× (goal 1.5×).** Measured apart: {parts}. On loopback an INCR takes "
+            f"- **Warm in process {warm_ratio:.2f}× (goal 1.5×).** Measured apart: {parts}. On loopback an INCR takes "
             f"{w['incr_us']:.0f} µs, so any framework's per-invocation work shows. Reaching 1.5× would take a "
             "hand-written dispatch for the hits route instead of Powertools' resolver, and metrics flushed less "
             "often than per invocation. That trades the field's library and per-request metrics for about 50 µs. "
@@ -556,9 +658,10 @@ def main() -> None:
             "reads all 8 shards to answer with the total (a pipeline touching every node). Sharding pays only when "
             "the shards are separate machines and one key's node is the bottleneck; the totals stay exact either way.",
         ]
-    if warm_ratio > 1.5 or local_ratio > 1.0 or hot_ratio < 1.0:
-        lines.append("")
+    lines.append("")
     lines += ["![ratios](BENCHMARKS.png)", ""]
+    out = ROOT if os.environ.get("BENCH_WRITE") == "1" else ROOT / ".bench"
+    out.mkdir(exist_ok=True)
     plot(
         [
             ("warm GET / ÷ INCR", warm_ratio, 1.5),
@@ -569,10 +672,13 @@ def main() -> None:
             ("Redis commands per hit", rt["ours"], 1.0),
             ("GET /session ÷ INCR", w["session_ratio"], None),
         ],
-        ROOT / "BENCHMARKS.png",
+        out / "BENCHMARKS.png",
     )
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    # The committed report changes only when asked (make bench BENCH_WRITE=1); otherwise the
+    # run's report goes where git ignores it.
+    (out / "BENCHMARKS.md").write_text("\n".join(lines))
     print("\n".join(lines))
+    print(f"\nwritten to {out / 'BENCHMARKS.md'}", file=sys.stderr)
 
 
 def plot(rows: list[tuple[str, float, float | None]], path: Path) -> None:

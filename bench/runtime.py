@@ -1,0 +1,360 @@
+"""Through the real Lambda runtime path, without Docker: the Runtime Interface Emulator that
+ships inside the pinned aws-sam-cli (``samcli/local/rapid/aws-lambda-rie-*``) runs
+``python -m awslambdaric`` (the Runtime Interface Client from PyPI) on what ``sam build``
+made: the function's code as the task root, the built layers as ``/opt/python`` (through
+``PYTHONPATH``, in Lambda's order). Invoked over the RIE's HTTP endpoint with the events of
+``events/``. The ideal is the same runtime running a bare handler that sends one INCR.
+
+What each figure is:
+
+* warm latency: an invocation as the caller sees it (HTTP to the RIE, the Runtime API round
+  trip, event decoding, the handler, response encoding);
+* ``Duration``: the RIE's ``REPORT`` line, what Lambda bills before rounding;
+* first invocation: a fresh runtime's first answer, INIT included, from the RIE's start;
+* peak memory: the handler process's peak RSS (``VmHWM``) after 1,000 warm invocations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from localapi.services import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+RIE = Path(str(__import__("samcli").__file__)).parent / "local" / "rapid" / "aws-lambda-rie-x86_64"
+_REPORT = re.compile(r"REPORT RequestId: \S+\s+(?:Init Duration: [\d.]+ ms\s+)?Duration: ([\d.]+) ms")
+
+BARE = """import os
+import redis
+
+_client = None
+
+
+def lambda_handler(event, context):
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    return {"statusCode": 200, "body": str(_client.incr("bare"))}
+"""
+
+
+def built_layers(build_dir: Path) -> list[Path]:
+    """Each layer as ``sam build`` left it: built ones in the build directory, the shared layer
+    (shipped as it is) where the built template's ContentUri points."""
+    from cfnlint.decode import cfn_yaml
+
+    resources = cfn_yaml.load(str(build_dir / "template.yaml"))["Resources"]
+    return [
+        (build_dir / str(resources[name]["Properties"]["ContentUri"])).resolve()
+        for name in ("SharedLayer", "DependenciesLayer")
+    ]
+
+
+def sam_build(build_dir: Path) -> Path:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["SAM_CLI_TELEMETRY"] = "0"
+    subprocess.run(["sam", "build", "--build-dir", str(build_dir)], cwd=ROOT, env=env, check=True, capture_output=True)
+    return build_dir
+
+
+class Runtime:
+    """One execution environment: the RIE and, under it, ``awslambdaric`` and the handler."""
+
+    def __init__(self, task: Path, layers: list[Path], handler: str, env: dict[str, str], memory_mb: int) -> None:
+        self.port, api_port = free_port(), free_port()
+        # Lambda's python3.13 order: /var/task, the layers' site-packages and python/, then the runtime.
+        python_path = [str(task)] + [str(p) for layer in layers for p in (layer / "python",)]
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            **env,
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
+            "_HANDLER": handler,
+            "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        self.handler = handler
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - read after
+        self.proc = subprocess.Popen(
+            [
+                str(RIE),
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{self.port}",
+                "--runtime-api-address",
+                f"127.0.0.1:{api_port}",
+                sys.executable,
+                "-m",
+                "awslambdaric",
+                handler,
+            ],
+            cwd=task,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations"
+        wait_for(self._listening, timeout=20, what="the RIE to listen")
+
+    def _listening(self) -> bool:
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def invoke(self, event: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        data = json.dumps(event).encode()
+        start = time.perf_counter()
+        request = urllib.request.Request(self.url, data=data)  # noqa: S310 - http to our own emulator
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body = json.loads(response.read())
+        return (time.perf_counter() - start) * 1000, body
+
+    def durations(self) -> list[float]:
+        self.log.flush()
+        return [float(m) for m in _REPORT.findall(Path(self.log.name).read_text())]
+
+    def handler_pid(self) -> int:
+        """The awslambdaric process under the RIE."""
+        # The emulator is multi-threaded: whichever of its threads started the runtime lists it.
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+        raise RuntimeError("the emulator has no runtime process")
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.handler_pid()}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+    def stop(self) -> None:
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+@contextmanager
+def runtime(
+    task: Path, handler: str, layers: list[Path], env: dict[str, str], memory_mb: int = 512
+) -> Iterator[Runtime]:
+    made = Runtime(task, layers, handler, env, memory_mb)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def _event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
+    return event
+
+
+def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
+    """Ours (GET / through HitsFunction as built) vs the bare INCR handler, ``runs`` fresh
+    runtimes each: first invocation, warm latency, billed Duration (medians, with min-max)."""
+    from localapi import template as sam_template
+
+    functions = sam_template.load(ROOT / "template.yaml").functions
+    with tempfile.TemporaryDirectory() as tmp:
+        build = sam_build(Path(tmp) / "build")
+        layers = built_layers(build)
+        bare = Path(tmp) / "bare"
+        bare.mkdir()
+        (bare / "app.py").write_text(BARE)
+        env = {**functions["HitsFunction"].environment, "REDIS_URL": redis_url, "KEY_PREFIX": "bench:"}
+        cases = {"ours": (build / "HitsFunction", "app.lambda_handler"), "bare": (bare, "app.lambda_handler")}
+        event = _event("hits/get-root")
+        results: dict[str, dict[str, list[float]]] = {k: {"first": [], "warm": [], "duration": []} for k in cases}
+        ratios: dict[str, list[float]] = {"first": [], "warm": [], "duration": []}
+        for run in range(-1, runs):  # run -1 warms the page cache for both and is not counted
+            # Both runtimes live at once and take turns, so the machine's drift hits both alike.
+            order = list(cases) if run % 2 == 0 else list(reversed(cases))
+            with (
+                runtime(*cases[order[0]], layers, env) as first_rt,
+                runtime(*cases[order[1]], layers, env) as second_rt,
+            ):
+                rts = {order[0]: first_rt, order[1]: second_rt}
+                warm: dict[str, list[float]] = {name: [] for name in cases}
+                for name in order:
+                    # The emulator starts the runtime on the first invocation: INIT is inside it.
+                    took, answer = rts[name].invoke(event)
+                    assert answer.get("statusCode") == 200, answer
+                    results[name]["first"].append(took)
+                for _ in range(warm_n):
+                    for name in order:
+                        warm[name].append(rts[name].invoke(event)[0])
+                for name in cases:
+                    results[name]["warm"].append(statistics.median(warm[name]))
+                    results[name]["duration"].append(statistics.median(rts[name].durations()[1:]))
+            if run < 0:
+                for parts in results.values():
+                    for values in parts.values():
+                        values.clear()
+                continue
+            for key, values in ratios.items():
+                values.append(results["ours"][key][-1] / results["bare"][key][-1])
+    summary: dict[str, Any] = {name: {k: _spread(v) for k, v in parts.items()} for name, parts in results.items()}
+    summary["ratio"] = {k: _spread(v) for k, v in ratios.items()}
+    return summary
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+MEMORY_EVENTS = {
+    "HitsFunction": ["hits/get-root", "hits/get-root-json", "hits/get-hits", "hits/get-health-ready"],
+    "SessionFunction": ["session/post-session", "session/get-session"],
+    "ImportsFunction": ["imports/get-import"],
+    "DocsFunction": ["docs/get-openapi"],
+}
+
+
+def memory(redis_url: str, n: int = 1000) -> dict[str, float]:
+    """Each HTTP function's peak RSS after ``n`` warm invocations of its events."""
+    from localapi import template as sam_template
+
+    functions = sam_template.load(ROOT / "template.yaml").functions
+    peaks: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        build = sam_build(Path(tmp) / "build")
+        layers = built_layers(build)
+        for name, events in MEMORY_EVENTS.items():
+            env = {**functions[name].environment, "REDIS_URL": redis_url, "KEY_PREFIX": "bench:"}
+            with runtime(build / name, "app.lambda_handler", layers, env) as rt:
+                loaded = [_event(e) for e in events]
+                for i in range(n):
+                    rt.invoke(loaded[i % len(loaded)])
+                peaks[name] = rt.peak_rss_mib()
+    return peaks
+
+
+def import_memory(redis_url: str, log_mb: int = 100) -> float:
+    """The import worker's peak RSS, through the local server's worker process (it needs S3),
+    importing a generated log of about ``log_mb`` MB."""
+    from localapi import template as sam_template
+    from localapi.accesslogs import generate
+    from localapi.pool import WorkerPool
+    from localapi.services import LocalS3
+
+    fn = sam_template.load(ROOT / "template.yaml").functions["ImportWorkerFunction"]
+    s3 = LocalS3().start()
+    bucket = fn.environment["IMPORTS_BUCKET"]
+    try:
+        s3.client().create_bucket(Bucket=bucket)
+        log = generate(int(log_mb * 1e6 / 86), seed=7)
+        s3.client().put_object(Bucket=bucket, Key="logs/bench.log.gz", Body=log.gzipped())
+        etag = s3.client().head_object(Bucket=bucket, Key="logs/bench.log.gz")["ETag"].strip('"')
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {"REDIS_URL": redis_url, "KEY_PREFIX": "bench:", "SCRATCH_DIR": scratch, **s3.env}
+            pool = WorkerPool(fn, env)
+            try:
+                job = {"import": {"id": "0" * 32, "key": "logs/bench.log.gz", "etag": etag}}
+                pool.invoke(job)
+                for line in Path(f"/proc/{pool.last_pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+            finally:
+                pool.close()
+    finally:
+        s3.stop()
+    raise RuntimeError("no VmHWM")
+
+
+def choose_memory_mb(peak_mib: float) -> int:
+    """Lambda sizes in 1 MB steps from 128 MB; leave half again the measured peak, rounded up
+    to a multiple of 64 MB, never below 128."""
+    wanted = peak_mib * 1.5
+    return max(128, int(-(-wanted // 64) * 64))
+
+
+# AWS Lambda, arm64, us-east-1, list prices as published on the Lambda pricing page
+# (checked 2026-11-24): per GB-second of the first 7.5 billion, and per million requests.
+ARM64_GB_SECOND_USD = 0.0000133334
+REQUESTS_PER_MILLION_USD = 0.20
+PRICE_DATE = "2026-11-24"
+
+
+def cost_per_million(duration_ms: float, memory_mb: int) -> float:
+    """The cost of one million invocations: billed in 1 ms steps, at ``memory_mb``."""
+    billed_s = max(1.0, float(int(-(-duration_ms // 1)))) / 1000
+    return 1e6 * billed_s * memory_mb / 1024 * ARM64_GB_SECOND_USD + REQUESTS_PER_MILLION_USD
+
+
+def local_loop(redis_url: str) -> dict[str, float]:
+    """Seconds from starting ``python -m localapi`` (set-up done) to its first answer, and
+    from saving a change in a function to the first response that shows it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        for name in ("template.yaml", "env.json"):
+            shutil.copy(ROOT / name, project / name)
+        for name in ("functions", "layers"):
+            shutil.copytree(ROOT / name, project / name)
+        port = free_port()
+        env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localapi", "--template", str(project / "template.yaml")],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}/"
+
+        def body() -> str:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    return str(response.read().decode())
+            except OSError:
+                return ""
+
+        try:
+            wait_for(lambda: body().startswith("Hello"), timeout=60, what="the first answer")
+            first = time.perf_counter() - started
+            source = project / "functions/hits/app.py"
+            changed = source.read_text().replace("Hello World!", "Olá Mundo!")
+            saved = time.perf_counter()
+            source.write_text(changed)
+            wait_for(lambda: body().startswith("Olá"), timeout=30, what="the change")
+            reload = time.perf_counter() - saved
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    return {"first_answer_s": first, "change_visible_s": reload}
+
+
+if __name__ == "__main__":  # a quick look: python -m bench.runtime
+    from localapi.services import RedisServer
+
+    server = RedisServer().start()
+    try:
+        print(json.dumps(measure(server.url, runs=1, warm_n=50), indent=2))
+    finally:
+        server.stop()
