@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Self
 
 from localapi.services import RedisServer, free_port, wait_for
@@ -161,10 +162,20 @@ class RedisClusterN:
     topology redis-py discovers included) goes through a proxy that can swallow replies."""
 
     def __init__(
-        self, masters: int = 3, replicas: int = 0, *, proxied: bool = False, node_timeout_ms: int = 1000
+        self,
+        masters: int = 3,
+        replicas: int = 0,
+        *,
+        proxied: bool = False,
+        node_timeout_ms: int = 1000,
+        tls_dir: Path | None = None,
     ) -> None:
+        """``tls_dir``: a directory holding ``cert.pem``, ``key.pem`` and ``ca.pem``. Every
+        node then also serves TLS on ``tls_ports`` (the plain port stays for the tests' admin
+        clients) and the cluster bus runs over TLS, so TLS clients discover TLS ports."""
         self.proxies: list[FaultProxy] = []
         self.nodes: list[RedisServer] = []
+        self.tls_ports: list[int] = []
         for _ in range(masters * (1 + replicas)):
             port, bus = free_port(), free_port()
             extra = [
@@ -179,6 +190,13 @@ class RedisClusterN:
                 proxy = FaultProxy(port)
                 self.proxies.append(proxy)
                 extra += ["--cluster-announce-port", str(proxy.port), "--cluster-announce-bus-port", str(bus)]
+            if tls_dir is not None:
+                self.tls_ports.append(free_port())
+                extra += [
+                    "--tls-port", str(self.tls_ports[-1]), "--tls-cluster", "yes", "--tls-replication", "yes",
+                    "--tls-cert-file", str(tls_dir / "cert.pem"), "--tls-key-file", str(tls_dir / "key.pem"),
+                    "--tls-ca-cert-file", str(tls_dir / "ca.pem"), "--tls-auth-clients", "no",
+                ]  # fmt: skip
             node = RedisServer(*extra)
             node.port = port
             self.nodes.append(node)

@@ -27,7 +27,7 @@ from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
 from tests.conftest import ROOT, body_json, load_event
-from tests.servers import RedisCluster3, TLSRedisServer, redis_server
+from tests.servers import RedisCluster3, RedisClusterN, TLSRedisServer, redis_server
 
 
 def call(modules: dict[str, ModuleType], function: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +281,40 @@ def test_cluster_imports_count_once(function_modules, on_cluster, cluster, tmp_p
         known = call(function_modules, "ImportsFunction", event)
         assert known["statusCode"] == 200 and json.loads(known["body"])["state"] == "done"
     assert cluster.client().get("{hits}:count") == str(log.counted)
+
+
+def test_a_cluster_over_verified_tls(function_modules, function_env, tmp_path: Path, logs) -> None:
+    """ElastiCache Serverless's shape: cluster mode over TLS. The cluster client must keep
+    our connection class (health check, no re-send) and verify every node's certificate."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cluster = RedisClusterN(masters=3, tls_dir=tmp_path).start()
+    try:
+        url = f"rediss://127.0.0.1:{cluster.tls_ports[0]}"
+        function_env(REDIS_URL=url, REDIS_MODE="cluster", REDIS_CA_FILE=str(tmp_path / "ca.pem"), KEY_PREFIX="")
+        for n in (1, 2):
+            assert (
+                call(function_modules, "HitsFunction", load_event("hits/get-root"))["body"]
+                == f"Hello World! {n} times."
+            )
+        assert call(function_modules, "HitsFunction", load_event("hits/get-health-ready"))["statusCode"] == 200
+        with runtime.services().redis.use() as built:
+            client: Any = built
+        nodes = client.get_nodes()
+        assert {n.port for n in nodes} == set(cluster.tls_ports)  # every node reached over TLS
+        pools = [n.redis_connection.connection_pool for n in nodes if n.redis_connection]
+        assert pools and all(p.connection_class.__name__ == "_TLSConnection" for p in pools)
+        # Without the CA the certificate does not verify: a 503 naming the cause.
+        function_env(REDIS_URL=url, REDIS_MODE="cluster", KEY_PREFIX="")
+        assert call(function_modules, "HitsFunction", load_event("hits/get-root"))["statusCode"] == 503
+        assert '"cause":"tls_verify_failed"' in logs()
+    finally:
+        cluster.stop()
 
 
 @pytest.mark.slow
