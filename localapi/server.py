@@ -24,6 +24,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from localapi import sigv4
 from localapi.lambda_api import LocalLambda
 from localapi.pool import InvokeError, LogSink, WorkerPool
 from localapi.template import Route, Template
@@ -186,6 +187,19 @@ class LocalApi:
         # /imports hands work to the import worker) through the local Lambda API.
         self.pools: dict[str, WorkerPool] = {}
         self.lambda_api = LocalLambda(self.pools)
+        # Who may call the IAM routes: the local credentials, as API Gateway checks the caller.
+        params = env.get("Parameters", {})
+        key = (
+            params.get("AWS_ACCESS_KEY_ID")
+            or os.environ.get("AWS_ACCESS_KEY_ID")
+            or LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        )
+        secret = (
+            params.get("AWS_SECRET_ACCESS_KEY")
+            or os.environ.get("AWS_SECRET_ACCESS_KEY")
+            or LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+        )
+        self.credentials = {key: secret}
         invoke_env = {"AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url}
         if not any(os.environ.get(k) or env.get("Parameters", {}).get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
             invoke_env |= LOCAL_CREDENTIALS  # botocore signs every call; nothing here checks it
@@ -216,7 +230,7 @@ class LocalApi:
             self.access_log.flush()
         return response(environ, start_response)
 
-    def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:
+    def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:  # noqa: PLR0911 - API Gateway's answers
         if found is None:
             return _gateway_error(404, "Not Found")
         route, params = found
@@ -225,6 +239,13 @@ class LocalApi:
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY:
             return _gateway_error(413, "Request Entity Too Large")
+        if route.iam:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            # The path exactly as sent (percent-encoding included): what the client signed.
+            raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+            url = f"{request.scheme}://{request.host}{raw}"
+            if not sigv4.verify(request.method, url, headers, body, self.credentials):
+                return _gateway_error(403, "Forbidden")
         event = build_event(request, route, params, body)
         try:
             result = self.pools[route.function].invoke(event)

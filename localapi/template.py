@@ -33,6 +33,7 @@ class Route:
     path: str  # API Gateway form, e.g. /imports/{id}
     function: str  # logical id
     event: str  # the event's logical name
+    iam: bool = False  # Auth: Authorizer: AWS_IAM (the caller must sign with SigV4)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
             if event.get("Type") != "HttpApi":
                 continue
             ev = event.get("Properties") or {}
+            iam = str((ev.get("Auth") or {}).get("Authorizer", "")) == "AWS_IAM"
             template.routes.append(
-                Route(str(ev.get("Method", "ANY")).upper(), str(ev.get("Path", "/")), name, event_name)
+                Route(str(ev.get("Method", "ANY")).upper(), str(ev.get("Path", "/")), name, event_name, iam)
             )
     return template

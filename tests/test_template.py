@@ -317,3 +317,17 @@ def test_the_existing_cache_stack_creates_in_motos_cloudformation() -> None:
         logs = boto3.client("logs", region_name="us-east-1")
         groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/hit-counter-dev-")["logGroups"]
         assert {g["retentionInDays"] for g in groups} == {14} and len(groups) == 5
+
+
+def test_only_the_import_routes_need_aws_iam() -> None:
+    """SAM's translator gives every route `security: none` unless told: the import routes must
+    carry the IAM authorizer in every deploy mode, and the public routes must not."""
+    for overrides in (NEW_CACHE_IAM, EXISTING_SECRET):
+        body = transformed(overrides)["HttpApi"]["Properties"]["Body"]
+        secured = {
+            (method.upper(), path)
+            for path, operations in body["paths"].items()
+            for method, operation in operations.items()
+            if operation.get("security") == [{"AWS_IAM": []}]
+        }
+        assert secured == {("POST", "/imports"), ("GET", "/imports/{id}")}

@@ -17,6 +17,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
 from tests.servers import RedisServer, redis_server
+from tests.test_localapi import signed
 
 pytestmark = pytest.mark.hostile
 
@@ -30,9 +31,15 @@ class Api:
         self, method: str, path: str, headers: list[tuple[str, str | bytes]] | None = None, body: bytes | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = list(headers or [])
+        if path.startswith("/imports"):  # an operator's route: signed with AWS IAM
+            plain = {k: v if isinstance(v, str) else v.decode() for k, v in headers}
+            url = f"http://127.0.0.1:{self.port}{path}"
+            auth = signed(method, url, plain, body)
+            headers += [(k, v) for k, v in auth.items() if k.lower() in ("authorization", "x-amz-date")]
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
-            for name, value in headers or []:
+            for name, value in headers:
                 conn.putheader(name, value)
             if body is not None:
                 conn.putheader("Content-Length", str(len(body)))

@@ -21,6 +21,7 @@ from localapi.services import LocalS3, RedisServer, free_port, wait_for
 from localapi.template import Template
 from tests.conformance.test_sam_local_events import CONTRACT, KNOWN_DIFFERENCES
 from tests.conftest import EVENTS
+from tests.test_localapi import signed
 
 pytestmark = pytest.mark.samlocal
 
@@ -70,8 +71,10 @@ def call(
     base: str, method: str, path: str, headers: dict[str, str], body: str | None
 ) -> tuple[tuple[int, str, str, list[str]], list[str]]:
     """The answer, normalised for comparison, and the raw Set-Cookie values."""
+    data = body.encode() if body is not None else None
+    # Signed with AWS IAM as an operator would: make dev enforces it on /imports, SAM ignores it.
     request = urllib.request.Request(
-        f"{base}{path}", method=method, headers=headers, data=body.encode() if body is not None else None
+        f"{base}{path}", method=method, headers=signed(method, f"{base}{path}", headers, data), data=data
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:

@@ -167,7 +167,7 @@ START_IMPORT: dict[int, OpenAPIResponse] = {
     200: _json("This object was imported before: state done with its stored summary; nothing was counted", _IMPORT),
     202: _json("Accepted: the import runs in the background; follow Location", _IMPORT, _LOCATION),
     400: _error("The body is not valid JSON, or nests too deeply"),
-    403: _error("The function may not read that object"),
+    403: _error("The function may not read that object (an unsigned call gets API Gateway's own 403 Forbidden)"),
     404: _error("No such object in the imports bucket"),
     413: _error("The body, or the object, is larger than allowed"),
     415: _error("The body is not application/json"),
@@ -175,6 +175,7 @@ START_IMPORT: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 GET_IMPORT: dict[int, OpenAPIResponse] = {
+    403: {"description": 'Not signed with AWS IAM (SigV4): API Gateway\'s own {"message":"Forbidden"}'},
     200: _json("The import's state: pending, running, done (with its summary) or failed (with the reason)", _IMPORT),
     404: _error("No import with that id"),
     **_UNAVAILABLE,
