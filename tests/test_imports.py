@@ -334,3 +334,24 @@ def test_post_answers_202_and_the_worker_finishes_it(
         assert list(scratch.iterdir()) == []
     finally:
         api.stop()
+
+
+def test_a_failed_hand_over_is_not_left_pending(
+    invoke_imports: Invoke, s3: Any, function_env: Callable[..., None], redis_url: str, scratch: Path
+) -> None:
+    """The worker cannot be invoked (Lambda unreachable): 503, and the import is failed, not
+    pending, so the client's retry hands it over again instead of waiting for nothing."""
+    function_env(
+        "ImportsFunction",
+        REDIS_URL=redis_url,
+        KEY_PREFIX="",
+        SCRATCH_DIR=str(scratch),
+        AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:9",  # nothing listens: refused at once
+    )
+    s3.put_object(Bucket=BUCKET, Key="logs/queued.log", Body=generate(50).text)
+    for _ in range(2):  # the retry tries again, rather than answering 202 for a job nobody has
+        response = invoke_imports(post("logs/queued.log"))
+        assert response["statusCode"] == 503 and header(response, "Retry-After") == "1"
+    work = job(s3, "logs/queued.log")
+    shown = body_json(invoke_imports(get(work["import"]["id"])))
+    assert shown["state"] == "failed" and shown["reason"]["code"] == "backend_unavailable"

@@ -93,7 +93,13 @@ def start(
         return 202, view(ident, None, state)  # already with the worker: no second job
     record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now()}
     ledger.set_state(ident, record)
-    submit({"import": {"id": ident, "key": key, "etag": info.etag}})
+    try:
+        submit({"import": {"id": ident, "key": key, "etag": info.etag}})
+    except BackendUnavailable as err:
+        # Not handed over: a pending record would make the next POST wait out stale_seconds
+        # for a job that does not exist. Failed, the next POST hands it over again.
+        ledger.set_state(ident, record | {"state": FAILED, "reason": {"code": err.code, "message": err.message}})
+        raise
     return 202, view(ident, None, record)
 
 
