@@ -331,3 +331,40 @@ def test_only_the_import_routes_need_aws_iam() -> None:
             if operation.get("security") == [{"AWS_IAM": []}]
         }
         assert secured == {("POST", "/imports"), ("GET", "/imports/{id}")}
+
+
+def test_cost_and_load_are_bounded_and_requests_logged() -> None:
+    resources = transformed(NEW_CACHE_IAM)
+    stage = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage")["Properties"]
+    # Every route together: ThrottleRateLimit a second, ThrottleBurstLimit in a burst.
+    assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"}
+    access = stage["AccessLogSettings"]
+    raw_stage = next(
+        r for r in translate(NEW_CACHE_IAM)[0]["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"
+    )
+    assert raw_stage["Properties"]["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert {"requestId", "ip", "routeKey", "status", "latencyMs", "integrationError"} <= set(fields)
+    assert resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == "14"
+    worker = resources["ImportWorkerFunction"]["Properties"]
+    assert worker["ReservedConcurrentExecutions"] == "2"  # imports never take the hit counter's share
+    limits = resources["Cache"]["Properties"]["CacheUsageLimits"]
+    assert limits == {
+        "DataStorage": {"Maximum": "10", "Unit": "GB"},
+        "ECPUPerSecond": {"Maximum": "5000"},
+    }
+
+
+def test_the_bucket_refuses_plain_http_and_listing_is_limited_to_logs() -> None:
+    resources = transformed(NEW_CACHE_IAM)
+    (deny,) = resources["ImportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Action"], deny["Condition"]) == (
+        "Deny",
+        "s3:*",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+    for name in ("ImportsFunction", "ImportWorkerFunction"):
+        role = resources[f"{name}Role"]["Properties"]
+        statements = [st for p in role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+        (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": "logs/*"}}
