@@ -123,19 +123,10 @@ def utf8_size(value: Any) -> int:
 
 
 def headers(event: BaseProxyEvent) -> Mapping[str, str]:
-    """The request headers with lower-case names, whoever built the event: API Gateway
-    lower-cases them, ``sam local start-api`` keeps the client's case (``Accept``). The
-    event's own dict is used as it is only when every name is lower-case already, which
-    gives the same answer as the copy."""
-    raw: Mapping[str, str] = event.raw_event.get("headers") or {}
-    if all(name == name.lower() for name in raw):
-        return raw
-    lowered: dict[str, str] = {}
-    for name, value in raw.items():
-        key = name.lower()
-        # Two spellings of one header (possible in a hand-made event) are one header.
-        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
-    return lowered
+    """The request headers, looked up case-insensitively: API Gateway lower-cases the names,
+    ``sam local start-api`` keeps the client's case (``Accept``). Powertools' own mapping
+    lower-cases them; every lookup here uses lower-case names."""
+    return event.headers
 
 
 def wants_json(request_headers: Mapping[str, str]) -> bool:
