@@ -144,6 +144,9 @@ class RedisHandle:
         self._lock = threading.Lock()
 
     def _get(self) -> Client:
+        client = self._client
+        if client is not None:  # every command after the first: no lock on the hot path
+            return client
         with self._lock:
             if self._client is None:
                 self._client = build_client(self.settings)
