@@ -29,7 +29,7 @@ from hitcounter.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from hitcounter.observability import logger
+from hitcounter.observability import logger, reported_misconfigurations
 from hitcounter.runtime import services
 
 
@@ -160,9 +160,6 @@ def idempotency_key(request_headers: Mapping[str, str]) -> str | None:
     return key
 
 
-_misconfigurations_reported: set[str] = set()  # per environment: safe to lose
-
-
 def log_unavailable(err: BackendUnavailable) -> None:
     """A backing service failed. The log carries a fixed cause category (never the library's
     message: it can name hosts, keys or commands); each failed request is an ERROR. A cause that
@@ -170,8 +167,8 @@ def log_unavailable(err: BackendUnavailable) -> None:
     client on a cluster) is logged once per environment as an ERROR naming it a
     misconfiguration, then as a WARNING per request, so it does not bury other errors."""
     extra = {"error_code": err.code, "cause": err.cause, "exception": type(err.__cause__).__name__}
-    if err.permanent and err.cause not in _misconfigurations_reported:
-        _misconfigurations_reported.add(err.cause)
+    if err.permanent and err.cause not in reported_misconfigurations:
+        reported_misconfigurations.add(err.cause)
         logger.error(f"misconfiguration: {err.cause}; no retry will fix it, check the Redis settings", extra=extra)
     elif err.permanent:
         logger.warning(f"backing service refused us: {err.cause} (misconfiguration)", extra=extra)

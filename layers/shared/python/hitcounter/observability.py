@@ -23,6 +23,10 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "T
 # Routes such as /health publish no metric by design; Powertools warns on every such flush.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+# Misconfigurations already logged as ERROR by this environment (hitcounter.http): safe to
+# lose, and forgotten by runtime.reset() with the rest of the environment's state.
+reported_misconfigurations: set[str] = set()
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 

@@ -65,6 +65,9 @@ def services() -> Services:
 
 def reset() -> None:
     """Forget everything (connections included); the next request rebuilds lazily."""
+    from hitcounter.observability import reported_misconfigurations
+
+    reported_misconfigurations.clear()
     if services.cache_info().currsize:
         services().redis.close()
     services.cache_clear()
