@@ -18,12 +18,16 @@ test: setup  ## the whole suite, on real redis-server processes and moto
 test-sam: setup  ## the HTTP contract through the real `sam local start-api` and `sam local invoke` (Docker; minutes)
 	$(BIN)/python -m pytest -m samlocal tests/samlocal $(PYTEST_ARGS)
 
-lint: setup  ## ruff, mypy, cfn-lint, sam validate --lint
+lint: setup  ## ruff, mypy, cfn-lint with the serverless rules, sam validate --lint, the workflows (zizmor, actionlint)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint  # .cfnlintrc: template.yaml, with cfn-lint-serverless's rules appended
 	$(BIN)/sam validate --lint
+	$(BIN)/zizmor --offline --config .github/zizmor.yml .github/workflows
+	@# actionlint has no PyPI wheel or Debian package to install offline; the pull-request
+	@# workflow installs it (go install) and this runs it wherever it is on PATH.
+	@if command -v actionlint >/dev/null; then actionlint; else echo "actionlint: not on PATH, skipped here (the ci workflow runs it)"; fi
 
 validate: setup  ## sam validate --lint (cfn-lint's rules on the template)
 	$(BIN)/sam validate --lint
@@ -31,8 +35,12 @@ validate: setup  ## sam validate --lint (cfn-lint's rules on the template)
 build: setup  ## sam build (deployment artifacts in .aws-sam/)
 	$(BIN)/sam build
 
-deploy: build  ## sam deploy (ENV=dev|prod picks a samconfig.toml section; default: [default])
-	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV),)
+deploy: build  ## sam deploy (ENV=dev|prod picks a samconfig.toml section; default: [default]; DEPLOY_ARGS=…)
+	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV),) $(DEPLOY_ARGS)
+
+.PHONY: e2e
+e2e: setup  ## the HTTP contract against a deployed stack: AWS_SAM_STACK_NAME=hit-counter-dev make e2e
+	$(BIN)/python -m pytest -m e2e tests/e2e $(E2E_ARGS)
 
 sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, on a Redis it starts (see README)
 	$(BIN)/python -m localapi.samlocal

@@ -96,11 +96,19 @@ def _resolve(value: Any, params: Mapping[str, Any]) -> Any:  # noqa: PLR0911 - o
     if isinstance(value, Mapping) and _is_intrinsic(value):
         if "Ref" in value:
             ref = value["Ref"]
+            # `Function.Alias` (SAM's live alias): a local run has one version of each function.
+            ref = ref.removesuffix(".Alias")
             return params.get(ref, _PSEUDO.get(ref, ref))
         if "Fn::Sub" in value:
             text = value["Fn::Sub"]
             text = text if isinstance(text, str) else text[0]
-            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(params.get(m[1], _PSEUDO.get(m[1], m[0]))), text)
+            # `${Name}` as Ref resolves it (a resource: its logical id, as a function's local
+            # name); `${Name.Attribute}` stays as written.
+            return re.sub(
+                r"\$\{([^}!]+)\}",
+                lambda m: str(params.get(m[1], _PSEUDO.get(m[1], m[0] if "." in m[1] else m[1]))),
+                text,
+            )
         if "Fn::If" in value:
             name, when_true, when_false = value["Fn::If"]
             return _resolve(when_true if _condition(name, params) else when_false, params)

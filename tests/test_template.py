@@ -109,7 +109,10 @@ def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() ->
     assert api["Timeout"] <= 29 and api["Policies"][1] == {
         "LambdaInvokePolicy": {"FunctionName": {"Ref": "ImportWorkerFunction"}}
     }
-    assert api["Environment"]["Variables"]["IMPORT_WORKER_FUNCTION"] == {"Ref": "ImportWorkerFunction"}
+    # Through the live alias, so the worker's EventInvokeConfig (retries, failure queue) applies.
+    assert api["Environment"]["Variables"]["IMPORT_WORKER_FUNCTION"] == {"Ref": "ImportWorkerFunction.Alias"}
+    on_failure = worker["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ImportFailuresQueue", "Arn"]}}
     assert worker["EphemeralStorage"]["Size"] == {"Fn::If": ["SnapStartOn", 512, 2048]} and worker["Timeout"] > 29
     trigger = worker["Events"]["LogUploaded"]["Properties"]
     assert trigger["Events"] == "s3:ObjectCreated:*"
@@ -131,6 +134,10 @@ EXISTING_SECRET = {
 }
 
 
+OUT_OF_VPC = {"DocsFunction", "PreTrafficHookFunction"}
+HTTP_FUNCTIONS = ["HitsFunction", "SessionFunction", "ImportsFunction", "DocsFunction"]
+
+
 def translate(overrides: dict[str, str], without_alias: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """template.yaml through SAM's own translator: the CloudFormation, and the parameters."""
     import boto3
@@ -144,6 +151,12 @@ def translate(overrides: dict[str, str], without_alias: bool = False) -> tuple[d
     if without_alias:
         doc["Globals"]["Function"].pop("AutoPublishAlias")
         doc["Globals"]["Function"].pop("SnapStart")
+        for resource in doc["Resources"].values():  # it needs the alias
+            resource.get("Properties", {}).pop("DeploymentPreference", None)
+        for name in ("PreTrafficHookFunction", "PreTrafficHookFunctionLogs"):  # no deployments, no hook
+            doc["Resources"].pop(name)
+        api_env = doc["Resources"]["ImportsFunction"]["Properties"]["Environment"]["Variables"]
+        api_env["IMPORT_WORKER_FUNCTION"] = {"Ref": "ImportWorkerFunction"}
     for name, resource in doc["Resources"].items():  # as `sam package` leaves them (sam validate does the same)
         for uri in ("CodeUri", "ContentUri"):
             if uri in resource.get("Properties", {}):
@@ -189,9 +202,12 @@ def _no_wildcards(statement: dict[str, Any]) -> None:
 def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     resources = transformed(NEW_CACHE_IAM)
     functions = _of_type(resources, "AWS::Lambda::Function")
-    assert len(functions) == 5
-    for fn in functions.values():
+    assert len(functions) == 6
+    for name, fn in functions.items():
         assert fn["Properties"]["Architectures"] == ["arm64"] and fn["Properties"]["Runtime"] == "python3.13"
+        if name in OUT_OF_VPC:  # they need no network (docs) or the AWS APIs (the hook)
+            assert "VpcConfig" not in fn["Properties"]
+            continue
         vpc = fn["Properties"]["VpcConfig"]
         assert vpc == {"SubnetIds": ["PrivateSubnetA", "PrivateSubnetB"], "SecurityGroupIds": ["FunctionSecurityGroup"]}
         env = fn["Properties"]["Environment"]["Variables"]
@@ -211,13 +227,22 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
     (statement,) = resources["RedisAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "elasticache:Connect"
     assert [r.split(":")[-2] for r in statement["Resource"]] == ["serverlesscache", "user"]
-    roles = _of_type(resources, "AWS::IAM::Role")
+    roles = {k: v for k, v in _of_type(resources, "AWS::IAM::Role").items() if k != "CodeDeployServiceRole"}
     for name, role in roles.items():
         attached = role["Properties"].get("ManagedPolicyArns", [])
-        assert ("RedisAccessPolicy" in attached) is (not name.startswith("Docs")), name
+        out_of_vpc = name.removesuffix("Role") in OUT_OF_VPC
+        assert ("RedisAccessPolicy" in attached) is not out_of_vpc, name
+        # Least privilege: no VPC-access policy off the VPC, no X-Ray write while tracing is off.
+        assert any("VPCAccess" in str(arn) for arn in attached) is not out_of_vpc, name
+        assert not any("Xray" in str(arn) for arn in attached), name
         for policy in role["Properties"].get("Policies", []):
             for st in policy["PolicyDocument"]["Statement"]:
-                _no_wildcards(st) if st["Action"] != "s3:GetObject" else None
+                if st["Action"] == "lambda:InvokeFunction" and name == "PreTrafficHookFunctionRole":
+                    # Any version of the four functions it checks (the new version's number
+                    # is known only at deploy time), and nothing else.
+                    assert st["Resource"] == [f"${{{fn}.Arn}}:*" for fn in HTTP_FUNCTIONS], st
+                elif st["Action"] != "s3:GetObject":
+                    _no_wildcards(st)
     reads = [
         st
         for role in roles.values()
@@ -239,13 +264,15 @@ def test_secret_auth_with_snapstart() -> None:
         assert fn["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     worker = next(f for n, f in resources.items() if n == "ImportWorkerFunction")
     assert worker["Properties"]["EphemeralStorage"] == {"Size": 512}  # SnapStart's limit
-    assert len(_of_type(resources, "AWS::Lambda::Alias")) == 5  # the live alias SnapStart needs
+    assert len(_of_type(resources, "AWS::Lambda::Alias")) == 6  # the live alias SnapStart needs
 
 
 def test_existing_cache_mode_uses_the_given_network_and_secret() -> None:
     resources = transformed(EXISTING_SECRET)
     assert not {"Vpc", "Cache", "CacheSecurityGroup", "RedisSecret"} & set(resources)
-    for fn in _of_type(resources, "AWS::Lambda::Function").values():
+    for name, fn in _of_type(resources, "AWS::Lambda::Function").items():
+        if name in OUT_OF_VPC:
+            continue
         assert fn["Properties"]["VpcConfig"] == {
             "SubnetIds": ["subnet-0a", "subnet-0b"],
             "SecurityGroupIds": ["sg-0fn"],
@@ -368,3 +395,144 @@ def test_the_bucket_refuses_plain_http_and_listing_is_limited_to_logs() -> None:
         statements = [st for p in role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
         (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
         assert listing["Condition"] == {"StringLike": {"s3:prefix": "logs/*"}}
+
+
+# --- operations: alarms, dashboard, gradual deployment ------------------------------------
+
+# The metric names and dimensions each namespace really publishes. HTTP APIs publish `5xx`,
+# `4xx`, `Latency` per ApiId and Stage; `5XXError` and `ApiName` are the REST API's and never
+# fire for an HTTP API.
+EMITTED = {
+    "AWS/ApiGateway": ({"5xx", "4xx", "Latency", "IntegrationLatency", "Count"}, {"ApiId", "Stage"}),
+    "AWS/Lambda": ({"Errors", "Throttles", "ConcurrentExecutions", "Invocations", "Duration"}, {"FunctionName"}),
+    "AWS/ElastiCache": (
+        {"ThrottledCmds", "AuthenticationFailures", "ElastiCacheProcessingUnits", "BytesUsedForCache"},
+        {"clusterId"},
+    ),
+}
+
+
+def _app_metrics() -> set[str]:
+    """The names the code passes to count_metric: the only metrics of the app's namespace."""
+    import re
+
+    code = ROOT / "layers" / "shared" / "python" / "hitcounter"
+    sources = [*code.glob("*.py"), *(ROOT / "functions").glob("*/app.py")]
+    return {m for path in sources for m in re.findall(r'count_metric\("(\w+)"', path.read_text())}
+
+
+def _check_metric(namespace: str, name: str, dimensions: dict[str, Any]) -> None:
+    if namespace == "TwelveFactorHits":  # Powertools' default dimension: the service name
+        assert name in _app_metrics() and dimensions == {"service": "hit-counter"}, (name, dimensions)
+        return
+    names, dims = EMITTED[namespace]
+    assert name in names and set(dimensions) <= dims and dimensions, (namespace, name, dimensions)
+
+
+def test_every_alarm_watches_a_metric_that_exists_and_notifies_the_topic() -> None:
+    for mode in (NEW_CACHE_IAM, EXISTING_SECRET):
+        resources = transformed(mode)
+        alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+        assert ("CacheThrottledAlarm" in alarms) is (mode is NEW_CACHE_IAM)
+        for name, alarm in alarms.items():
+            props = alarm["Properties"]
+            assert props["AlarmActions"] == ["AlarmTopic"], name
+            assert props["TreatMissingData"] == "notBreaching", name
+            stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            if not stats:
+                stats = [props]
+            for metric in stats:
+                dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+                _check_metric(metric["Namespace"], metric["MetricName"], dims)
+        # Each function has its errors alarm; one alarm sums every function's throttles.
+        functions = set(_of_type(resources, "AWS::Lambda::Function")) - {"PreTrafficHookFunction"}
+        errors = {
+            a["Properties"]["Dimensions"][0]["Value"]
+            for a in alarms.values()
+            if a["Properties"].get("MetricName") == "Errors"
+        }
+        assert errors == functions
+        throttled = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            for m in alarms["ThrottlesAlarm"]["Properties"]["Metrics"]
+            if "MetricStat" in m
+        }
+        assert throttled == functions
+        api = alarms["ApiServerErrorsAlarm"]["Properties"]
+        assert (api["MetricName"], api["Dimensions"]) == (
+            "5xx",
+            [{"Name": "ApiId", "Value": "HttpApi"}, {"Name": "Stage", "Value": "$default"}],
+        )
+
+
+def test_the_alarm_topic_mails_only_when_asked_and_keeps_what_it_cannot_deliver() -> None:
+    assert "AlarmEmailSubscription" not in transformed(NEW_CACHE_IAM)
+    resources = transformed({**NEW_CACHE_IAM, "AlarmEmail": "oncall@example.com"})
+    subscription = resources["AlarmEmailSubscription"]["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "oncall@example.com")
+    raw = translate({**NEW_CACHE_IAM, "AlarmEmail": "oncall@example.com"})[0]["Resources"]["AlarmEmailSubscription"]
+    assert raw["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["AlarmDeliveryFailuresQueue", "Arn"]}
+    }
+    (allow, deny) = resources["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_dashboard_shows_only_metrics_that_exist() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    doc = cfn_yaml.load(str(ROOT / "template.yaml"))
+    body, _ = doc["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body)["widgets"]
+    seen = set()
+    for widget in widgets:
+        for metric in widget["properties"]["metrics"]:
+            parts = [p for p in metric if isinstance(p, str)]
+            namespace, name, *pairs = parts
+            _check_metric(namespace, name, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+            seen.add(name)
+    # What the issue asks to see: the API's errors and latency, each function's errors,
+    # throttles and concurrency, the app's own counts, the cache's throttling, auth and ECPUs.
+    assert {"5xx", "4xx", "Latency", "Errors", "Throttles", "ConcurrentExecutions"} <= seen
+    assert {"Hits", "CounterStarted", "BackendUnavailable"} <= seen
+    assert {"ThrottledCmds", "AuthenticationFailures", "ElastiCacheProcessingUnits"} <= seen
+
+
+def test_releases_go_out_gradually_behind_the_pre_traffic_hook() -> None:
+    stages = (("dev", "CodeDeployDefault.LambdaAllAtOnce"), ("prod", "CodeDeployDefault.LambdaCanary10Percent5Minutes"))
+    for stage, config in stages:
+        cfn, _ = translate({**NEW_CACHE_IAM, "Stage": stage})
+        resources = transformed({**NEW_CACHE_IAM, "Stage": stage})
+        groups = _of_type(resources, "AWS::CodeDeploy::DeploymentGroup")
+        assert set(groups) == {f"{fn}DeploymentGroup" for fn in HTTP_FUNCTIONS}
+        for fn in HTTP_FUNCTIONS:
+            group = cfn["Resources"][f"{fn}DeploymentGroup"]["Properties"]
+            chosen = group["DeploymentConfigName"]["Fn::If"][1 if stage == "prod" else 2]["Fn::Sub"]
+            assert chosen[0].replace("${ConfigName}", chosen[1]["ConfigName"]) == config
+            alarms = [a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]]
+            assert alarms == [f"{fn.removesuffix('Function')}ErrorsAlarm", "BackendUnavailableAlarm"]
+            assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+            update = cfn["Resources"][f"{fn}Aliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+            assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHookFunction"}
+    hook = resources["PreTrafficHookFunction"]["Properties"]
+    # AWSCodeDeployRoleForLambda (CodeDeploy's role, from SAM) invokes only CodeDeployHook_*.
+    assert hook["FunctionName"].startswith("CodeDeployHook_")
+    assert "DeploymentPreference" not in cfn["Resources"]["PreTrafficHookFunction"].get("Properties", {})
+    role = resources["PreTrafficHookFunctionRole"]["Properties"]
+    statements = [st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]]
+    report = next(st for st in statements if st["Sid"] == "ReadTheDeploymentAndReport")
+    assert report["Action"] == ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"]
+    assert report["Resource"].endswith(":deploymentgroup:ServerlessDeploymentApplication/*")
+
+
+def test_the_serverless_rules_run_and_would_catch_a_lost_failure_destination(tmp_path: Path) -> None:
+    """make lint's cfn-lint loads cfn-lint-serverless (.cfnlintrc): without the worker's
+    on-failure destination, ES1007 fails the lint."""
+    text = (ROOT / "template.yaml").read_text()
+    start = text.index("      EventInvokeConfig:\n")
+    end = text.index("      # For CPU, not memory", start)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text[:start] + text[end:])
+    result = _run(str(ROOT / ".venv" / "bin" / "cfn-lint"), str(broken))
+    assert result.returncode != 0 and "ES1007" in result.stdout, result.stdout

@@ -29,7 +29,7 @@ from hitcounter.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from hitcounter.observability import logger, reported_misconfigurations
+from hitcounter.observability import count_metric, logger, reported_misconfigurations
 from hitcounter.runtime import services
 
 
@@ -167,6 +167,8 @@ def log_unavailable(err: BackendUnavailable) -> None:
     client on a cluster) is logged once per environment as an ERROR naming it a
     misconfiguration, then as a WARNING per request, so it does not bury other errors."""
     extra = {"error_code": err.code, "cause": err.cause, "exception": type(err.__cause__).__name__}
+    # One metric per 503: the alarm that rolls a release back (template.yaml) watches it.
+    count_metric("BackendUnavailable")
     if err.permanent and err.cause not in reported_misconfigurations:
         reported_misconfigurations.add(err.cause)
         logger.error(f"misconfiguration: {err.cause}; no retry will fix it, check the Redis settings", extra=extra)

@@ -1,0 +1,58 @@
+"""The HTTP contract (README "Routes") against the deployed API. Tests marked ``writes`` count
+hits or make sessions; the prod job runs the others only (``-m 'e2e and not writes'``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import Call
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.writes
+def test_each_hit_is_counted_once_and_a_retry_with_its_key_is_not(call: Call) -> None:
+    first = call("GET", "/", {"Accept": "application/json"})
+    second = call("GET", "/", {"Accept": "application/json"})
+    assert first[0] == second[0] == 200
+    assert json.loads(second[2])["hits"] > json.loads(first[2])["hits"]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    status, _, body = call("GET", "/", key)
+    assert status == 200 and re.fullmatch(r"Hello World! \d+ times\.", body)
+    replay = call("GET", "/", key)
+    assert (replay[0], replay[2]) == (200, body) and replay[1].get("Idempotent-Replayed") == "true"
+
+
+def test_reads_and_health_answer_without_counting(call: Call) -> None:
+    before = json.loads(call("GET", "/hits")[2])["hits"]
+    assert call("GET", "/health")[0] == 200
+    status, _, body = call("GET", "/health/ready")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    assert json.loads(call("GET", "/openapi.json")[2])["openapi"].startswith("3.")
+    assert json.loads(call("GET", "/hits")[2])["hits"] >= before
+
+
+def test_unknown_routes_are_not_found(call: Call) -> None:
+    assert call("GET", "/no-such-route")[0] == 404
+
+
+def test_the_import_routes_refuse_unsigned_calls_and_serve_signed_ones(call: Call) -> None:
+    assert call("POST", "/imports", body={"key": "logs/x.log"})[0] == 403
+    assert call("GET", f"/imports/{'0' * 32}")[0] == 403
+    status, _, body = call("GET", f"/imports/{'0' * 32}", sign=True)
+    assert status == 404, body
+
+
+@pytest.mark.writes
+def test_a_session_lives_in_redis_across_requests(call: Call) -> None:
+    status, headers, _ = call("POST", "/session")
+    assert status == 201
+    sid = headers["Set-Cookie"].split(";")[0]
+    visit = call("GET", "/session", {"Cookie": sid})
+    assert visit[0] == 200 and json.loads(visit[2])["visits"] >= 1
+    assert call("DELETE", "/session", {"Cookie": sid})[0] == 204
+    assert call("GET", "/session", {"Cookie": sid})[0] == 401
