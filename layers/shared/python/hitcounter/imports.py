@@ -84,10 +84,9 @@ def start(
     if info.size > limits.max_object_bytes:
         raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
     ident = import_id(objects.bucket, key, info.etag)
-    summary = ledger.get(ident)
+    summary, state = ledger.read(ident)
     if summary is not None:
         return 200, view(ident, summary, None)
-    state = ledger.state(ident)
     fresh = state is not None and _now() - int(state.get("updated_at", 0)) < limits.stale_seconds
     if state is not None and state["state"] in (PENDING, RUNNING) and fresh:
         return 202, view(ident, None, state)  # already with the worker: no second job
@@ -186,4 +185,4 @@ def _import(
 def lookup(ledger: ImportStore, ident: str) -> dict[str, Any]:
     if not _ID.fullmatch(ident):
         raise NotFound("no import with that id")
-    return view(ident, ledger.get(ident), ledger.state(ident))
+    return view(ident, *ledger.read(ident))

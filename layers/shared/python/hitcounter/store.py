@@ -296,16 +296,22 @@ class ImportStore:
             hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}:state"),
         ]
 
+    def read(self, import_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The summary and the state record, read together by one MGET (the keys share a
+        slot). Read one after the other, a commit landing between the two reads (it stores
+        the summary and deletes the state) made a running import look unknown."""
+        _, summary_key, state_key = self._keys(import_id)
+        with self._redis.use() as client:
+            summary, state = client.mget([summary_key, state_key])
+        return (
+            None if summary is None else dict(json.loads(summary)),
+            None if state is None else dict(json.loads(state)),
+        )
+
     def get(self, import_id: str) -> dict[str, Any] | None:
         """The stored summary of a finished import."""
         with self._redis.use() as client:
             raw = client.get(self._keys(import_id)[1])
-        return None if raw is None else dict(json.loads(raw))
-
-    def state(self, import_id: str) -> dict[str, Any] | None:
-        """The state record of an import that has not finished (or failed)."""
-        with self._redis.use() as client:
-            raw = client.get(self._keys(import_id)[2])
         return None if raw is None else dict(json.loads(raw))
 
     def set_state(self, import_id: str, record: dict[str, Any]) -> None:
