@@ -59,6 +59,10 @@ dev: setup  ## the API on http://127.0.0.1:3000 (PORT=…), on a Redis it starts
 bench: setup  ## speed as ratios to floors measured in the same run → .bench/ (BENCH_WRITE=1: the committed BENCHMARKS.md)
 	BENCH_WRITE=$(BENCH_WRITE) $(BIN)/python -m bench.bench
 
+.PHONY: screenshot
+screenshot: setup  ## docs/dashboard.png: the dashboard after some hits and an import, in headless Chromium
+	$(BIN)/python -m localapi.screenshot
+
 .PHONY: openapi
 openapi: setup  ## regenerate layers/shared/python/hitcounter/openapi.json from the route code
 	$(BIN)/python -m localapi.openapi

@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,14 @@ from localapi.server import LocalApi, Server, printable
 from localapi.services import LocalS3, RedisServer
 
 SAMPLE_KEY = "logs/sample-access.log.gz"  # a generated log, so the imports walk-through runs as written
+
+
+def _sample_log() -> bytes:
+    """A week of traffic ending at midnight UTC this morning, so an import fills the days
+    before today on /dashboard."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return generate(5000, seed=12, days=(today - timedelta(seconds=1), 7)).gzipped()
+
 
 # make dev's own Redis: snapshots so local data survives a restart, and idle connections
 # closed after 5 minutes, so workers that went quiet never hold a connection slot for good
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
             env["Parameters"].update(s3.env)
             for bucket in sorted({f.environment.get("IMPORTS_BUCKET", "") for f in tpl.functions.values()} - {""}):
                 s3.client().create_bucket(Bucket=bucket)
-                s3.client().put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=generate(5000, seed=12).gzipped())
+                s3.client().put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=_sample_log())
                 print(
                     f"Local S3 (moto) at {s3.url}, bucket {bucket}, with a sample log at {SAMPLE_KEY}", file=sys.stderr
                 )

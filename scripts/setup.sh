@@ -62,6 +62,24 @@ install_redis() {
   command -v redis-server >/dev/null 2>&1 || { log "redis-server still not on PATH after install."; exit 1; }
 }
 
+# A headless browser for the dashboard's test and `make screenshot` (Debian: chromium).
+install_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then return; fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "chromium is missing; installing it from the system's packages (the dashboard's browser test)."
+  if command -v apt-get >/dev/null 2>&1; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v dnf >/dev/null 2>&1; then $sudo dnf install -y -q chromium
+  elif command -v apk >/dev/null 2>&1; then $sudo apk add --quiet chromium
+  elif command -v brew >/dev/null 2>&1; then brew install --cask chromium
+  elif command -v pacman >/dev/null 2>&1; then $sudo pacman -S --noconfirm chromium
+  else
+    log "Cannot install chromium: no known package manager. Install Chromium and re-run."; exit 1
+  fi
+}
+
 want=$(cat requirements-dev.txt layers/deps/requirements.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c '' >/dev/null 2>&1; then
   PY=$(find_python)
@@ -78,4 +96,5 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   log "packages installed in $((SECONDS - started)) s"
 fi
 install_redis
+install_chromium
 log "ready: $("$VENV/bin/python" -V), $(redis-server --version | cut -d' ' -f1-3)"

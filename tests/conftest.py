@@ -105,6 +105,21 @@ def local_s3() -> Iterator[LocalS3]:
 
 
 @pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's S3 in this process, with the imports bucket (its client)."""
+    import boto3
+    from moto import mock_aws
+
+    for key, value in LocalS3.CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=IMPORTS_BUCKET)
+        yield client
+
+
+@pytest.fixture
 def redis_url(shared_redis: RedisServer) -> str:
     """A clean database on the session's server (flushed before each test)."""
     shared_redis.client().flushall()

@@ -140,10 +140,18 @@ def test_one_redis_command_per_counted_hit(invoke_hits: Invoke, shared_redis: Re
     for _ in range(10):
         invoke_hits(load_event("hits/get-root"))
     stats = admin.info("commandstats")
-    # redis-py sends INCR as INCRBY key 1. The admin's CONFIG RESETSTAT is the only other
-    # command (its INFO is not yet counted when the stats are read).
+    # One EVALSHA per hit is the one round trip; Redis also counts the commands the script
+    # runs inside (the count and its three buckets, their TTLs, the visitor, the day's salt).
+    # The admin's CONFIG RESETSTAT is the only other command.
     calls = {name: s["calls"] for name, s in stats.items() if not name.startswith("cmdstat_config")}
-    assert calls == {"cmdstat_incrby": 10}
+    assert calls == {
+        "cmdstat_evalsha": 10,
+        "cmdstat_incr": 40,
+        "cmdstat_expire": 40,
+        "cmdstat_get": 10,
+        "cmdstat_pfadd": 10,
+    }
+    assert "cmdstat_set" not in calls  # the day's salt was made by the first hit, before the reset
 
 
 # --- failure paths -------------------------------------------------------------------

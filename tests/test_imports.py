@@ -15,10 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from hitcounter.errors import Forbidden, NotFound
 from hitcounter.imports import import_id
@@ -32,17 +30,6 @@ from tests.conftest import EVENTS, Invoke, body_json, header, load_event
 from tests.servers import RedisServer, wait_for
 
 BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in LocalS3.CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

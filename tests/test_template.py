@@ -88,6 +88,8 @@ def test_routes_are_explicit_named_events(template: Template) -> None:
         ("GET", "/hits"),
         ("GET", "/health"),
         ("GET", "/health/ready"),
+        ("GET", "/stats"),
+        ("GET", "/dashboard"),
     }
     assert all(r.method != "ANY" and "{proxy+}" not in r.path for r in template.routes)
 

@@ -18,7 +18,7 @@ http.install(app)
 @app.get("/", summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
     headers = http.headers(app.current_event)
-    hit = counting.count(services().hits, http.idempotency_key(headers))
+    hit = counting.count(services().hits, http.idempotency_key(headers), http.visit(app.current_event))
     extra = {"Idempotent-Replayed": "true"} if hit.replayed else {}
     if http.wants_json(headers):
         return http.json_response(200, {"hits": hit.total}, extra)
@@ -28,6 +28,22 @@ def hello() -> Response[str]:
 @app.get("/hits", summary="Read the count", responses=api_docs.READ_HITS)
 def current() -> Response[str]:
     return http.json_response(200, {"hits": services().hits.count()})
+
+
+@app.get("/stats", summary="The hit history: totals, unique visitors, the series", responses=api_docs.STATS)
+def stats() -> Response[str]:
+    period = http.period(app.current_event)
+    return http.json_response(200, services().hits.history(period, http.request_time_ms(app.current_event)))
+
+
+@app.get("/dashboard", summary="The hit history as one HTML page", responses=api_docs.DASHBOARD)
+def dashboard_page() -> Response[str]:
+    from hitcounter import dashboard  # only this route pays for the renderer's import
+
+    event = app.current_event
+    data = services().hits.history(http.period(event), http.request_time_ms(event), recent_imports=10)
+    page = dashboard.render(data, data.pop("imports"))
+    return Response(200, "text/html; charset=utf-8", page, headers={"Cache-Control": "no-store"})
 
 
 @app.get("/health", summary="Liveness", responses=api_docs.LIVENESS)

@@ -11,6 +11,8 @@ have counted: method GET, path ``/`` (query string ignored), status 2xx.
 
 from __future__ import annotations
 
+import calendar
+import functools
 import gzip
 import hashlib
 import io
@@ -19,16 +21,19 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from hitcounter import history as hist
 from hitcounter.errors import AppError, Unprocessable
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # host ident user [time] "METHOD target PROTOCOL" status size ["referer" "agent"]
 _LINE = re.compile(
-    rb'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/\d(?:\.\d)?)?" '
-    rb'(?P<status>\d{3}) (?:\d+|-)(?: "[^"]*" "[^"]*")?\s*$'
+    rb'^(?P<host>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/\d(?:\.\d)?)?" '
+    rb'(?P<status>\d{3}) (?:\d+|-)(?: "[^"]*" "(?P<agent>[^"]*)")?\s*$'
 )
+_MONTHS = {m.encode(): i for i, m in enumerate(calendar.month_abbr) if m}
 TOP_PATHS = 10
 MAX_PATH_CHARS = 256  # a longer path is kept in the statistics truncated, marked with "…"
 # Distinct paths tracked before the rarest are dropped: keeps memory constant on logs with
@@ -65,9 +70,79 @@ class LogSummary:
     decompressed_bytes: int = 0
     sha256: str = ""
     paths: Counter[str] = field(default_factory=Counter)
+    # The hit history of the counted lines (History.now_ms set): bucket name (m:…, h:…, d:…)
+    # → hits, only for buckets still within their retention; lines whose time cannot be read.
+    buckets: Counter[str] = field(default_factory=Counter)
+    untimed: int = 0
 
     def top_paths(self) -> list[dict[str, object]]:
         return [{"path": p, "requests": n} for p, n in self.paths.most_common(TOP_PATHS)]
+
+
+@dataclass(frozen=True)
+class History:
+    """What the history needs from a parse: the import's own time (retention is measured
+    from it) and where each counted line's visitor goes (day id, visitor digest)."""
+
+    now_ms: int
+    on_visitor: Callable[[str, str], None] = lambda day, visitor: None
+
+
+def line_time_ms(raw: bytes) -> int | None:
+    """``10/Oct/2000:13:55:36 -0700`` → epoch ms, or None when it is not that shape."""
+    try:
+        day, month, year = int(raw[0:2]), _MONTHS[raw[3:6]], int(raw[7:11])
+        hour, minute, second = int(raw[12:14]), int(raw[15:17]), int(raw[18:20])
+        sign = -1 if raw[21:22] == b"-" else 1
+        offset = sign * (int(raw[22:24]) * 3600 + int(raw[24:26]) * 60)
+        if len(raw) != 26 or not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+            return None
+        return (calendar.timegm((year, month, day, hour, minute, second)) - offset) * 1000
+    except (KeyError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=4096)  # log lines come in time order: few distinct stamps at a time
+def _stamp(raw: bytes) -> tuple[int, str, str, str] | None:
+    at_ms = line_time_ms(raw)
+    if at_ms is None:
+        return None
+    minute = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y%m%d%H%M")
+    return at_ms, minute[:8], minute[:10], minute
+
+
+def _record_history(summary: LogSummary, history: History, match: re.Match[bytes]) -> None:
+    stamp = _stamp(match["time"])
+    if stamp is None:
+        summary.untimed += 1
+        return
+    at_ms, day, hour, minute = stamp
+    age = (history.now_ms - at_ms) / 1000
+    if age < hist.DAY_TTL:
+        summary.buckets[f"d:{day}"] += 1
+        if age < hist.HOUR_TTL:
+            summary.buckets[f"h:{hour}"] += 1
+        if age < hist.MINUTE_TTL:
+            summary.buckets[f"m:{minute}"] += 1
+        agent = (match["agent"] or b"").decode("utf-8", "replace")
+        history.on_visitor(day, hist.visitor_key(match["host"].decode("utf-8", "replace"), agent))
+
+
+def bucket_ttls(buckets: Counter[str], now_ms: int) -> dict[str, tuple[int, int]]:
+    """Each bucket with its hits and the TTL it gets: its retention counted from the bucket's
+    end, as a live hit at the end of the bucket would have left it (never longer)."""
+    spans = {
+        "m": (60, hist.MINUTE_TTL, "%Y%m%d%H%M"),
+        "h": (3600, hist.HOUR_TTL, "%Y%m%d%H"),
+        "d": (86400, hist.DAY_TTL, "%Y%m%d"),
+    }
+    out = {}
+    for name, hits in buckets.items():
+        kind, ident = name.split(":", 1)
+        span, ttl, fmt = spans[kind]
+        start = datetime.strptime(ident, fmt).replace(tzinfo=UTC).timestamp()
+        out[name] = (hits, max(1, int(start + span + ttl - now_ms / 1000)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,6 +151,7 @@ class Limits:
     max_decompressed: int = 2 * 1024**3
     margin_ms: int = 5000  # stop while this much time is left: the commit and the answer
     remaining_ms: Callable[[], int] = lambda: 2**31
+    history: History | None = None  # None: count only (no buckets, no visitors)
 
 
 def _digest(path: Path) -> tuple[int, str]:
@@ -127,7 +203,7 @@ def summarize(path: Path, limits: Limits | None = None) -> LogSummary:
 def _parse(stream: gzip.GzipFile | io.BufferedReader, summary: LogSummary, limits: Limits) -> None:
     # Hot loop: locals instead of attribute look-ups, the byte bound checked inline.
     readline, match_line, paths = stream.readline, _LINE.match, summary.paths
-    max_line, cap = limits.max_line, limits.max_decompressed
+    max_line, cap, history = limits.max_line, limits.max_decompressed, limits.history
     too_large = f"the log is larger than {cap} bytes uncompressed; nothing was counted"
     read = seen = 0
     while line := readline(max_line + 1):
@@ -163,4 +239,6 @@ def _parse(stream: gzip.GzipFile | io.BufferedReader, summary: LogSummary, limit
             summary.paths = paths = Counter(dict(paths.most_common(MAX_TRACKED_PATHS // 2)))
         if match["method"] == b"GET" and target == "/" and match["status"].startswith(b"2"):
             summary.counted += 1
+            if history is not None:
+                _record_history(summary, history, match)
     summary.decompressed_bytes = read

@@ -77,6 +77,49 @@ COUNT_HIT: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 READ_HITS: dict[int, OpenAPIResponse] = {200: _json("The current count; nothing is counted", _HITS), **_UNAVAILABLE}
+_SERIES_POINT: Schema = {
+    "type": "object",
+    "required": ["start", "hits"],
+    "properties": {
+        "start": {"type": "string", "format": "date-time", "description": "The bucket's start, UTC"},
+        "hits": {"type": "integer", "minimum": 0},
+        "uniques": {"type": "integer", "minimum": 0, "description": "Day buckets only"},
+    },
+}
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+STATS: dict[int, OpenAPIResponse] = {
+    200: _json(
+        "The period's hits per bucket (hours for 48h, days otherwise, UTC, oldest first), its unique "
+        "visitors (HyperLogLog, about 0.81% error), today's, and the all-time total; nothing is counted",
+        {
+            "type": "object",
+            "required": ["period", "unit", "total", "hits", "uniques", "today", "series"],
+            "properties": {
+                "period": {"type": "string", "enum": ["48h", "30d", "1y"]},
+                "unit": {"type": "string", "enum": ["hour", "day"]},
+                "total": _COUNT,
+                "hits": _COUNT,
+                "uniques": _COUNT,
+                "today": {
+                    "type": "object",
+                    "required": ["hits", "uniques"],
+                    "properties": {"hits": _COUNT, "uniques": _COUNT},
+                },
+                "series": {"type": "array", "items": _SERIES_POINT, "maxItems": 365},
+            },
+        },
+    ),
+    400: _error("An unknown period"),
+    **_UNAVAILABLE,
+}
+DASHBOARD: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "One HTML page: totals, today, a chart of the period, the latest imports (no script)",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+    400: _error("An unknown period"),
+    **_UNAVAILABLE,
+}
 LIVENESS: dict[int, OpenAPIResponse] = {
     200: _json("The function runs", {"type": "object", "properties": {"status": {"const": "ok"}}})
 }
@@ -192,6 +235,14 @@ _SID_COOKIE = {
     "schema": {"type": "string"},
 }
 
+_PERIOD = {
+    "name": "period",
+    "in": "query",
+    "required": False,
+    "description": "48h (by hour), 30d (by day, the default) or 1y (by day)",
+    "schema": {"type": "string", "enum": ["48h", "30d", "1y"], "default": "30d"},
+}
+
 # Request parameters and bodies, by (method, path): Powertools derives these only from
 # validated signatures, which would put Pydantic on the functions' import path.
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
@@ -212,6 +263,8 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
         },
     ],
+    ("get", "/stats"): [_PERIOD],
+    ("get", "/dashboard"): [_PERIOD],
     ("get", "/session"): [_SID_COOKIE],
     ("put", "/session"): [_SID_COOKIE],
     ("delete", "/session"): [_SID_COOKIE],

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from hitcounter.history import Visit
 from hitcounter.observability import count_metric, logger
 from hitcounter.store import Hit, HitStore
 
 
-def count(store: HitStore, idempotency_key: str | None) -> Hit:
-    """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``."""
-    hit = store.incr() if idempotency_key is None else store.incr_once(idempotency_key)
+def count(store: HitStore, idempotency_key: str | None, visit: Visit) -> Hit:
+    """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``;
+    either way the hit's buckets and visitor go in the same step (a replay adds nothing)."""
+    hit = store.incr(visit) if idempotency_key is None else store.incr_once(idempotency_key, visit)
     if not hit.replayed:
         count_metric("Hits")
     if hit.started:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from hitcounter import history
 from hitcounter.errors import (
     AppError,
     BackendUnavailable,
@@ -29,6 +31,7 @@ from hitcounter.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from hitcounter.history import Visit
 from hitcounter.observability import count_metric, logger, reported_misconfigurations
 from hitcounter.runtime import services
 
@@ -127,6 +130,37 @@ def headers(event: BaseProxyEvent) -> Mapping[str, str]:
     ``sam local start-api`` keeps the client's case (``Accept``). Powertools' own mapping
     lower-cases them; every lookup here uses lower-case names."""
     return event.headers
+
+
+def request_time_ms(event: BaseProxyEvent) -> int:
+    """The request's own time (``requestContext.timeEpoch``, ms): what the hit history
+    buckets by, so any process gives the same answer. Events without it (hand-made ones)
+    fall back to this process's clock."""
+    epoch = (event.get("requestContext") or {}).get("timeEpoch")
+    if isinstance(epoch, int) and not isinstance(epoch, bool) and 0 < epoch < 2**53:
+        # `sam local start-api` sends seconds (API Gateway sends milliseconds); as
+        # milliseconds, a value below 10^11 would be before March 1973.
+        return epoch * 1000 if epoch < 10**11 else epoch
+    return time.time_ns() // 1_000_000
+
+
+def period(event: BaseProxyEvent) -> history.Period:
+    """``?period=`` of /stats and /dashboard: one of history.PERIODS, 30d when absent."""
+    params = event.get("queryStringParameters") or {}
+    name = params.get("period", history.DEFAULT_PERIOD) if isinstance(params, dict) else history.DEFAULT_PERIOD
+    if name not in history.PERIODS:
+        raise BadRequest(f"period must be one of {', '.join(history.PERIODS)}")
+    return history.PERIODS[name]
+
+
+def visit(event: BaseProxyEvent) -> Visit:
+    """When and who, for the hit history: the request's time, and the digest of its source IP
+    and User-Agent (hitcounter.history; neither is kept or logged)."""
+    context = event.get("requestContext") or {}
+    source_ip = str((context.get("http") or {}).get("sourceIp") or "")
+    agent = headers(event).get("user-agent") or ""
+    who = history.visitor_key(source_ip, agent) if (source_ip or agent) else ""
+    return Visit(request_time_ms(event), who)
 
 
 def wants_json(request_headers: Mapping[str, str]) -> bool:

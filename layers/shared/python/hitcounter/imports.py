@@ -23,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter import http
-from hitcounter.accesslog import Limits, summarize
+from hitcounter.accesslog import History, Limits, bucket_ttls, summarize
 from hitcounter.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
 from hitcounter.objects import ObjectChanged, ObjectInfo, ObjectStore
 from hitcounter.scratch import ensure_room, invocation_dir
@@ -133,27 +133,61 @@ def run(
         if etag is not None and etag != info.etag:
             raise ObjectChanged()  # the version that was asked for is gone
         ledger.set_state(ident, record)
-        summary = _import(objects, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
+        summary, history = _import(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
     except BackendUnavailable:
         raise  # Redis or S3 away: not the import's fault; Lambda retries the event
     except AppError as err:
         ledger.set_state(ident, record | {"state": FAILED, "reason": {"code": err.code, "message": err.message}})
         raise
-    return ledger.commit(ident, summary["counted"], summary)
+    return ledger.commit(ident, summary["counted"], summary, history.buckets, history.days)
+
+
+class _History:
+    """The import's share of the hit history: buckets counted by the parse, and its visitors
+    staged in Redis per day in batches (never all held: at most ``FLUSH_AT`` digests)."""
+
+    FLUSH_AT = 5000
+
+    def __init__(self, ledger: ImportStore, ident: str, staging_ttl: int) -> None:
+        self.ledger, self.ident, self.staging_ttl = ledger, ident, staging_ttl
+        self.pending: dict[str, set[str]] = {}
+        self.held = 0
+        self.days: list[str] = []
+        self.buckets: dict[str, tuple[int, int]] = {}
+
+    def visitor(self, day: str, digest: str) -> None:
+        batch = self.pending.setdefault(day, set())
+        if digest not in batch:
+            batch.add(digest)
+            self.held += 1
+            if self.held >= self.FLUSH_AT:
+                self.flush()
+
+    def flush(self) -> None:
+        for day, digests in self.pending.items():
+            ordered = sorted(digests)
+            for start in range(0, len(ordered), 1000):
+                self.ledger.stage_visitors(self.ident, day, ordered[start : start + 1000], self.staging_ttl)
+            if day not in self.days:
+                self.days.append(day)
+        self.pending, self.held = {}, 0
 
 
 def _import(
     objects: ObjectStore,
+    ledger: ImportStore,
     scratch_root: Path,
     limits: ImportLimits,
     info: ObjectInfo,
     *,
     ident: str,
     remaining_ms: Callable[[], int],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], _History]:
     if info.size > limits.max_object_bytes:
         raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
     ensure_room(scratch_root, info.size)
+    now_ms = time.time_ns() // 1_000_000  # the import's own time: each bucket's retention counts from it
+    history = _History(ledger, ident, limits.stale_seconds)
     with invocation_dir(scratch_root) as workdir:
         local = workdir / "object"
         objects.download(info, local)
@@ -164,8 +198,11 @@ def _import(
                 max_decompressed=limits.max_decompressed_bytes,
                 margin_ms=limits.time_margin_ms,
                 remaining_ms=remaining_ms,
+                history=History(now_ms, history.visitor),
             ),
         )
+    history.flush()
+    history.buckets = bucket_ttls(parsed.buckets, now_ms)
     return {
         "id": ident,
         "key": info.key,
@@ -178,8 +215,9 @@ def _import(
         "decompressed_bytes": parsed.decompressed_bytes,
         "sha256": parsed.sha256,
         "top_paths": parsed.top_paths(),
+        "untimed": parsed.untimed,
         "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    }, history
 
 
 def lookup(ledger: ImportStore, ident: str) -> dict[str, Any]:

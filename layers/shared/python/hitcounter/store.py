@@ -31,6 +31,8 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import ClusterDownError
 
+from hitcounter import history
+from hitcounter.history import Visit
 from hitcounter.redis_client import RedisHandle
 
 
@@ -43,14 +45,40 @@ def _script(source: str) -> Script:
     return Script(None, text.encode())  # type: ignore[arg-type]
 
 
-# Dedupe and count in one server-side step: a replay finds the record and returns the N
-# the first request got; the counter and the record share the {hits} slot.
-_INCR_ONCE = """
+# One counted hit, in one server-side step: dedupe (with an Idempotency-Key), count, and add
+# the hit to its minute, hour and day buckets and its visitor to the day's HyperLogLog. Every
+# key is under the counter shard's hash tag. A replay returns the N the first request got
+# and adds nothing.
+#   KEYS: counter, record, minute, hour, day, uniques, salt
+#   ARGV: record TTL ("0": no Idempotency-Key), "n" to record the count or "0" a placeholder
+#         (sharded: the caller records the total), minute/hour/day TTLs, a fresh salt (used
+#         only if the day has none), the salt's TTL, the visitor's digest ("" for none)
+_COUNT_HIT = """
 #!lua
-local seen = redis.call('GET', KEYS[2])
-if seen then return {tonumber(seen), 1} end
+local keyed = ARGV[1] ~= '0'
+if keyed then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {tonumber(seen), 1} end
+end
 local n = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], n, 'EX', ARGV[1])
+if keyed then
+  local value = 0
+  if ARGV[2] == 'n' then value = n end
+  redis.call('SET', KEYS[2], value, 'EX', ARGV[1])
+end
+for i = 3, 5 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[i])
+end
+if ARGV[8] ~= '' then
+  local salt = redis.call('GET', KEYS[7])
+  if not salt then
+    salt = ARGV[6]
+    redis.call('SET', KEYS[7], salt, 'EX', ARGV[7])
+  end
+  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[8]))
+  redis.call('EXPIRE', KEYS[6], ARGV[5])
+end
 return {n, 0}
 """
 
@@ -68,18 +96,6 @@ def hits_key(prefix: str, shards: int, shard: int, name: str) -> str:
 
 def shard_of(value: str, shards: int) -> int:
     return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) % shards
-
-
-# Sharded variant: the record is first a placeholder, then the total the caller reported;
-# it answers the shard's own new value (1 means the shard started afresh).
-_INCR_ONCE_SHARD = """
-#!lua
-local seen = redis.call('GET', KEYS[2])
-if seen then return {tonumber(seen), 1} end
-local n = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], 0, 'EX', ARGV[1])
-return {n, 0}
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +132,7 @@ class HitStore:
         self.hits_key = self.shard_keys[0]
         self._prefix = key_prefix
         self.idempotency_ttl = idempotency_ttl
-        self._incr_once = _script(_INCR_ONCE)
-        self._incr_once_shard = _script(_INCR_ONCE_SHARD)
+        self._count_hit = _script(_COUNT_HIT)
 
     def _total(self) -> int:
         """The sum of every shard, read in one pipeline: GETs only, so a re-send is harmless."""
@@ -127,38 +142,133 @@ class HitStore:
                 pipe.get(key)
             return sum(int(v) for v in pipe.execute() if v is not None)
 
-    def incr(self) -> Hit:
-        """Count one hit; the new total comes from INCR's own reply: one round trip."""
-        if self.shards == 1:
-            with self._redis.use() as client:
-                n = int(client.incr(self.hits_key))
-            return Hit(n, started=n == 1)
-        # A random shard from the OS's CSPRNG: SnapStart clones do not share a sequence.
+    def _history_keys(self, shard: int, visit: Visit) -> list[str]:
+        """The buckets, the day's HyperLogLog and the day's salt of this visit, on ``shard``."""
+        day = history.day_id(visit.at_ms)
+        return [
+            hits_key(self._prefix, self.shards, shard, f"m:{history.minute_id(visit.at_ms)}"),
+            hits_key(self._prefix, self.shards, shard, f"h:{history.hour_id(visit.at_ms)}"),
+            hits_key(self._prefix, self.shards, shard, f"d:{day}"),
+            hits_key(self._prefix, self.shards, shard, f"u:{day}"),
+            hits_key(self._prefix, self.shards, shard, f"salt:{day}"),
+        ]
+
+    def _step(self, shard: int, record: str | None, mode: str, visit: Visit) -> tuple[int, bool]:
+        """One EVALSHA: (the shard's new value or the recorded N, replayed)."""
+        keys = [self.shard_keys[shard], record or self.shard_keys[shard], *self._history_keys(shard, visit)]
+        args: list[str | int] = [
+            self.idempotency_ttl if record else 0,
+            mode,
+            history.MINUTE_TTL,
+            history.HOUR_TTL,
+            history.DAY_TTL,
+            secrets.token_hex(16),  # the day's salt if this is its first hit (CSPRNG: no clone shares it)
+            history.SALT_TTL,
+            visit.visitor,
+        ]
         with self._redis.use() as client:
-            mine = int(client.incr(self.shard_keys[secrets.randbelow(self.shards)]))
+            value, replayed = self._count_hit(keys=keys, args=args, client=client)
+        return int(value), bool(replayed)
+
+    def _visitor_shard(self, visit: Visit) -> int:
+        """Without a key, a visitor always lands on one shard (so each shard's uniques are
+        disjoint and add up); without a visitor, any shard (the OS's CSPRNG: SnapStart
+        clones do not share a sequence)."""
+        if visit.visitor:
+            return shard_of(visit.visitor, self.shards)
+        return secrets.randbelow(self.shards)
+
+    def incr(self, visit: Visit) -> Hit:
+        """Count one hit, its buckets and its visitor: one EVALSHA; the new total is the
+        script's own INCR reply. Sharded: the script, then the total (a read pipeline)."""
+        if self.shards == 1:
+            n, _ = self._step(0, None, "0", visit)
+            return Hit(n, started=n == 1)
+        mine, _ = self._step(self._visitor_shard(visit), None, "0", visit)
         return Hit(self._total(), started=mine == 1)
 
-    def incr_once(self, idempotency_key: str) -> Hit:
-        """Count one hit per key. One EVALSHA; the client's key is hashed so its length and
-        characters never shape a Redis key."""
+    def incr_once(self, idempotency_key: str, visit: Visit) -> Hit:
+        """Count one hit per key, in the same one EVALSHA; the client's key is hashed so its
+        length and characters never shape a Redis key."""
         digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = shard_of(digest, self.shards)
-        counter = self.shard_keys[shard]
         record = hits_key(self._prefix, self.shards, shard, f"idem:{digest}")
         if self.shards == 1:
-            with self._redis.use() as client:
-                n, replayed = self._incr_once(keys=[counter, record], args=[self.idempotency_ttl], client=client)
-            return Hit(int(n), bool(replayed), started=int(n) == 1 and not replayed)
-        with self._redis.use() as client:
-            value, replayed = self._incr_once_shard(keys=[counter, record], args=[self.idempotency_ttl], client=client)
-        if replayed and int(value) > 0:
-            return Hit(int(value), True)
+            n, replayed = self._step(shard, record, "n", visit)
+            return Hit(n, replayed, started=n == 1 and not replayed)
+        value, replayed = self._step(shard, record, "0", visit)
+        if replayed and value > 0:
+            return Hit(value, True)
         total = self._total()
         if not replayed:
             with self._redis.use() as client:
                 # Idempotent (same value, only if the record exists): sent once all the same.
                 client.set(record, total, xx=True, keepttl=True)
-        return Hit(total, bool(replayed), started=not replayed and int(value) == 1)
+        return Hit(total, replayed, started=not replayed and value == 1)
+
+    def history(self, period: history.Period, now_ms: int, recent_imports: int = 0) -> dict[str, Any]:
+        """The period's buckets, unique visitors and the total, in one pipeline of reads
+        (per shard: one MGET of the buckets, one PFCOUNT per day and one over the whole
+        period, one GET of the count; a re-send is harmless). The work is bounded by the
+        period (at most 365 buckets) times HITS_SHARDS."""
+        starts = history.bucket_starts(period, now_ms)
+        prefix = "h" if period.unit == "hour" else "d"
+        ids = [history.bucket_id(period.unit, start) for start in starts]
+        days = history.days_of(period, now_ms)
+        today = history.day_id(now_ms)
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for shard in range(self.shards):
+                # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could
+                # span slots); these keys share the shard's hash tag, so the commands are sent
+                # as they are, and the pipeline routes each by its keys' one slot.
+                buckets = [hits_key(self._prefix, self.shards, shard, f"{prefix}:{i}") for i in ids]
+                pipe.execute_command("MGET", *buckets)
+                day_hlls = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days]
+                pipe.execute_command("PFCOUNT", *day_hlls)
+                for key in day_hlls:
+                    pipe.execute_command("PFCOUNT", key)
+                pipe.get(self.shard_keys[shard])
+                if recent_imports:
+                    pipe.lrange(hits_key(self._prefix, self.shards, shard, "imports:recent"), 0, recent_imports - 1)
+            replies = pipe.execute()
+        hits = [0] * len(ids)
+        per_day = dict.fromkeys(days, 0)
+        uniques = total = 0
+        step = 3 + len(days) + (1 if recent_imports else 0)
+        imports: list[dict[str, Any]] = []
+        for shard in range(self.shards):
+            chunk = replies[shard * step : (shard + 1) * step]
+            if recent_imports:
+                imports += [json.loads(raw) for raw in chunk.pop()]
+            buckets, union, *day_counts, count = chunk
+            hits = [h + int(v or 0) for h, v in zip(hits, buckets, strict=True)]
+            # Each visitor lands on one shard (or, with Idempotency-Keys, may on several):
+            # the shards' estimates add up (README "Hit history").
+            uniques += int(union)
+            for day, n in zip(days, day_counts, strict=True):
+                per_day[day] += int(n)
+            total += int(count or 0)
+        series = []
+        for start, n in zip(starts, hits, strict=True):
+            point: dict[str, Any] = {"start": start.isoformat().replace("+00:00", "Z"), "hits": n}
+            if period.unit == "day":
+                point["uniques"] = per_day[start.strftime("%Y%m%d")]
+            series.append(point)
+        today_hits = sum(p["hits"] for p in series if p["start"].startswith(f"{today[:4]}-{today[4:6]}-{today[6:]}"))
+        result = {
+            "period": period.name,
+            "unit": period.unit,
+            "total": total,
+            "hits": sum(hits),
+            "uniques": uniques,
+            "today": {"hits": today_hits, "uniques": per_day.get(today, 0)},
+            "series": series,
+        }
+        if recent_imports:
+            imports.sort(key=lambda i: str(i.get("imported_at", "")), reverse=True)
+            result["imports"] = imports[:recent_imports]
+        return result
 
     def count(self) -> int:
         if self.shards > 1:
@@ -263,6 +373,11 @@ class SessionStore:
 # An import adds its count and stores its summary in one step, keyed by the object's key and
 # ETag, on the counter's {hits} slot: a second import of the same object (also one running
 # at the same time) finds the summary and adds nothing.
+# The same step adds the log's hits to the minute, hour and day buckets of each line's own time
+# (ARGV: bucket count, then increment and TTL per bucket key) and merges the visitors staged
+# per day (hitcounter.store.ImportStore.stage_visitors) into that day's HyperLogLog.
+#   KEYS: counter, summary, state, recent imports, bucket keys…, then (day HLL, staging) pairs
+#   ARGV: counted, summary, recent entry, bucket count, (increment, TTL)…, day TTL
 _COMMIT_IMPORT = """
 #!lua
 local existing = redis.call('GET', KEYS[2])
@@ -270,7 +385,39 @@ if existing then return {existing, 0} end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[4], ARGV[3])
+redis.call('LTRIM', KEYS[4], 0, 9)
+local buckets = tonumber(ARGV[4])
+for i = 1, buckets do
+  local key = KEYS[4 + i]
+  redis.call('INCRBY', key, ARGV[3 + 2 * i])
+  redis.call('EXPIRE', key, ARGV[4 + 2 * i])
+end
+local day_ttl = ARGV[5 + 2 * buckets]
+for i = 5 + buckets, #KEYS, 2 do
+  redis.call('PFMERGE', KEYS[i], KEYS[i], KEYS[i + 1])
+  redis.call('EXPIRE', KEYS[i], day_ttl)
+  redis.call('DEL', KEYS[i + 1])
+end
 return {ARGV[2], 1}
+"""
+
+# Stage a batch of an import's visitors for one day, salted with that day's salt (made if the
+# day has none): PFADD only, so a retried batch adds nothing new. The staging key expires on
+# its own if the import never commits.
+#   KEYS: the day's salt, the staging HyperLogLog   ARGV: a fresh salt, salt TTL, staging TTL, digests…
+_STAGE_VISITORS = """
+#!lua
+local salt = redis.call('GET', KEYS[1])
+if not salt then
+  salt = ARGV[1]
+  redis.call('SET', KEYS[1], salt, 'EX', ARGV[2])
+end
+local ids = {}
+for i = 4, #ARGV do ids[#ids + 1] = redis.sha1hex(salt .. ARGV[i]) end
+redis.call('PFADD', KEYS[2], unpack(ids))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return #ids
 """
 
 
@@ -286,6 +433,7 @@ class ImportStore:
         self._key_prefix = key_prefix
         self.shards = shards
         self._commit = _script(_COMMIT_IMPORT)
+        self._stage = _script(_STAGE_VISITORS)
 
     def _keys(self, import_id: str) -> list[str]:
         """The counter shard, the summary and the state, under one hash tag chosen by the id."""
@@ -318,14 +466,44 @@ class ImportStore:
         with self._redis.use() as client:
             client.set(self._keys(import_id)[2], json.dumps(record, separators=(",", ":")), ex=self.STATE_TTL)
 
-    def commit(self, import_id: str, counted: int, summary: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _key(self, import_id: str, name: str) -> str:
+        return hits_key(self._key_prefix, self.shards, shard_of(import_id, self.shards), name)
+
+    def stage_visitors(self, import_id: str, day: str, digests: list[str], ttl: int) -> None:
+        """Add a batch of the import's visitors of ``day`` to its staging HyperLogLog."""
+        keys = [self._key(import_id, f"salt:{day}"), self._key(import_id, f"import:{import_id}:u:{day}")]
+        args: list[str | int] = [secrets.token_hex(16), history.SALT_TTL, ttl, *digests]
+        with self._redis.use() as client:
+            self._stage(keys=keys, args=args, client=client)
+
+    def commit(
+        self,
+        import_id: str,
+        counted: int,
+        summary: dict[str, Any],
+        buckets: dict[str, tuple[int, int]] | None = None,
+        visitor_days: list[str] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
         """Add ``counted`` to the hits and store ``summary`` unless this import is already
         stored; returns the stored summary and whether this call created it. The state
-        record goes in the same step: a finished import has none."""
+        record goes in the same step: a finished import has none. So do the history:
+        ``buckets`` maps a bucket name (``m:…``, ``h:…``, ``d:…``) to (hits, TTL), and each
+        day of ``visitor_days`` has its staged visitors merged into that day's uniques."""
+        buckets = buckets or {}
+        entry = {k: summary.get(k) for k in ("id", "key", "counted", "lines", "imported_at")}
+        keys = [*self._keys(import_id), self._key(import_id, "imports:recent")]
+        args: list[str | int] = [
+            counted,
+            json.dumps(summary, separators=(",", ":")),
+            json.dumps(entry, separators=(",", ":")),
+            len(buckets),
+        ]
+        for name, (hits, ttl) in buckets.items():
+            keys.append(self._key(import_id, name))
+            args += [hits, ttl]
+        args.append(history.DAY_TTL)
+        for day in visitor_days or []:
+            keys += [self._key(import_id, f"u:{day}"), self._key(import_id, f"import:{import_id}:u:{day}")]
         with self._redis.use() as client:
-            stored, created = self._commit(
-                keys=self._keys(import_id),
-                args=[counted, json.dumps(summary, separators=(",", ":"))],
-                client=client,
-            )
+            stored, created = self._commit(keys=keys, args=args, client=client)
         return dict(json.loads(stored)), bool(created)

@@ -1,0 +1,75 @@
+"""The dashboard in a real browser: headless Chromium (the system's package, installed by
+`make setup`) loads /dashboard from the local server; the rendered DOM's numbers and chart
+points must be /stats's; the screenshot is a real picture of a sane size."""
+
+from __future__ import annotations
+
+import struct
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localapi import browser
+from localapi import template as sam_template
+from localapi.server import LocalApi, Server
+from tests.test_localapi import http, http_json
+
+
+class _Dom(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: dict[str, str] = {}
+        self.bars: list[dict[str, str]] = []
+        self.svg_roles: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "dd" and "id" in found:
+            self._in = found["id"]
+        if tag == "rect" and "data-hits" in found:
+            self.bars.append(found)
+        if tag == "svg":
+            self.svg_roles.append(found.get("role", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self.figures[self._in] = data.strip()
+            self._in = None
+
+
+@pytest.fixture
+def api(template: sam_template.Template, redis_url: str) -> Any:
+    server = Server(LocalApi(template, {"Parameters": {"REDIS_URL": redis_url}})).start()
+    yield server
+    server.stop()
+
+
+def test_chromium_renders_the_numbers_and_the_chart_of_stats(api: Any, tmp_path: Path) -> None:
+    for i in range(30):
+        assert http("GET", f"{api.url}/", {"User-Agent": f"visitor-{i % 7}"})[0] == 200
+    for period in ("48h", "30d"):
+        stats = http_json("GET", f"{api.url}/stats?period={period}")[2]
+        dom = _Dom()
+        dom.feed(browser.dump_dom(f"{api.url}/dashboard?period={period}"))
+        assert dom.figures == {
+            "total": str(stats["total"]),
+            "today": str(stats["today"]["hits"]),
+            "uniques-today": str(stats["today"]["uniques"]),
+        }
+        assert stats["total"] == 30 and stats["today"]["hits"] == 30
+        assert abs(stats["today"]["uniques"] - 7) <= 1  # seven user agents from one address
+        assert [int(b["data-hits"]) for b in dom.bars] == [p["hits"] for p in stats["series"]]
+        heights = [float(b["height"]) for b in dom.bars]
+        tallest = max(range(len(heights)), key=heights.__getitem__)
+        assert stats["series"][tallest]["hits"] == max(p["hits"] for p in stats["series"])
+        assert dom.svg_roles == ["img"]
+    picture = tmp_path / "dashboard.png"
+    browser.screenshot(f"{api.url}/dashboard", picture, width=900, height=1000)
+    data = picture.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (900, 1000)
+    assert 10_000 < len(data) < 1_000_000  # a rendered page, not a blank one

@@ -1,0 +1,257 @@
+"""Hit history (README "Hit history"): buckets and unique visitors in the same one step as
+the count, bucketed by the request's own time, on real redis-server processes; /stats and
+/dashboard; imports backfilling their lines' own days."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis
+
+from hitcounter import history
+from localapi.worker import LambdaContext
+from tests.conftest import Invoke, body_json, load_event
+from tests.servers import RedisCluster3, RedisServer
+from tests.test_imports import BUCKET, job
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def hit(at_ms: int, ip: str = "203.0.113.7", agent: str = "curl/8.5.0", key: str | None = None) -> dict[str, Any]:
+    event = load_event("hits/get-root-json")
+    event["requestContext"]["timeEpoch"] = at_ms
+    event["requestContext"]["http"]["sourceIp"] = ip
+    event["headers"]["user-agent"] = agent
+    if key is not None:
+        event["headers"]["idempotency-key"] = key
+    return event
+
+
+def stats_event(at_ms: int, period: str | None = None, path: str = "/stats") -> dict[str, Any]:
+    event = load_event("hits/get-stats")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {path}"
+    event["requestContext"]["timeEpoch"] = at_ms
+    event["queryStringParameters"] = {"period": period} if period else None
+    event["rawQueryString"] = f"period={period}" if period else ""
+    return event
+
+
+def test_buckets_split_at_minute_hour_day_and_year_boundaries(invoke_hits: Invoke, redis_url: str) -> None:
+    for at in ("2025-12-31T23:59:59.999", "2026-01-01T00:00:00.000", "2026-01-01T00:00:59.999"):
+        assert invoke_hits(hit(ms(at)))["statusCode"] == 200
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys: list[str] = client.keys("test:{hits}:[mhd]:*")  # type: ignore[assignment]  # decode_responses
+    got = {k.removeprefix("test:{hits}:"): client.get(k) for k in keys}
+    assert got == {
+        "m:202512312359": "1",
+        "h:2025123123": "1",
+        "d:20251231": "1",
+        "m:202601010000": "2",
+        "h:2026010100": "2",
+        "d:20260101": "2",
+    }
+    assert client.get("test:{hits}:count") == "3"
+
+
+def test_each_bucket_expires_after_its_retention(invoke_hits: Invoke, redis_url: str) -> None:
+    now = int(time.time() * 1000)
+    invoke_hits(hit(now))
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    day = history.day_id(now)
+    expected = {
+        f"m:{history.minute_id(now)}": history.MINUTE_TTL,
+        f"h:{history.hour_id(now)}": history.HOUR_TTL,
+        f"d:{day}": history.DAY_TTL,
+        f"u:{day}": history.DAY_TTL,
+        f"salt:{day}": history.SALT_TTL,
+    }
+    for name, ttl in expected.items():
+        pttl = client.pttl(f"test:{{hits}}:{name}")
+        assert ttl * 1000 - 5000 < pttl <= ttl * 1000, name
+    assert history.MINUTE_TTL == 48 * 3600 and history.HOUR_TTL == 35 * 86400 and history.DAY_TTL == 400 * 86400
+
+
+def test_uniques_count_visitors_not_hits_within_the_hyperloglog_error(invoke_hits: Invoke) -> None:
+    at = ms("2026-11-24T12:00:00")
+    visitors = 3000
+    for i in range(visitors):
+        invoke_hits(hit(at + i, ip=f"10.{i // 250}.{i % 250}.1"))
+    for i in range(0, visitors, 3):  # the same visitors again: no new uniques
+        invoke_hits(hit(at + i, ip=f"10.{i // 250}.{i % 250}.1"))
+    invoke_hits(hit(at, ip="10.0.0.1", agent="another browser"))  # same IP, another agent: another visitor
+    body = body_json(invoke_hits(stats_event(at + 60_000, "30d")))
+    assert body["today"]["hits"] == visitors + visitors // 3 + 1
+    assert abs(body["today"]["uniques"] - (visitors + 1)) <= 0.03 * visitors  # 0.81% standard error, 3.7 sigma
+    assert body["uniques"] == body["today"]["uniques"]
+
+
+def test_a_replayed_key_adds_nothing_to_the_history(invoke_hits: Invoke, redis_url: str) -> None:
+    at = ms("2026-11-24T12:00:00")
+    first = invoke_hits(hit(at, key="order-1"))
+    again = invoke_hits(hit(at + 1000, ip="192.0.2.99", key="order-1"))  # a retry from elsewhere
+    assert body_json(first) == body_json(again)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    assert client.get("test:{hits}:d:20261124") == "1"
+    assert client.pfcount("test:{hits}:u:20261124") == 1
+
+
+def test_no_address_or_agent_is_stored_or_logged(invoke_hits: Invoke, redis_url: str, logs: Callable[[], str]) -> None:
+    at = int(time.time() * 1000)
+    invoke_hits(hit(at, ip="198.51.100.42", agent="SecretAgent/7.1"))
+    client = redis.Redis.from_url(redis_url)
+    keys: list[bytes] = client.keys("*")  # type: ignore[assignment]
+    stored = b"".join(key + (client.dump(key) or b"") for key in keys)  # every key and value, serialized
+    for secret in (b"198.51.100.42", b"SecretAgent"):
+        assert secret not in stored
+    assert "198.51.100.42" not in logs() and "SecretAgent" not in logs()
+    # The salt is the day's, random, and lives 48 h.
+    salt = client.get(f"test:{{hits}}:salt:{history.day_id(at)}")
+    assert salt is not None and len(salt) == 32
+
+
+def test_history_is_by_the_requests_own_time_not_the_process_clock(invoke_hits: Invoke) -> None:
+    invoke_hits(hit(ms("2024-02-29T10:00:00")))
+    body = body_json(invoke_hits(stats_event(ms("2024-02-29T23:00:00"), "48h")))
+    assert body["unit"] == "hour" and len(body["series"]) == 48
+    assert body["series"][-1]["start"] == "2024-02-29T23:00:00Z"
+    assert [p for p in body["series"] if p["hits"]] == [{"start": "2024-02-29T10:00:00Z", "hits": 1}]
+    year = body_json(invoke_hits(stats_event(ms("2024-03-01T00:00:00"), "1y")))
+    assert len(year["series"]) == 365 and year["series"][-2] == {
+        "start": "2024-02-29T00:00:00Z",
+        "hits": 1,
+        "uniques": 1,
+    }
+
+
+def test_stats_refuses_an_unknown_period(invoke_hits: Invoke) -> None:
+    response = invoke_hits(stats_event(ms("2026-11-24T00:00:00"), "forever"))
+    assert response["statusCode"] == 400
+    assert body_json(response)["error"]["message"] == "period must be one of 48h, 30d, 1y"
+
+
+@pytest.mark.parametrize("shards", ["1", "4"])
+def test_sharded_and_cluster_stats_add_up(
+    shards: str, cluster: RedisCluster3, hits_module: ModuleType, function_env: Callable[..., None]
+) -> None:
+    cluster.flushall()
+    function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", HITS_SHARDS=shards, KEY_PREFIX="hist:")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = hits_module.lambda_handler(event, LambdaContext("r", int(time.time() * 1000) + 9000))
+        return result
+
+    at = ms("2026-11-20T08:30:00")
+    for i in range(200):  # 50 visitors, 4 hits each, over two days
+        invoke(hit(at + (i % 2) * 86_400_000, ip=f"10.9.{(i // 2) % 50}.1"))
+    for i in range(10):  # keyed: each counts once
+        invoke(hit(at, ip="10.8.0.1", key=f"k{i}"))
+        invoke(hit(at, ip="10.8.0.1", key=f"k{i}"))
+    body = body_json(invoke(stats_event(at + 2 * 86_400_000, "30d")))
+    assert body["total"] == body["hits"] == 210
+    days = {p["start"][:10]: (p["hits"], p["uniques"]) for p in body["series"] if p["hits"]}
+    assert days["2026-11-20"][0] == 110 and days["2026-11-21"][0] == 100
+    # Unkeyed: each visitor on one shard, so the shards' estimates add up (each within the
+    # HyperLogLog's error: small sets are nearly exact).
+    assert abs(days["2026-11-21"][1] - 50) <= 2
+    # Keyed requests of one visitor may land on several shards: counted once per shard.
+    assert 49 <= days["2026-11-20"][1] <= 50 + int(shards) + 2
+
+
+def test_the_dashboard_shows_the_stats_escaped_small_and_self_contained(
+    invoke_hits: Invoke, redis_url: str, function_modules: dict[str, ModuleType]
+) -> None:
+    now = ms("2026-11-24T12:00:00")
+    for day in range(365):  # a full year, every day busy: the largest page
+        for _ in range(1 + day % 3):
+            invoke_hits(hit(now - day * 86_400_000, ip=f"10.1.{day % 250}.1"))
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    hostile = {
+        "id": "x",
+        "key": 'logs/<script>alert("x")</script>.log',
+        "counted": 3,
+        "lines": 5,
+        "imported_at": "2026",
+    }
+    client.lpush("test:{hits}:imports:recent", json.dumps(hostile))
+    for period in ("48h", "30d", "1y"):
+        response = invoke_hits(stats_event(now, period, "/dashboard"))
+        page = response["body"]
+        assert response["statusCode"] == 200 and response["headers"]["Content-Type"].startswith("text/html")
+        assert len(page.encode()) < 50_000, (period, len(page.encode()))
+        stats = body_json(invoke_hits(stats_event(now, period)))
+        assert f'<dd id="total">{stats["total"]}</dd>' in page
+        assert f'<dd id="today">{stats["today"]["hits"]}</dd>' in page
+        assert page.count("data-hits=") == len(stats["series"])
+        assert "<script>" not in page and "&lt;script&gt;" in page
+        assert "http://" not in page and "https://" not in page  # nothing fetched: works offline
+        assert 'role="img"' in page and "<desc" in page and '<html lang="en">' in page
+
+
+# --- imports add their lines to the history of their own time --------------------------
+
+
+@pytest.fixture
+def worker(
+    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
+    module = function_modules["ImportWorkerFunction"]
+
+    def run(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + 60_000))
+        return result
+
+    return run
+
+
+def _clf(when: datetime, ip: str, line: str = "GET / HTTP/1.1", status: int = 200, agent: str = "curl/8") -> str:
+    return f'{ip} - - [{when.strftime("%d/%b/%Y:%H:%M:%S %z")}] "{line}" {status} 12 "-" "{agent}"'
+
+
+def test_an_import_backfills_the_buckets_of_its_lines_own_time_once(
+    worker: Callable[[dict[str, Any]], dict[str, Any]], s3: Any, shared_redis: RedisServer, scratch: Path
+) -> None:
+    now = datetime.now(UTC)
+    two_days_ago = (now - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    an_hour_ago = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
+    long_ago = now - timedelta(days=500)
+    in_paris = timezone(timedelta(hours=1))  # a line's own offset is honoured
+    lines = [
+        _clf(two_days_ago, "192.0.2.1"),
+        _clf(two_days_ago + timedelta(minutes=5), "192.0.2.1"),
+        _clf((two_days_ago + timedelta(minutes=9)).astimezone(in_paris), "192.0.2.2"),
+        _clf(an_hour_ago, "192.0.2.3"),
+        _clf(an_hour_ago + timedelta(seconds=30), "192.0.2.3"),
+        _clf(long_ago, "192.0.2.4"),  # beyond every retention: counted in the total only
+        _clf(two_days_ago, "192.0.2.5", line="POST / HTTP/1.1"),  # not a hit
+        _clf(two_days_ago, "192.0.2.5", status=404),  # not a hit
+    ]
+    s3.put_object(Bucket=BUCKET, Key="logs/history.log.gz", Body=gzip.compress("\n".join(lines).encode()))
+    for _ in range(2):  # the second run of the same object adds nothing
+        worker(job(s3, "logs/history.log.gz"))
+    client = shared_redis.client()
+    assert client.get("{hits}:count") == "6"
+    day, hour = two_days_ago.strftime("%Y%m%d"), two_days_ago.strftime("%Y%m%d%H")
+    assert client.get(f"{{hits}}:d:{day}") == "3" and client.get(f"{{hits}}:h:{hour}") == "3"
+    assert client.pfcount(f"{{hits}}:u:{day}") == 2
+    recent = an_hour_ago.strftime("%Y%m%d%H%M")
+    assert client.get(f"{{hits}}:m:{recent}") == "2" and client.get(f"{{hits}}:h:{recent[:10]}") == "2"
+    assert client.get(f"{{hits}}:d:{long_ago.strftime('%Y%m%d')}") is None
+    assert client.keys("*import:*:u:*") == []  # the staged visitors were merged and removed
+    # Each bucket keeps the retention it would have had from live hits (counted from its end).
+    day_end = two_days_ago.replace(hour=0) + timedelta(days=1)
+    expected_day_ttl = (day_end - now).total_seconds() + history.DAY_TTL
+    assert abs(client.ttl(f"{{hits}}:d:{day}") - expected_day_ttl) < 10
+    (entry,) = [json.loads(raw) for raw in client.lrange("{hits}:imports:recent", 0, -1)]
+    assert (entry["key"], entry["counted"]) == ("logs/history.log.gz", 6)
