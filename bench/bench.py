@@ -664,8 +664,16 @@ def main() -> None:  # noqa: PLR0915 - one report
             f"- **Through the runtime, warm {rie_warm[0]:.2f}× (goal 1.1×).** The runtime's own round trip (HTTP to "
             f"the emulator, the Runtime API, JSON in and out) is {rie['bare']['warm']['median']:.2f} ms for the bare "
             f"handler; ours adds {extra:.2f} ms of billed work, which is the in-process breakdown below: the "
-            "Powertools resolver and route, the Logger's context and the Metrics flush, per invocation. The "
-            f"billed `Duration` stays within its goal ({rie_billed[0]:.2f}×, goal 1.5×)."
+            "counting step (one script that also writes the hit's history, against the bare handler's one `INCR`), "
+            "the Powertools resolver and route, the Logger's context and the Metrics flush, per invocation. "
+            + (
+                f"The billed `Duration` stays within its goal ({rie_billed[0]:.2f}×, goal 1.5×)."
+                if rie_billed[0] <= 1.5
+                else f"The billed `Duration` ({rie_billed[0]:.2f}×) now misses its 1.5× goal too: the history "
+                f"script adds {w['step_us'] - w['incr_us']:.0f} µs in process (warm `GET /` "
+                f"{history_before:.2f}× before it, {warm_ratio:.2f}× after, in this run), the price of the "
+                "buckets and the unique visitors in the same round trip."
+            )
         )
     if rie_first[0] > 1.3:
         lines.append(
@@ -678,7 +686,8 @@ def main() -> None:  # noqa: PLR0915 - one report
         noise = w["noise_us"]
         parts = ", ".join(
             (
-                part("the Powertools resolver and route", w["resolver_us"] - w["incr_us"], noise),
+                part("the counting step's script beyond one INCR (the history)", w["step_us"] - w["incr_us"], noise),
+                part("the Powertools resolver and route", w["resolver_us"] - w["step_us"], noise),
                 part("the Metrics flush", w["resolver_metrics_us"] - w["resolver_us"], noise),
                 part("the Logger's per-invocation context", w["handler_us"] - w["resolver_metrics_us"], noise),
             )

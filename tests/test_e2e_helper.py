@@ -63,4 +63,4 @@ def test_without_a_stack_name_the_suite_is_skipped_with_its_reason() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "AWS_SAM_STACK_NAME is not set" in result.stdout and "5 skipped" in result.stdout
+    assert "AWS_SAM_STACK_NAME is not set" in result.stdout and "6 skipped" in result.stdout

@@ -36,6 +36,15 @@ def test_reads_and_health_answer_without_counting(call: Call) -> None:
     assert json.loads(call("GET", "/hits")[2])["hits"] >= before
 
 
+def test_the_history_and_its_page_answer(call: Call) -> None:
+    status, _, body = call("GET", "/stats?period=48h")
+    stats = json.loads(body)
+    assert status == 200 and stats["unit"] == "hour" and len(stats["series"]) == 48
+    assert call("GET", "/stats?period=forever")[0] == 400
+    status, headers, page = call("GET", "/dashboard")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and len(page.encode()) < 50_000
+
+
 def test_unknown_routes_are_not_found(call: Call) -> None:
     assert call("GET", "/no-such-route")[0] == 404
 
