@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
             print(f"Mounting {route.function} at {server.url}{route.path} [{route.method}]", file=sys.stderr)
         mode = "recycle: a fresh process per request" if args.recycle else "warm workers"
         print(f"Running on {server.url} ({mode}); code changes are picked up live. CTRL+C to stop.", file=sys.stderr)
+        print(f"The dashboard: {server.url}/dashboard", file=sys.stderr)
         server.httpd.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -367,6 +367,9 @@ def test_cost_and_load_are_bounded_and_requests_logged() -> None:
     stage = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage")["Properties"]
     # Every route together: ThrottleRateLimit a second, ThrottleBurstLimit in a burst.
     assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"}
+    # The history's routes read far more than a hit: each held to its own lower rate.
+    history_limits = {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
+    assert stage["RouteSettings"] == {"GET /stats": history_limits, "GET /dashboard": history_limits}
     access = stage["AccessLogSettings"]
     raw_stage = next(
         r for r in translate(NEW_CACHE_IAM)[0]["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"
