@@ -50,7 +50,7 @@ def api(template: sam_template.Template, redis_url: str) -> Any:
 def test_chromium_renders_the_numbers_and_the_chart_of_stats(api: Any, tmp_path: Path) -> None:
     for i in range(30):
         assert http("GET", f"{api.url}/", {"User-Agent": f"visitor-{i % 7}"})[0] == 200
-    for period in ("48h", "30d"):
+    for period in ("1h", "48h", "30d"):
         stats = http_json("GET", f"{api.url}/stats?period={period}")[2]
         dom = _Dom()
         dom.feed(browser.dump_dom(f"{api.url}/dashboard?period={period}"))

@@ -134,10 +134,20 @@ def test_history_is_by_the_requests_own_time_not_the_process_clock(invoke_hits: 
     }
 
 
+def test_the_last_hour_is_by_minute(invoke_hits: Invoke) -> None:
+    for at in ("2026-11-24T09:59:59.999", "2026-11-24T10:00:00.000", "2026-11-24T10:00:30.000", "2026-11-24T10:58:00"):
+        invoke_hits(hit(ms(at)))
+    body = body_json(invoke_hits(stats_event(ms("2026-11-24T10:58:59"), "1h")))
+    assert (body["unit"], len(body["series"]), body["series"][0]["start"]) == ("minute", 60, "2026-11-24T09:59:00Z")
+    busy = {p["start"]: p["hits"] for p in body["series"] if p["hits"]}
+    assert busy == {"2026-11-24T09:59:00Z": 1, "2026-11-24T10:00:00Z": 2, "2026-11-24T10:58:00Z": 1}
+    assert body["hits"] == 4 and body["today"] == {"hits": 4, "uniques": 1}
+
+
 def test_stats_refuses_an_unknown_period(invoke_hits: Invoke) -> None:
     response = invoke_hits(stats_event(ms("2026-11-24T00:00:00"), "forever"))
     assert response["statusCode"] == 400
-    assert body_json(response)["error"]["message"] == "period must be one of 48h, 30d, 1y"
+    assert body_json(response)["error"]["message"] == "period must be one of 1h, 48h, 30d, 1y"
 
 
 @pytest.mark.parametrize("shards", ["1", "4"])
@@ -184,7 +194,7 @@ def test_the_dashboard_shows_the_stats_escaped_small_and_self_contained(
         "imported_at": "2026",
     }
     client.lpush("test:{hits}:imports:recent", json.dumps(hostile))
-    for period in ("48h", "30d", "1y"):
+    for period in ("1h", "48h", "30d", "1y"):
         response = invoke_hits(stats_event(now, period, "/dashboard"))
         page = response["body"]
         assert response["statusCode"] == 200 and response["headers"]["Content-Type"].startswith("text/html")

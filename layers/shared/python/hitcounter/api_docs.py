@@ -89,14 +89,14 @@ _SERIES_POINT: Schema = {
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 STATS: dict[int, OpenAPIResponse] = {
     200: _json(
-        "The period's hits per bucket (hours for 48h, days otherwise, UTC, oldest first), its unique "
+        "The period's hits per bucket (minutes for 1h, hours for 48h, days otherwise, UTC, oldest first), its unique "
         "visitors (HyperLogLog, about 0.81% error), today's, and the all-time total; nothing is counted",
         {
             "type": "object",
             "required": ["period", "unit", "total", "hits", "uniques", "today", "series"],
             "properties": {
-                "period": {"type": "string", "enum": ["48h", "30d", "1y"]},
-                "unit": {"type": "string", "enum": ["hour", "day"]},
+                "period": {"type": "string", "enum": ["1h", "48h", "30d", "1y"]},
+                "unit": {"type": "string", "enum": ["minute", "hour", "day"]},
                 "total": _COUNT,
                 "hits": _COUNT,
                 "uniques": _COUNT,
@@ -239,8 +239,8 @@ _PERIOD = {
     "name": "period",
     "in": "query",
     "required": False,
-    "description": "48h (by hour), 30d (by day, the default) or 1y (by day)",
-    "schema": {"type": "string", "enum": ["48h", "30d", "1y"], "default": "30d"},
+    "description": "1h (by minute), 48h (by hour), 30d (by day, the default) or 1y (by day)",
+    "schema": {"type": "string", "enum": ["1h", "48h", "30d", "1y"], "default": "30d"},
 }
 
 # Request parameters and bodies, by (method, path): Powertools derives these only from

@@ -36,7 +36,9 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}footer{color:var(--
 
 def _label(point: dict[str, Any], unit: str) -> str:
     start = str(point["start"])
-    return start[:13].replace("T", " ") + ":00" if unit == "hour" else start[:10]
+    if unit == "day":
+        return start[:10]
+    return start[:16].replace("T", " ") if unit == "minute" else start[:13].replace("T", " ") + ":00"
 
 
 def _chart(stats: dict[str, Any]) -> str:

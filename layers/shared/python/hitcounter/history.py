@@ -61,18 +61,24 @@ class Period:
     """What ``GET /stats?period=`` offers: a number of buckets of one unit, ending now."""
 
     name: str
-    unit: str  # "hour" or "day"
+    unit: str  # "minute", "hour" or "day"
     buckets: int
 
 
-PERIODS = {p.name: p for p in (Period("48h", "hour", 48), Period("30d", "day", 30), Period("1y", "day", 365))}
+PERIODS = {
+    p.name: p
+    for p in (Period("1h", "minute", 60), Period("48h", "hour", 48), Period("30d", "day", 30), Period("1y", "day", 365))
+}
 DEFAULT_PERIOD = "30d"
 
 
 def bucket_starts(period: Period, now_ms: int) -> list[datetime]:
     """The start of each bucket of the period, oldest first, the current one last."""
     now = _utc(now_ms)
-    if period.unit == "hour":
+    if period.unit == "minute":
+        last = now.replace(second=0, microsecond=0)
+        step = timedelta(minutes=1)
+    elif period.unit == "hour":
         last = now.replace(minute=0, second=0, microsecond=0)
         step = timedelta(hours=1)
     else:
@@ -81,8 +87,11 @@ def bucket_starts(period: Period, now_ms: int) -> list[datetime]:
     return [last - step * i for i in range(period.buckets - 1, -1, -1)]
 
 
+_ID_FORMATS = {"minute": "%Y%m%d%H%M", "hour": "%Y%m%d%H", "day": "%Y%m%d"}
+
+
 def bucket_id(unit: str, start: datetime) -> str:
-    return start.strftime("%Y%m%d%H" if unit == "hour" else "%Y%m%d")
+    return start.strftime(_ID_FORMATS[unit])
 
 
 def days_of(period: Period, now_ms: int) -> list[str]:

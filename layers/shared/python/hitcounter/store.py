@@ -212,7 +212,7 @@ class HitStore:
         period, one GET of the count; a re-send is harmless). The work is bounded by the
         period (at most 365 buckets) times HITS_SHARDS."""
         starts = history.bucket_starts(period, now_ms)
-        prefix = "h" if period.unit == "hour" else "d"
+        prefix = period.unit[0]  # m:, h: or d: buckets
         ids = [history.bucket_id(period.unit, start) for start in starts]
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
