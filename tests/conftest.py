@@ -120,6 +120,21 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
+def run_worker(
+    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
+) -> Callable[..., dict[str, Any]]:
+    """The import worker in this process: ``run_worker(event, budget_ms)``."""
+    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
+    module = function_modules["ImportWorkerFunction"]
+
+    def run(event: dict[str, Any], budget_ms: int = 60_000) -> dict[str, Any]:
+        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + budget_ms))
+        return result
+
+    return run
+
+
+@pytest.fixture
 def redis_url(shared_redis: RedisServer) -> str:
     """A clean database on the session's server (flushed before each test)."""
     shared_redis.client().flushall()

@@ -211,26 +211,12 @@ def test_the_dashboard_shows_the_stats_escaped_small_and_self_contained(
 # --- imports add their lines to the history of their own time --------------------------
 
 
-@pytest.fixture
-def worker(
-    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
-    module = function_modules["ImportWorkerFunction"]
-
-    def run(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + 60_000))
-        return result
-
-    return run
-
-
 def _clf(when: datetime, ip: str, line: str = "GET / HTTP/1.1", status: int = 200, agent: str = "curl/8") -> str:
     return f'{ip} - - [{when.strftime("%d/%b/%Y:%H:%M:%S %z")}] "{line}" {status} 12 "-" "{agent}"'
 
 
 def test_an_import_backfills_the_buckets_of_its_lines_own_time_once(
-    worker: Callable[[dict[str, Any]], dict[str, Any]], s3: Any, shared_redis: RedisServer, scratch: Path
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer, scratch: Path
 ) -> None:
     now = datetime.now(UTC)
     two_days_ago = (now - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
@@ -249,7 +235,7 @@ def test_an_import_backfills_the_buckets_of_its_lines_own_time_once(
     ]
     s3.put_object(Bucket=BUCKET, Key="logs/history.log.gz", Body=gzip.compress("\n".join(lines).encode()))
     for _ in range(2):  # the second run of the same object adds nothing
-        worker(job(s3, "logs/history.log.gz"))
+        run_worker(job(s3, "logs/history.log.gz"))
     client = shared_redis.client()
     assert client.get("{hits}:count") == "6"
     day, hour = two_days_ago.strftime("%Y%m%d"), two_days_ago.strftime("%Y%m%d%H")

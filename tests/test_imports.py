@@ -48,21 +48,6 @@ def invoke_imports(
     return invoke
 
 
-@pytest.fixture
-def run_worker(
-    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
-) -> Callable[..., dict[str, Any]]:
-    """The import worker in this process: ``run_worker(event, budget_ms)``."""
-    function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
-    module = function_modules["ImportWorkerFunction"]
-
-    def run(event: dict[str, Any], budget_ms: int = 60_000) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + budget_ms))
-        return result
-
-    return run
-
-
 def job(s3: Any, key: str) -> dict[str, Any]:
     """The event POST /imports hands the worker, for the object as it is now."""
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')

@@ -21,7 +21,6 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from hitcounter import history as hist
@@ -107,8 +106,7 @@ def _stamp(raw: bytes) -> tuple[int, str, str, str] | None:
     at_ms = line_time_ms(raw)
     if at_ms is None:
         return None
-    minute = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y%m%d%H%M")
-    return at_ms, minute[:8], minute[:10], minute
+    return at_ms, hist.day_id(at_ms), hist.hour_id(at_ms), hist.minute_id(at_ms)
 
 
 def _record_history(summary: LogSummary, history: History, match: re.Match[bytes]) -> None:
@@ -129,20 +127,8 @@ def _record_history(summary: LogSummary, history: History, match: re.Match[bytes
 
 
 def bucket_ttls(buckets: Counter[str], now_ms: int) -> dict[str, tuple[int, int]]:
-    """Each bucket with its hits and the TTL it gets: its retention counted from the bucket's
-    end, as a live hit at the end of the bucket would have left it (never longer)."""
-    spans = {
-        "m": (60, hist.MINUTE_TTL, "%Y%m%d%H%M"),
-        "h": (3600, hist.HOUR_TTL, "%Y%m%d%H"),
-        "d": (86400, hist.DAY_TTL, "%Y%m%d"),
-    }
-    out = {}
-    for name, hits in buckets.items():
-        kind, ident = name.split(":", 1)
-        span, ttl, fmt = spans[kind]
-        start = datetime.strptime(ident, fmt).replace(tzinfo=UTC).timestamp()
-        out[name] = (hits, max(1, int(start + span + ttl - now_ms / 1000)))
-    return out
+    """Each bucket with its hits and the TTL it gets (hitcounter.history.bucket_ttl)."""
+    return {name: (hits, hist.bucket_ttl(name, now_ms)) for name, hits in buckets.items()}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 MINUTE_TTL = 48 * 3600  # seconds after a bucket's last write
 HOUR_TTL = 35 * 86400
@@ -40,20 +40,48 @@ def visitor_key(source_ip: str, user_agent: str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One kind of bucket: its key prefix, its length, how long it is kept after its last
+    write, and how its id is written (UTC)."""
+
+    prefix: str
+    seconds: int
+    ttl: int
+    id_format: str
+
+
+UNITS = {
+    "minute": Unit("m", 60, MINUTE_TTL, "%Y%m%d%H%M"),
+    "hour": Unit("h", 3600, HOUR_TTL, "%Y%m%d%H"),
+    "day": Unit("d", 86400, DAY_TTL, "%Y%m%d"),
+}
+_BY_PREFIX = {unit.prefix: unit for unit in UNITS.values()}
+
+
 def _utc(at_ms: int) -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, UTC)
 
 
 def minute_id(at_ms: int) -> str:
-    return _utc(at_ms).strftime("%Y%m%d%H%M")
+    return _utc(at_ms).strftime(UNITS["minute"].id_format)
 
 
 def hour_id(at_ms: int) -> str:
-    return _utc(at_ms).strftime("%Y%m%d%H")
+    return _utc(at_ms).strftime(UNITS["hour"].id_format)
 
 
 def day_id(at_ms: int) -> str:
-    return _utc(at_ms).strftime("%Y%m%d")
+    return _utc(at_ms).strftime(UNITS["day"].id_format)
+
+
+def bucket_ttl(name: str, now_ms: int) -> int:
+    """The TTL a bucket written now gets (``m:…``, ``h:…``, ``d:…``): its retention counted
+    from the bucket's end, as a live hit at the end of the bucket would have left it."""
+    prefix, ident = name.split(":", 1)
+    unit = _BY_PREFIX[prefix]
+    start = datetime.strptime(ident, unit.id_format).replace(tzinfo=UTC).timestamp()
+    return max(1, int(start + unit.seconds + unit.ttl - now_ms / 1000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,28 +101,18 @@ DEFAULT_PERIOD = "30d"
 
 
 def bucket_starts(period: Period, now_ms: int) -> list[datetime]:
-    """The start of each bucket of the period, oldest first, the current one last."""
-    now = _utc(now_ms)
-    if period.unit == "minute":
-        last = now.replace(second=0, microsecond=0)
-        step = timedelta(minutes=1)
-    elif period.unit == "hour":
-        last = now.replace(minute=0, second=0, microsecond=0)
-        step = timedelta(hours=1)
-    else:
-        last = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        step = timedelta(days=1)
-    return [last - step * i for i in range(period.buckets - 1, -1, -1)]
-
-
-_ID_FORMATS = {"minute": "%Y%m%d%H%M", "hour": "%Y%m%d%H", "day": "%Y%m%d"}
+    """The start of each bucket of the period, oldest first, the current one last (UTC has
+    no leap seconds in epoch time, so every bucket starts on a multiple of its length)."""
+    step = UNITS[period.unit].seconds
+    last = (now_ms // 1000) // step * step
+    return [datetime.fromtimestamp(last - step * i, UTC) for i in range(period.buckets - 1, -1, -1)]
 
 
 def bucket_id(unit: str, start: datetime) -> str:
-    return start.strftime(_ID_FORMATS[unit])
+    return start.strftime(UNITS[unit].id_format)
 
 
 def days_of(period: Period, now_ms: int) -> list[str]:
     """The day ids the period touches (for its unique visitors), oldest first."""
     starts = bucket_starts(period, now_ms)
-    return sorted({s.strftime("%Y%m%d") for s in starts})
+    return sorted({bucket_id("day", s) for s in starts})

@@ -212,7 +212,7 @@ class HitStore:
         period, one GET of the count; a re-send is harmless). The work is bounded by the
         period (at most 365 buckets) times HITS_SHARDS."""
         starts = history.bucket_starts(period, now_ms)
-        prefix = period.unit[0]  # m:, h: or d: buckets
+        prefix = history.UNITS[period.unit].prefix
         ids = [history.bucket_id(period.unit, start) for start in starts]
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
@@ -225,6 +225,8 @@ class HitStore:
                 buckets = [hits_key(self._prefix, self.shards, shard, f"{prefix}:{i}") for i in ids]
                 pipe.execute_command("MGET", *buckets)
                 day_hlls = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days]
+                # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a
+                # re-send (a cluster pipeline's) changes no count.
                 pipe.execute_command("PFCOUNT", *day_hlls)
                 for key in day_hlls:
                     pipe.execute_command("PFCOUNT", key)
@@ -250,12 +252,14 @@ class HitStore:
                 per_day[day] += int(n)
             total += int(count or 0)
         series = []
+        today_hits = 0
         for start, n in zip(starts, hits, strict=True):
             point: dict[str, Any] = {"start": start.isoformat().replace("+00:00", "Z"), "hits": n}
+            day = history.bucket_id("day", start)
             if period.unit == "day":
-                point["uniques"] = per_day[start.strftime("%Y%m%d")]
+                point["uniques"] = per_day[day]
+            today_hits += n if day == today else 0
             series.append(point)
-        today_hits = sum(p["hits"] for p in series if p["start"].startswith(f"{today[:4]}-{today[4:6]}-{today[6:]}"))
         result = {
             "period": period.name,
             "unit": period.unit,
@@ -437,12 +441,7 @@ class ImportStore:
 
     def _keys(self, import_id: str) -> list[str]:
         """The counter shard, the summary and the state, under one hash tag chosen by the id."""
-        shard = shard_of(import_id, self.shards)
-        return [
-            hits_key(self._key_prefix, self.shards, shard, "count"),
-            hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}"),
-            hits_key(self._key_prefix, self.shards, shard, f"import:{import_id}:state"),
-        ]
+        return [self._key(import_id, name) for name in ("count", f"import:{import_id}", f"import:{import_id}:state")]
 
     def read(self, import_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """The summary and the state record, read together by one MGET (the keys share a
