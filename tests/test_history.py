@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hitcounter import history
 from localapi.worker import LambdaContext
@@ -251,3 +253,63 @@ def test_an_import_backfills_the_buckets_of_its_lines_own_time_once(
     assert abs(client.ttl(f"{{hits}}:d:{day}") - expected_day_ttl) < 10
     (entry,) = [json.loads(raw) for raw in client.lrange("{hits}:imports:recent", 0, -1)]
     assert (entry["key"], entry["counted"]) == ("logs/history.log.gz", 6)
+
+
+# --- hostile: the strangest times a log line can carry ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"31/Feb/2026:10:00:00 +0000",  # no such day: never silently 3 March
+        b"29/Feb/2025:10:00:00 +0000",  # not a leap year
+        b"10/Foo/2026:10:00:00 +0000",
+        b"10/Oct/2026:24:00:00 +0000",
+        b"10/Oct/2026:10:60:00 +0000",
+        b"10/Oct/2026:10:00:00 +2460",  # an offset's minutes past 59
+        b"10/Oct/2026:10:00:00 *0000",
+        b"10/Oct/2026:10:00:00 +0000 ",
+        b"1/Oct/2026:10:00:00 +0000",
+        b"",
+        "10/Oct/2026:10:00:00 +٠٠٠٠".encode(),  # Arabic-Indic digits: int() would take them
+    ],
+)
+def test_a_time_that_is_not_a_real_instant_is_untimed(raw: bytes) -> None:
+    from hitcounter.accesslog import line_time_ms
+
+    assert line_time_ms(raw) is None
+
+
+def test_real_instants_with_their_offsets() -> None:
+    from hitcounter.accesslog import line_time_ms
+
+    assert line_time_ms(b"29/Feb/2024:23:30:00 -0130") == ms("2024-03-01T01:00:00")
+    assert line_time_ms(b"31/Dec/2025:23:59:60 +0000") == ms("2026-01-01T00:00:00")  # a leap second
+
+
+@given(st.binary(min_size=0, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_as_a_time_give_an_instant_or_none_never_an_error(raw: bytes) -> None:
+    from hitcounter.accesslog import line_time_ms
+
+    value = line_time_ms(raw)
+    assert value is None or isinstance(value, int)
+
+
+def test_lines_with_unreadable_times_count_but_fill_no_bucket(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
+    lines = [
+        '192.0.2.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1',
+        '192.0.2.1 - - [not a time at all, but in brackets] "GET / HTTP/1.1" 200 1',
+        _clf(datetime.now(UTC), "192.0.2.2"),
+    ]
+    s3.put_object(Bucket=BUCKET, Key="logs/odd-times.log", Body="\n".join(lines).encode())
+    run_worker(job(s3, "logs/odd-times.log"))
+    client = shared_redis.client()
+    assert client.get("{hits}:count") == "3"
+    day_buckets = {k: client.get(k) for k in client.keys("{hits}:d:*")}
+    assert list(day_buckets.values()) == ["1"]
+    (entry,) = [json.loads(raw) for raw in client.lrange("{hits}:imports:recent", 0, -1)]
+    summary = json.loads(client.get(f"{{hits}}:import:{entry['id']}") or "{}")
+    assert (summary["counted"], summary["untimed"]) == (3, 2)

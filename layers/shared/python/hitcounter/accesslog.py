@@ -21,6 +21,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hitcounter import history as hist
@@ -87,18 +88,24 @@ class History:
     on_visitor: Callable[[str, str], None] = lambda day, visitor: None
 
 
+_TIME = re.compile(rb"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)([0-5]\d)")
+
+
 def line_time_ms(raw: bytes) -> int | None:
-    """``10/Oct/2000:13:55:36 -0700`` → epoch ms, or None when it is not that shape."""
-    try:
-        day, month, year = int(raw[0:2]), _MONTHS[raw[3:6]], int(raw[7:11])
-        hour, minute, second = int(raw[12:14]), int(raw[15:17]), int(raw[18:20])
-        sign = -1 if raw[21:22] == b"-" else 1
-        offset = sign * (int(raw[22:24]) * 3600 + int(raw[24:26]) * 60)
-        if len(raw) != 26 or not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
-            return None
-        return (calendar.timegm((year, month, day, hour, minute, second)) - offset) * 1000
-    except (KeyError, ValueError):
+    """``10/Oct/2000:13:55:36 -0700`` → epoch ms, or None for anything that is not exactly
+    that shape (ASCII digits only) and a real instant: no 31 February, no hour 24. A leap
+    second (:60) is the next second, as Unix time has it."""
+    found = _TIME.fullmatch(raw)
+    if found is None or found[2] not in _MONTHS:
         return None
+    day, year, hour, minute, second = (int(found[i]) for i in (1, 3, 4, 5, 6))
+    leap = second == 60
+    try:
+        when = datetime(year, _MONTHS[found[2]], day, hour, minute, second - leap, tzinfo=UTC)
+    except ValueError:
+        return None
+    offset = (int(found[8]) * 3600 + int(found[9]) * 60) * (-1 if found[7] == b"-" else 1)
+    return (calendar.timegm(when.timetuple()) + leap - offset) * 1000
 
 
 @functools.lru_cache(maxsize=4096)  # log lines come in time order: few distinct stamps at a time
