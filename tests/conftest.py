@@ -224,3 +224,19 @@ def logs() -> Iterator[Callable[[], str]]:
     previous = handler.setStream(buffer)
     yield buffer.getvalue
     handler.setStream(previous)
+
+
+@pytest.fixture
+def invoke_imports(
+    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
+) -> Invoke:
+    """The HTTP side (POST /imports, GET /imports/{id}) in this process. A POST that would
+    hand work to the worker needs the Lambda API: those go through the local server below."""
+    function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
+    module = function_modules["ImportsFunction"]
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("r", 0))
+        return result
+
+    return invoke

@@ -32,22 +32,6 @@ from tests.servers import RedisServer, wait_for
 BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
 
 
-@pytest.fixture
-def invoke_imports(
-    function_modules: dict[str, ModuleType], function_env: Callable[..., None], redis_url: str, scratch: Path, s3: Any
-) -> Invoke:
-    """The HTTP side (POST /imports, GET /imports/{id}) in this process. A POST that would
-    hand work to the worker needs the Lambda API: those go through the local server below."""
-    function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
-    module = function_modules["ImportsFunction"]
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("r", 0))
-        return result
-
-    return invoke
-
-
 def job(s3: Any, key: str) -> dict[str, Any]:
     """The event POST /imports hands the worker, for the object as it is now."""
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')

@@ -365,11 +365,15 @@ def test_only_the_import_routes_need_aws_iam() -> None:
 def test_cost_and_load_are_bounded_and_requests_logged() -> None:
     resources = transformed(NEW_CACHE_IAM)
     stage = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage")["Properties"]
-    # Every route together: ThrottleRateLimit a second, ThrottleBurstLimit in a burst.
-    assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"}
-    # The history's routes read far more than a hit: each held to its own lower rate.
+    # Each route is its own bucket: GET / gets ThrottleRateLimit, every other route the lower
+    # RouteThrottleRateLimit, the history's routes their own.
+    assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
     history_limits = {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
-    assert stage["RouteSettings"] == {"GET /stats": history_limits, "GET /dashboard": history_limits}
+    assert stage["RouteSettings"] == {
+        "GET /": {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"},
+        "GET /stats": history_limits,
+        "GET /dashboard": history_limits,
+    }
     access = stage["AccessLogSettings"]
     raw_stage = next(
         r for r in translate(NEW_CACHE_IAM)[0]["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"
@@ -541,3 +545,40 @@ def test_the_serverless_rules_run_and_would_catch_a_lost_failure_destination(tmp
     broken.write_text(text[:start] + text[end:])
     result = _run(str(ROOT / ".venv" / "bin" / "cfn-lint"), str(broken))
     assert result.returncode != 0 and "ES1007" in result.stdout, result.stdout
+
+
+def test_the_cache_outlives_a_replacing_update_or_a_stack_deletion() -> None:
+    resources = translate(NEW_CACHE_IAM)[0]["Resources"]
+    cache = resources["Cache"]
+    assert (cache["DeletionPolicy"], cache["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # A new cache can start from a snapshot (the way back after a loss), and by default does not.
+    assert "SnapshotArnsToRestore" not in transformed(NEW_CACHE_IAM)["Cache"]["Properties"]
+    arn = "arn:aws:elasticache:us-east-1:123456789012:serverlesscachesnapshot:hit-counter-dev-2026-12-01"
+    restored = transformed({**NEW_CACHE_IAM, "CacheRestoreSnapshotArn": arn})["Cache"]["Properties"]
+    assert restored["SnapshotArnsToRestore"] == [arn]
+
+
+def test_imported_logs_expire_and_abandoned_uploads_are_cleaned() -> None:
+    rules = {
+        r["Id"]: r for r in transformed(NEW_CACHE_IAM)["ImportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    assert rules["ExpireImportedLogs"] == {
+        "Id": "ExpireImportedLogs",
+        "Status": "Enabled",
+        "Prefix": "logs/",
+        "ExpirationInDays": "30",
+    }
+    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_a_session_ttl_past_eight_hours_is_refused_by_the_template_and_the_function() -> None:
+    from hitcounter.errors import ConfigError
+    from hitcounter.settings import load_settings
+
+    from cfnlint.decode import cfn_yaml
+
+    parameter = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["SessionTtlSeconds"]
+    assert parameter["MaxValue"] == 8 * 3600
+    assert load_settings({"SESSION_TTL_SECONDS": "28800"}).session_ttl_seconds == 28800
+    with pytest.raises(ConfigError, match="SESSION_TTL_SECONDS"):
+        load_settings({"SESSION_TTL_SECONDS": "28801"})

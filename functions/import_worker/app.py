@@ -26,6 +26,10 @@ def _import(key: str, etag: str | None, context: Any, job_id: str | None = None)
         )
     except BackendUnavailable:
         raise  # Redis or S3 away: Lambda retries the event (twice), then it is dropped
+    except imports.ImportCrashed as err:
+        # The kind of error only: a traceback could quote the log's bytes.
+        logger.error("import crashed", extra={"error_code": err.code, "reason": err.message})
+        return {"error": err.code}
     except AppError as err:
         logger.warning("import refused", extra={"error_code": err.code, "reason": err.message})
         return {"error": err.code}

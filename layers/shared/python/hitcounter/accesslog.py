@@ -89,6 +89,12 @@ class History:
 
 
 _TIME = re.compile(rb"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)([0-5]\d)")
+# Real zones lie within -12:00..+14:00; past that an offset is a corrupt line, not a zone
+# (``+9959`` shifted a line by four days).
+MAX_OFFSET_MINUTES = 14 * 60
+# How far ahead of the import's own clock a line's time may be (a web server's clock running
+# a little fast); anything later is untimed, never a bucket in the future.
+FUTURE_SKEW_MS = 300_000
 
 
 def line_time_ms(raw: bytes) -> int | None:
@@ -104,14 +110,22 @@ def line_time_ms(raw: bytes) -> int | None:
         when = datetime(year, _MONTHS[found[2]], day, hour, minute, second - leap, tzinfo=UTC)
     except ValueError:
         return None
-    offset = (int(found[8]) * 3600 + int(found[9]) * 60) * (-1 if found[7] == b"-" else 1)
+    offset_minutes = int(found[8]) * 60 + int(found[9])
+    if offset_minutes > MAX_OFFSET_MINUTES:
+        return None
+    offset = offset_minutes * 60 * (-1 if found[7] == b"-" else 1)
     return (calendar.timegm(when.timetuple()) + leap - offset) * 1000
+
+
+_YEAR_10000_MS = 253402300800000
 
 
 @functools.lru_cache(maxsize=4096)  # log lines come in time order: few distinct stamps at a time
 def _stamp(raw: bytes) -> tuple[int, str, str, str] | None:
     at_ms = line_time_ms(raw)
-    if at_ms is None:
+    # Before 1970 or past year 9999 in UTC (``31/Dec/9999:23:59:59 -0100`` is a real instant
+    # in its own zone) no bucket id can be written: untimed, never an exception.
+    if at_ms is None or not 0 <= at_ms < _YEAR_10000_MS:
         return None
     return at_ms, hist.day_id(at_ms), hist.hour_id(at_ms), hist.minute_id(at_ms)
 
@@ -122,6 +136,10 @@ def _record_history(summary: LogSummary, history: History, match: re.Match[bytes
         summary.untimed += 1
         return
     at_ms, day, hour, minute = stamp
+    if at_ms > history.now_ms + FUTURE_SKEW_MS:
+        # A future line would make buckets (and TTLs of years) that no retention bounds.
+        summary.untimed += 1
+        return
     age = (history.now_ms - at_ms) / 1000
     if age < hist.DAY_TTL:
         summary.buckets[f"d:{day}"] += 1

@@ -98,6 +98,10 @@ PERIODS = {
     for p in (Period("1h", "minute", 60), Period("48h", "hour", 48), Period("30d", "day", 30), Period("1y", "day", 365))
 }
 DEFAULT_PERIOD = "30d"
+DAY_PERIODS = tuple(p.name for p in PERIODS.values() if p.unit == "day")
+# A period's union of closed days (hitcounter.store) is named by the day it was made for and
+# read only that day; it is kept a little past it, then expires.
+UNION_TTL = 2 * 86400
 
 
 def bucket_starts(period: Period, now_ms: int) -> list[datetime]:

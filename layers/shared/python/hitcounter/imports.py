@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +33,28 @@ from hitcounter.store import ImportStore
 
 _ID = re.compile(r"[0-9a-f]{32}")
 MAX_KEY_CHARS = 256
+# By Unicode category, not by code point range: controls (C0 and C1: U+0085, U+009B), format
+# characters (bidi overrides such as U+202E, zero-width joiners), surrogates, private use,
+# unassigned, and the line and paragraph separators. Each can make a key that reads as
+# another one in a log, a console or the dashboard.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _MAX_BODY = 16 * 1024
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+class TooManyImports(AppError):
+    status = 429
+    code = "too_many_imports"
+
+
+class ImportCrashed(AppError):
+    """The worker met an error nobody foresaw; the import is failed, nothing was counted."""
+
+    status = 500
+    code = "import_crashed"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"the import stopped on an unexpected error ({kind}); nothing was counted")
 
 
 def import_id(bucket: str, key: str, etag: str) -> str:
@@ -52,7 +73,7 @@ def validate_key(key: object, prefix: str) -> str:
         raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
     # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
     # a local path (the download is always saved as "object"), so ".." is only a name.
-    if len(key) > MAX_KEY_CHARS or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in key):
+    if len(key) > MAX_KEY_CHARS or any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in key):
         raise Unprocessable(f'"key" must be at most {MAX_KEY_CHARS} characters of Unicode text, no control characters')
     if not key.startswith(prefix):
         raise Unprocessable(f'"key" must be under {prefix!r}')
@@ -128,18 +149,37 @@ def run(
     existing = ledger.get(ident)
     if existing is not None:  # saves the download; the commit below would also count nothing
         return existing, False
+    if not ledger.admit(datetime.now(UTC).strftime("%Y%m%d"), limits.per_day):
+        refused = TooManyImports(f"at most {limits.per_day} imports start a day (IMPORTS_PER_DAY); try tomorrow")
+        if job_id:  # asked for through POST /imports: its state says why
+            failed = {"state": FAILED, "key": key, "etag": info.etag, "updated_at": _now()}
+            ledger.set_state(ident, failed | {"reason": {"code": refused.code, "message": refused.message}})
+        raise refused  # an upload alone leaves nothing in Redis past the day's tally
     record = {"state": RUNNING, "key": key, "etag": info.etag, "updated_at": _now()}
     try:
         if etag is not None and etag != info.etag:
             raise ObjectChanged()  # the version that was asked for is gone
         ledger.set_state(ident, record)
         summary, history = _import(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
+        owner = ledger.claim_content(summary["sha256"], ident)
+        if owner != ident:
+            # The same bytes under another key (a rotation, a copy, another multipart part
+            # size: another ETag) were counted by import ``owner``: this one counts nothing.
+            summary |= {"counted": 0, "duplicate_of": owner}
+            return ledger.commit(ident, 0, summary, None, history.days, merge_visitors=False)
+        return ledger.commit(ident, summary["counted"], summary, history.buckets, history.days)
     except BackendUnavailable:
         raise  # Redis or S3 away: not the import's fault; Lambda retries the event
     except AppError as err:
         ledger.set_state(ident, record | {"state": FAILED, "reason": {"code": err.code, "message": err.message}})
         raise
-    return ledger.commit(ident, summary["counted"], summary, history.buckets, history.days)
+    except Exception as exc:
+        # A bug met by some input must not leave the import ``running`` for a week (and a new
+        # POST answering "running" and starting nothing): it ends failed, and says so.
+        crashed = ImportCrashed(type(exc).__name__)
+        reason = {"code": crashed.code, "message": crashed.message}
+        ledger.set_state(ident, record | {"state": FAILED, "reason": reason})
+        raise crashed from exc
 
 
 class _History:

@@ -56,6 +56,7 @@ class ImportLimits:
     time_margin_ms: int  # stop while this much of the invocation's time is left
     worker_function: str  # the function POST /imports hands the work to (async invoke)
     stale_seconds: int  # a pending/running import older than this is started again
+    per_day: int  # imports started a day (UTC) at most: what bounds the ledger's size
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
-        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 30 * 86400),
+        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 8 * 3600),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
         hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
@@ -229,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             time_margin_ms=_int(env, "IMPORT_TIME_MARGIN_MS", 5000, 0, 60_000),
             worker_function=env.get("IMPORT_WORKER_FUNCTION", "").strip(),
             stale_seconds=_int(env, "IMPORT_STALE_SECONDS", 960, 1, 86400),
+            per_day=_int(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
         ),
     )
 

@@ -83,6 +83,23 @@ return {n, 0}
 """
 
 
+# The unique visitors of a period's closed days (every day but today), merged once per day
+# per period and kept until the next: a multi-key PFCOUNT merges every HyperLogLog it names
+# on Redis's one thread on every call and cannot cache the result (365 dense days: 10-18 ms
+# of server CPU per read). With this, a read merges two: the closed days' union and today.
+# Idempotent (a re-send merges the same days again), so it may be retried or raced; an
+# import that adds visitors to a past day deletes the unions (``_COMMIT_IMPORT``).
+#   KEYS: the union, then the closed days' HyperLogLogs   ARGV: the union's TTL
+_PERIOD_UNION = """
+#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('PFMERGE', KEYS[1], unpack(KEYS, 2))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
 def hits_tag(shards: int, shard: int) -> str:
     """The hash tag of a counter shard: ``{hits}`` unsharded, ``{hits:i}`` for shard i."""
     return "{hits}" if shards == 1 else f"{{hits:{shard}}}"
@@ -133,6 +150,7 @@ class HitStore:
         self._prefix = key_prefix
         self.idempotency_ttl = idempotency_ttl
         self._count_hit = _script(_COUNT_HIT)
+        self._period_union = _script(_PERIOD_UNION)
 
     def _total(self) -> int:
         """The sum of every shard, read in one pipeline: GETs only, so a re-send is harmless."""
@@ -216,7 +234,12 @@ class HitStore:
         ids = [history.bucket_id(period.unit, start) for start in starts]
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
+        # Day periods: the closed days' union is made once a day (``_PERIOD_UNION``); hour and
+        # minute periods touch at most three days, merged directly.
+        cached = period.unit == "day" and len(days) > 1
         with self._redis.use() as client:
+            if cached:
+                self._make_unions(client, period.name, days, today)
             pipe = client.pipeline(transaction=False)
             for shard in range(self.shards):
                 # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could
@@ -226,8 +249,13 @@ class HitStore:
                 pipe.execute_command("MGET", *buckets)
                 day_hlls = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days]
                 # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a
-                # re-send (a cluster pipeline's) changes no count.
-                pipe.execute_command("PFCOUNT", *day_hlls)
+                # re-send (a cluster pipeline's) changes no count. Single-key PFCOUNTs of
+                # closed days answer from that cache; the period's union merges two keys.
+                if cached:
+                    today_hll = hits_key(self._prefix, self.shards, shard, f"u:{today}")
+                    pipe.execute_command("PFCOUNT", self._union_key(shard, period.name, today), today_hll)
+                else:
+                    pipe.execute_command("PFCOUNT", *day_hlls)
                 for key in day_hlls:
                     pipe.execute_command("PFCOUNT", key)
                 pipe.get(self.shard_keys[shard])
@@ -273,6 +301,16 @@ class HitStore:
             imports.sort(key=lambda i: str(i.get("imported_at", "")), reverse=True)
             result["imports"] = imports[:recent_imports]
         return result
+
+    def _make_unions(self, client: Any, period: str, days: list[str], today: str) -> None:
+        """Each shard's union of the period's closed days, unless today's is made already."""
+        for shard in range(self.shards):
+            closed = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days if d != today]
+            keys = [self._union_key(shard, period, today), *closed]
+            self._period_union(keys=keys, args=[history.UNION_TTL], client=client)
+
+    def _union_key(self, shard: int, period: str, today: str) -> str:
+        return hits_key(self._prefix, self.shards, shard, f"uq:{period}:{today}")
 
     def count(self) -> int:
         if self.shards > 1:
@@ -380,29 +418,40 @@ class SessionStore:
 # The same step adds the log's hits to the minute, hour and day buckets of each line's own time
 # (ARGV: bucket count, then increment and TTL per bucket key) and merges the visitors staged
 # per day (hitcounter.store.ImportStore.stage_visitors) into that day's HyperLogLog.
-#   KEYS: counter, summary, state, recent imports, bucket keys…, then (day HLL, staging) pairs
-#   ARGV: counted, summary, recent entry, bucket count, (increment, TTL)…, day TTL
+# A duplicate (content another import already counted) merges no visitors: its staging keys
+# are only deleted. The summary expires with the history it added to (the day buckets').
+# Visitors merged into past days make the periods' cached unions (``_PERIOD_UNION``) stale:
+# the step deletes them, and the next read merges them again.
+#   KEYS: counter, summary, state, recent imports, bucket keys…, then (day HLL, staging) pairs,
+#         then the period unions to delete
+#   ARGV: counted, summary, recent entry, bucket count, (increment, TTL)…, day TTL, summary TTL,
+#         "1" to merge the staged visitors or "0" to drop them, the number of (day, staging) pairs
 _COMMIT_IMPORT = """
 #!lua
 local existing = redis.call('GET', KEYS[2])
 if existing then return {existing, 0} end
+local buckets = tonumber(ARGV[4])
 redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[6 + 2 * buckets])
 redis.call('DEL', KEYS[3])
 redis.call('LPUSH', KEYS[4], ARGV[3])
 redis.call('LTRIM', KEYS[4], 0, 9)
-local buckets = tonumber(ARGV[4])
 for i = 1, buckets do
   local key = KEYS[4 + i]
   redis.call('INCRBY', key, ARGV[3 + 2 * i])
   redis.call('EXPIRE', key, ARGV[4 + 2 * i])
 end
 local day_ttl = ARGV[5 + 2 * buckets]
-for i = 5 + buckets, #KEYS, 2 do
-  redis.call('PFMERGE', KEYS[i], KEYS[i], KEYS[i + 1])
-  redis.call('EXPIRE', KEYS[i], day_ttl)
+local merge = ARGV[7 + 2 * buckets] == '1'
+local last_pair = 4 + buckets + 2 * tonumber(ARGV[8 + 2 * buckets])
+for i = 5 + buckets, last_pair, 2 do
+  if merge then
+    redis.call('PFMERGE', KEYS[i], KEYS[i], KEYS[i + 1])
+    redis.call('EXPIRE', KEYS[i], day_ttl)
+  end
   redis.call('DEL', KEYS[i + 1])
 end
+for i = last_pair + 1, #KEYS do redis.call('DEL', KEYS[i]) end
 return {ARGV[2], 1}
 """
 
@@ -425,12 +474,26 @@ return #ids
 """
 
 
+# Admit one more import today, up to a cap: the day's tally expires with the day (+1 h).
+#   KEYS: the day's tally   ARGV: the cap, the tally's TTL
+_ADMIT_IMPORT = """
+#!lua
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return 0 end
+return 1
+"""
+
+
 class ImportStore:
-    """Imports in Redis: the summary of each finished one, kept for good (the ledger of what
-    was added), and the state of each one under way (pending, running, failed), kept a week.
-    Both live under the hash tag of the counter shard the import adds to."""
+    """Imports in Redis: the summary of each finished one, kept as long as the history it
+    added to (``SUMMARY_TTL``: the ledger of what was added, and what makes a second import
+    of the same object count nothing), the owner of each content digest for as long, and the
+    state of each one under way (pending, running, failed), kept a week. They live under the
+    hash tag of the counter shard the import adds to; a content record under its digest's."""
 
     STATE_TTL = 7 * 86400
+    SUMMARY_TTL = history.DAY_TTL
 
     def __init__(self, handle: RedisHandle, key_prefix: str = "", shards: int = 1) -> None:
         self._redis = handle
@@ -438,6 +501,24 @@ class ImportStore:
         self.shards = shards
         self._commit = _script(_COMMIT_IMPORT)
         self._stage = _script(_STAGE_VISITORS)
+        self._admit = _script(_ADMIT_IMPORT)
+
+    def admit(self, day: str, per_day: int) -> bool:
+        """Count one import started on ``day`` (UTC); False past ``per_day`` of them. What
+        bounds the ledger: a bucket writer can upload without limit, the ledger grows by at
+        most ``per_day`` summaries a day, each kept ``SUMMARY_TTL``."""
+        key = hits_key(self._key_prefix, self.shards, 0, f"imports:day:{day}")
+        with self._redis.use() as client:
+            return bool(self._admit(keys=[key], args=[per_day, 86400 + 3600], client=client))
+
+    def claim_content(self, sha256: str, import_id: str) -> str:
+        """The import that owns this content: ``import_id`` when it is the first to claim it
+        (or claimed it before, on an earlier try), else the one that did. One SET NX GET,
+        sent once, so two objects with the same bytes racing each other get one owner."""
+        key = hits_key(self._key_prefix, self.shards, shard_of(sha256, self.shards), f"content:{sha256}")
+        with self._redis.use() as client:
+            before = client.set(key, import_id, nx=True, get=True, ex=self.SUMMARY_TTL)
+        return import_id if before is None else before.decode() if isinstance(before, bytes) else str(before)
 
     def _keys(self, import_id: str) -> list[str]:
         """The counter shard, the summary and the state, under one hash tag chosen by the id."""
@@ -482,6 +563,8 @@ class ImportStore:
         summary: dict[str, Any],
         buckets: dict[str, tuple[int, int]] | None = None,
         visitor_days: list[str] | None = None,
+        *,
+        merge_visitors: bool = True,
     ) -> tuple[dict[str, Any], bool]:
         """Add ``counted`` to the hits and store ``summary`` unless this import is already
         stored; returns the stored summary and whether this call created it. The state
@@ -500,9 +583,16 @@ class ImportStore:
         for name, (hits, ttl) in buckets.items():
             keys.append(self._key(import_id, name))
             args += [hits, ttl]
-        args.append(history.DAY_TTL)
-        for day in visitor_days or []:
+        days = visitor_days or []
+        args += [history.DAY_TTL, self.SUMMARY_TTL, "1" if merge_visitors else "0", len(days)]
+        for day in days:
             keys += [self._key(import_id, f"u:{day}"), self._key(import_id, f"import:{import_id}:u:{day}")]
+        if days and merge_visitors:
+            # The unions a reader may hold now: named by today's and yesterday's date (a
+            # reader's clock may be on either side of midnight).
+            now_ms = time.time_ns() // 1_000_000
+            for today in {history.day_id(now_ms), history.day_id(now_ms - 86_400_000)}:
+                keys += [self._key(import_id, f"uq:{p}:{today}") for p in history.DAY_PERIODS]
         with self._redis.use() as client:
             stored, created = self._commit(keys=keys, args=args, client=client)
         return dict(json.loads(stored)), bool(created)
