@@ -132,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
         default=_truthy(os.environ.get("LOCALAPI_METRICS")),
         help="also show the functions' EMF metrics lines (hidden by default)",
     )
+    parser.add_argument(
+        "--no-throttle",
+        dest="throttle",
+        action="store_false",
+        default=not _truthy(os.environ.get("LOCALAPI_NO_THROTTLE")),
+        help="do not enforce the template's route throttles (429 as API Gateway answers; also LOCALAPI_NO_THROTTLE=1)",
+    )
     args = parser.parse_args(argv)
 
     # Ports first, before anything is started: a taken one is a clear error, not a hang.
@@ -189,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
                     f"Local S3 (moto) at {s3.url}, bucket {bucket}, with a sample log at {SAMPLE_KEY}", file=sys.stderr
                 )
 
-        app = LocalApi(tpl, env, recycle=args.recycle, access_log=sys.stderr, sink=_sink(args.log_format, args.metrics))
+        app = LocalApi(
+            tpl,
+            env,
+            recycle=args.recycle,
+            access_log=sys.stderr,
+            sink=_sink(args.log_format, args.metrics),
+            throttle=args.throttle,
+        )
         server = Server(app, args.host, args.port)
         for route in tpl.routes:
             print(f"Mounting {route.function} at {server.url}{route.path} [{route.method}]", file=sys.stderr)

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 from localapi import sigv4
 from localapi.lambda_api import LocalLambda
 from localapi.pool import InvokeError, LogSink, WorkerPool
-from localapi.template import Route, Template
+from localapi.template import Route, Template, Throttle
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -37,6 +37,8 @@ LOCAL_CREDENTIALS = {
 }
 # HTTP API's own limit on a request payload.
 MAX_BODY = 10 * 1024 * 1024
+# HTTP API's quota on the request line and header values together.
+MAX_HEAD = 10_240
 _TEXT_TYPES = re.compile(
     r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|application/[^;]*\+(json|xml))"
 )
@@ -165,8 +167,36 @@ def _gateway_error(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status, content_type="application/json")
 
 
+class _Bucket:
+    """One route's token bucket (API Gateway's throttle: a steady rate and a burst)."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self.rate, self.capacity = throttle.rate, float(throttle.burst)
+        self.tokens, self.stamp = self.capacity, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+def head_size(request: Request) -> int:
+    """The request line and every header as sent (name, ": ", value, CRLF): what HTTP API's
+    10,240-byte quota counts, give or take the line endings."""
+    line = len(f"{request.method} {request.environ.get('RAW_URI') or request.full_path} HTTP/1.1\r\n")
+    return line + sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+
+
 class LocalApi:
-    """The WSGI application: routes from the template, one worker pool per function."""
+    """The WSGI application: routes from the template, one worker pool per function.
+    ``throttle``: enforce the template's route throttles as the stage would (``make dev``
+    does; the suites that send bursts on purpose do not)."""
 
     def __init__(
         self,
@@ -177,9 +207,17 @@ class LocalApi:
         function_log: IO[str] | int | None = None,
         access_log: IO[str] | None = None,
         sink: LogSink | None = None,
+        throttle: bool = False,
     ) -> None:
         env = env or {}
         self.template = template
+        self.buckets: dict[str, _Bucket] = {}
+        if throttle:
+            for route in template.routes:
+                key = f"{route.method} {route.path}"
+                limit = template.throttles.get(key, template.default_throttle)
+                if limit is not None:
+                    self.buckets[key] = _Bucket(limit)
         self.recycle = recycle
         self.access_log = access_log
         self.routes = sorted((_compile(r) for r in template.routes), key=lambda c: c.specificity)
@@ -231,9 +269,14 @@ class LocalApi:
         return response(environ, start_response)
 
     def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:  # noqa: PLR0911 - API Gateway's answers
+        if head_size(request) > MAX_HEAD:
+            return _gateway_error(431, "Request Header Fields Too Large")
         if found is None:
             return _gateway_error(404, "Not Found")
         route, params = found
+        bucket = self.buckets.get(f"{route.method} {route.path}")
+        if bucket is not None and not bucket.take():
+            return _gateway_error(429, "Too Many Requests")
         if (request.content_length or 0) > MAX_BODY:
             return _gateway_error(413, "Request Entity Too Large")
         body = request.get_data(cache=False)

@@ -6,14 +6,19 @@ request to a route whose event says ``Auth: Authorizer: AWS_IAM`` must carry an
 local credentials (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` of the server's
 environment, or the local default ``testing``/``testing``). The signature is recomputed with
 botocore's own SigV4 code over the headers the client says it signed, and compared in
-constant time. Anything else gets API Gateway's ``403 {"message":"Forbidden"}``.
+constant time. As API Gateway does, the payload's hash is the server's own (a signed
+``x-amz-content-sha256: UNSIGNED-PAYLOAD``, or any hash but the body's, would let the body be
+swapped), and a signature dated more than 5 minutes from now either way is refused. Anything
+else gets API Gateway's ``403 {"message":"Forbidden"}``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -25,15 +30,36 @@ _AUTH = re.compile(
 )
 
 
-def verify(method: str, url: str, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+SKEW = timedelta(minutes=5)
+
+
+def _fresh(amz_date: str, now: datetime | None) -> bool:
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return abs((now or datetime.now(UTC)) - signed_at) <= SKEW
+
+
+def verify(  # noqa: PLR0917 - a request, who may sign it, and the clock
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    credentials: Mapping[str, str],
+    now: datetime | None = None,
+) -> bool:
     """True when the request is signed for execute-api with one of ``credentials``
-    (access key id → secret key)."""
+    (access key id → secret key), within 5 minutes of ``now``, over this very body."""
     found = _AUTH.fullmatch((headers.get("authorization") or "").strip())
     if found is None or found["service"] != "execute-api":
         return False
     secret = credentials.get(found["key"])
     amz_date = headers.get("x-amz-date") or ""
-    if secret is None or not amz_date.startswith(found["date"]):
+    if secret is None or not amz_date.startswith(found["date"]) or not _fresh(amz_date, now):
+        return False
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and not hmac.compare_digest(claimed.lower(), hashlib.sha256(body).hexdigest()):
         return False
     signed = found["signed"].split(";")
     request = AWSRequest(method=method, url=url, data=body, headers={name: headers.get(name, "") for name in signed})

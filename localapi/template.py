@@ -47,11 +47,23 @@ class Function:
     memory_mb: int
 
 
+@dataclass(frozen=True)
+class Throttle:
+    """An HTTP API route's throttle: a token bucket of ``burst`` tokens refilled at ``rate`` a
+    second, one per route (API Gateway keeps no bucket per client and none across routes)."""
+
+    rate: float
+    burst: int
+
+
 @dataclass
 class Template:
     path: Path
     functions: dict[str, Function] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    # The HttpApi stage's route settings: "GET /stats" → its Throttle; None: the default's.
+    throttles: dict[str, Throttle] = field(default_factory=dict)
+    default_throttle: Throttle | None = None
 
 
 def _condition(name: str, params: Mapping[str, Any]) -> bool:
@@ -140,6 +152,13 @@ def _string(value: Any, params: Mapping[str, Any]) -> str:
     return str(resolved)
 
 
+def _throttle(settings: Any, params: Mapping[str, Any]) -> Throttle | None:
+    if not isinstance(settings, Mapping) or "ThrottlingRateLimit" not in settings:
+        return None
+    rate = float(_string(settings["ThrottlingRateLimit"], params))
+    return Throttle(rate, int(_string(settings.get("ThrottlingBurstLimit", rate), params)))
+
+
 def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Template:
     path = Path(path).resolve()
     root = path.parent
@@ -157,6 +176,14 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
         return Path("") if built_by_sam else root / str(layer["ContentUri"]) / "python"
 
     template = Template(path=path)
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Serverless::HttpApi":
+            props = resource.get("Properties") or {}
+            template.default_throttle = _throttle(props.get("DefaultRouteSettings"), params)
+            for route_key, settings in (props.get("RouteSettings") or {}).items():
+                found = _throttle(settings, params)
+                if found is not None:
+                    template.throttles[str(route_key)] = found
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue

@@ -4,6 +4,7 @@ response shapes, warm and recycle modes, live code reload, and `python -m locala
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -12,8 +13,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
@@ -315,3 +318,90 @@ def test_the_readmes_signed_curl_call_works(iam_api: Server) -> None:
         capture_output=True, text=True, check=False, timeout=30,
     )  # fmt: skip
     assert done.stdout == "404"  # signed, so the function answered: no such import
+
+
+# --- as strict as API Gateway: the signature's clock and payload, the head's size, throttles ---
+
+
+def _sign_at(url: str, body: bytes, when: datetime, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A POST signed as a client whose clock reads ``when`` would sign it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST", url=url, data=body, headers={"Content-Type": "application/json", **(extra or {})}
+    )
+    # botocore dates the signature by its own clock: this client's clock reads ``when``.
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when.replace(tzinfo=None)):
+        SigV4Auth(Credentials("testing", "testing"), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def _post(url: str, headers: dict[str, str], body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [
+        (timedelta(0), 404),  # signed now: the function answers (no such object)
+        (timedelta(minutes=-4), 404),
+        (timedelta(minutes=4), 404),
+        (timedelta(minutes=-6), 403),
+        (timedelta(minutes=6), 403),
+        (timedelta(days=-2), 403),
+        (timedelta(days=-400), 403),
+        (timedelta(days=400), 403),
+    ],
+)
+def test_a_signature_more_than_five_minutes_off_is_refused(iam_api: Server, offset: timedelta, status: int) -> None:
+    url, body = f"{iam_api.url}/imports", b'{"key": "logs/missing.log"}'
+    assert _post(url, _sign_at(url, body, datetime.now(UTC) + offset), body) == status
+
+
+def test_the_payload_hash_is_the_servers_own(iam_api: Server) -> None:
+    url, body = f"{iam_api.url}/imports", b'{"key": "logs/missing.log"}'
+    now = datetime.now(UTC)
+    # A client that signs "UNSIGNED-PAYLOAD" could have its body swapped: API Gateway hashes
+    # the body itself, so such a signature never matches.
+    unsigned = _sign_at(url, body, now, {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    assert _post(url, unsigned, b'{"key": "logs/other.log"}') == 403
+    assert _post(url, unsigned, body) == 403
+    # The body's real hash, signed, is fine.
+    hashed = _sign_at(url, body, now, {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    assert _post(url, hashed, body) == 404
+
+
+def test_a_head_past_http_apis_quota_is_refused_before_any_function(iam_api: Server) -> None:
+    assert http("GET", f"{iam_api.url}/hits", {"X-Pad": "a" * 9_000})[0] == 200
+    status, _, body = http("GET", f"{iam_api.url}/hits", {"X-Pad": "a" * 10_300})
+    assert (status, json.loads(body)) == (431, {"message": "Request Header Fields Too Large"})
+    assert json.loads(http("GET", f"{iam_api.url}/hits")[2]) == {"hits": 0}  # nothing reached Redis
+
+
+def test_make_devs_route_throttles_answer_429_per_route_as_the_stage_does(
+    template: sam_template.Template, redis_url: str
+) -> None:
+    # Given the template's route settings enforced (make dev does): /hits has the default
+    # 10/s with a burst of 20, GET / its own 100/s with a burst of 200
+    server = Server(LocalApi(template, {"Parameters": {"REDIS_URL": redis_url}}, throttle=True)).start()
+    try:
+        burst = template.default_throttle
+        assert burst is not None
+        # When one client sends far more than the burst to /hits at once
+        statuses = [http("GET", f"{server.url}/hits")[0] for _ in range(burst.burst + 15)]
+        # Then past the burst (plus what refilled meanwhile) API Gateway's 429 answers
+        assert statuses.count(200) >= burst.burst and 429 in statuses
+        status, _, body = http("GET", f"{server.url}/hits")
+        if status == 429:
+            assert json.loads(body) == {"message": "Too Many Requests"}
+        # And another route's bucket is its own: GET / still counts
+        assert http("GET", f"{server.url}/")[0] == 200
+    finally:
+        server.stop()
