@@ -86,7 +86,7 @@ def warm(server: RedisServer) -> dict[str, float]:
     ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
     sid = services().sessions.create()
     visit = load_event("session/get-session")
-    visit["cookies"] = [f"sid={sid}"]
+    visit["cookies"] = [f"__Host-sid={sid}"]
     seed = importlib.import_module("seed_app").app.test_client()
     with_metrics = metrics.log_metrics(hits.app.resolve)
     stats_event = load_event("hits/get-stats")

@@ -44,6 +44,9 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
                 if body := api_docs.REQUEST_BODIES.get((method, path)):
                     operation["requestBody"] = body
                 paths.setdefault(path, {})[method] = operation
+    for route in tpl.routes:
+        if route.iam:  # the HTTP API's IAM authorizer: the caller signs with SigV4
+            paths[route.path][route.method.lower()]["security"] = [{"sigv4": []}]
     routes = {(r.method.lower(), r.path) for r in tpl.routes}
     documented = {(m, p) for p, ops in paths.items() for m in ops}
     if routes != documented:
@@ -56,7 +59,17 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
             "description": "Stateless Lambda handlers counting hits in Redis (factor VI, Processes).",
         },
         "paths": dict(sorted(paths.items())),
-        "components": {},
+        "components": {
+            "securitySchemes": {
+                # API Gateway's own way of naming AWS IAM (Signature Version 4) in OpenAPI.
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
+            }
+        },
     }
 
 

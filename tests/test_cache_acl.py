@@ -60,7 +60,7 @@ def _exercise(url: str, env: dict[str, str], template: sam_template.Template, sc
         status, headers, _ = http("POST", f"{api.url}/session")
         assert status == 201
         cookie = SimpleCookie(headers["Set-Cookie"])
-        sid = {"Cookie": f"sid={cookie['sid'].value}"}
+        sid = {"Cookie": f"__Host-sid={cookie['__Host-sid'].value}"}
         assert http("GET", f"{api.url}/session", sid)[0] == 200
         assert http("DELETE", f"{api.url}/session", sid)[0] == 204
         status, _, accepted = http_json("POST", f"{api.url}/imports", {"key": "logs/acl.log.gz"})

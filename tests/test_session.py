@@ -22,7 +22,7 @@ def cookie_of(response: dict[str, Any]) -> tuple[str, set[str]]:
     (cookie,) = response["cookies"]
     first, *attributes = (part.strip() for part in cookie.split(";"))
     name, _, value = first.partition("=")
-    assert name == "sid"
+    assert name == "__Host-sid"
     return value, set(attributes)
 
 
@@ -34,7 +34,7 @@ def start(invoke: Invoke) -> str:
 
 def with_sid(name: str, sid: str, **changes: Any) -> dict[str, Any]:
     event = load_event(name, **changes)
-    event["cookies"] = ["theme=dark", f"sid={sid}"]
+    event["cookies"] = ["theme=dark", f"__Host-sid={sid}"]
     return event
 
 
@@ -79,12 +79,12 @@ def test_delete_ends_the_session_and_clears_the_cookie(invoke_session: Invoke, s
         None,
         [],
         ["theme=dark"],
-        ["sid="],
-        ["sid=short"],
-        ["sid=" + "!" * 43],
-        ["sid=" + "a" * 44],
-        ["sid=" + "a" * 42 + "%"],
-        ["sid=" + "A" * 43],
+        ["__Host-sid="],
+        ["__Host-sid=short"],
+        ["__Host-sid=" + "!" * 43],
+        ["__Host-sid=" + "a" * 44],
+        ["__Host-sid=" + "a" * 42 + "%"],
+        ["__Host-sid=" + "A" * 43],
     ],  # the last is well-formed but unknown
 )
 def test_no_or_bad_session_is_a_401_and_a_bad_id_never_reaches_redis(
@@ -101,7 +101,7 @@ def test_no_or_bad_session_is_a_401_and_a_bad_id_never_reaches_redis(
         assert response["statusCode"] == 401, name
         assert body_json(response)["error"]["code"] == "unauthorized"
     touched = {k for k in admin.info("commandstats") if not k.startswith(("cmdstat_config", "cmdstat_info"))}
-    well_formed = cookies == ["sid=" + "A" * 43]
+    well_formed = cookies == ["__Host-sid=" + "A" * 43]
     assert bool(touched) is well_formed
 
 

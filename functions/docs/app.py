@@ -20,7 +20,12 @@ def _document() -> dict[str, object]:
     return loaded
 
 
-@app.get("/openapi.json", summary="This API's OpenAPI document", responses=api_docs.OPENAPI)
+@app.get(
+    "/openapi.json",
+    cache_control="public, max-age=300",
+    summary="This API's OpenAPI document",
+    responses=api_docs.OPENAPI,
+)
 def openapi() -> Response[str]:
     return http.json_response(200, _document())
 

@@ -18,7 +18,12 @@ def _submit(job: dict[str, Any]) -> None:
     services().jobs.submit(job)
 
 
-@app.post("/imports", summary="Import hits from an access log in S3", responses=api_docs.START_IMPORT)
+@app.post(
+    "/imports",
+    cache_control=http.NO_STORE,
+    summary="Import hits from an access log in S3",
+    responses=api_docs.START_IMPORT,
+)
 def start() -> Response[str]:
     s = services()
     key = imports.parse_request(app.current_event, s.settings.imports_prefix)
@@ -27,7 +32,7 @@ def start() -> Response[str]:
     return http.json_response(status, body, location)
 
 
-@app.get("/imports/<id>", summary="One import's state", responses=api_docs.GET_IMPORT)
+@app.get("/imports/<id>", cache_control=http.NO_STORE, summary="One import's state", responses=api_docs.GET_IMPORT)
 def show(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     return http.json_response(200, imports.lookup(services().imports, id))
 

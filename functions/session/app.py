@@ -13,7 +13,7 @@ app = APIGatewayHttpResolver()
 http.install(app)
 
 
-@app.post("/session", summary="Start a visitor session", responses=api_docs.START_SESSION)
+@app.post("/session", cache_control=http.NO_STORE, summary="Start a visitor session", responses=api_docs.START_SESSION)
 def start() -> Response[str]:
     store = services().sessions
     sid = store.create()
@@ -23,19 +23,21 @@ def start() -> Response[str]:
     return response
 
 
-@app.get("/session", summary="Count a visit", responses=api_docs.VISIT_SESSION)
+@app.get("/session", cache_control=http.NO_STORE, summary="Count a visit", responses=api_docs.VISIT_SESSION)
 def visit() -> Response[str]:
     body = sessions.visit(services().sessions, app.current_event.cookies)
     return http.json_response(200, body)
 
 
-@app.put("/session", summary="Replace the session data", responses=api_docs.REPLACE_SESSION)
+@app.put(
+    "/session", cache_control=http.NO_STORE, summary="Replace the session data", responses=api_docs.REPLACE_SESSION
+)
 def replace() -> Response[str]:
     data = sessions.parse_data(app.current_event)
     return http.json_response(200, sessions.replace(services().sessions, app.current_event.cookies, data))
 
 
-@app.delete("/session", summary="End the session", responses=api_docs.END_SESSION)
+@app.delete("/session", cache_control=http.NO_STORE, summary="End the session", responses=api_docs.END_SESSION)
 def end() -> Response[str]:
     sessions.end(services().sessions, app.current_event.cookies)
     response: Response[str] = Response(204, None, "")

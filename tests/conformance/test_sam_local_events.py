@@ -45,16 +45,16 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/health", {}, None),
     ("GET", "/health/ready", {}, None),
     ("POST", "/session", {}, None),
-    ("GET", "/session", {"Cookie": "sid={sid}"}, None),
-    ("PUT", "/session", {"Cookie": "sid={sid}", "Content-Type": "application/json"}, '{"theme": "dark"}'),
-    ("PUT", "/session", {"Cookie": "sid={sid}", "Content-Type": "application/json; charset=utf-8"}, "{nope"),
-    ("PUT", "/session", {"Cookie": "sid={sid}", "Content-Type": "text/plain"}, "{}"),
-    ("PUT", "/session", {"Cookie": "sid={sid}", "Content-Type": "application/json"}, '{"x": NaN}'),
-    ("GET", "/session", {"Cookie": "sid={sid}"}, None),
+    ("GET", "/session", {"Cookie": "__Host-sid={sid}"}, None),
+    ("PUT", "/session", {"Cookie": "__Host-sid={sid}", "Content-Type": "application/json"}, '{"theme": "dark"}'),
+    ("PUT", "/session", {"Cookie": "__Host-sid={sid}", "Content-Type": "application/json; charset=utf-8"}, "{nope"),
+    ("PUT", "/session", {"Cookie": "__Host-sid={sid}", "Content-Type": "text/plain"}, "{}"),
+    ("PUT", "/session", {"Cookie": "__Host-sid={sid}", "Content-Type": "application/json"}, '{"x": NaN}'),
+    ("GET", "/session", {"Cookie": "__Host-sid={sid}"}, None),
     ("GET", "/session", {}, None),
-    ("GET", "/session", {"Cookie": "sid=forged"}, None),
-    ("DELETE", "/session", {"Cookie": "sid={sid}"}, None),
-    ("GET", "/session", {"Cookie": "sid={sid}"}, None),
+    ("GET", "/session", {"Cookie": "__Host-sid=forged"}, None),
+    ("DELETE", "/session", {"Cookie": "__Host-sid={sid}"}, None),
+    ("GET", "/session", {"Cookie": "__Host-sid={sid}"}, None),
     ("POST", "/imports", {"Content-Type": "application/json"}, "{not json"),
     ("POST", "/imports", {"Content-Type": "application/json"}, "{}"),
     ("POST", "/imports", {"Content-Type": "application/json"}, '{"key": "other/x.log"}'),
@@ -150,7 +150,7 @@ def our_answer(result: dict[str, Any]) -> tuple[int, str, str, list[str]]:
 def _normalise(answer: tuple[int, str, str, list[str]]) -> tuple[int, str, str, list[str]]:
     status, ctype, body, cookies = answer
     body = re.sub(r'"redis_ms":[0-9.e-]+', '"redis_ms":0', body)
-    cookies = [re.sub(r"sid=[A-Za-z0-9_-]{43}", "sid=<id>", c) for c in cookies]
+    cookies = [re.sub(r"__Host-sid=[A-Za-z0-9_-]{43}", "__Host-sid=<id>", c) for c in cookies]
     return status, ctype, body, cookies
 
 
@@ -168,7 +168,7 @@ def run_contract(
         result = modules[route.function].lambda_handler(event, LambdaContext("c", 0))
         got = answer(result) if answer is our_answer else answer(result, method, path)
         for cookie in got[3]:
-            if cookie.startswith("sid=") and "Max-Age=0" not in cookie:
+            if cookie.startswith("__Host-sid=") and "Max-Age=0" not in cookie:
                 sid = cookie.split(";")[0].split("=", 1)[1]
         answers.append(_normalise(got))
     return answers
@@ -223,11 +223,14 @@ def test_sam_local_and_make_dev_events_get_the_same_answers(
 
 def test_the_known_differences_still_hold() -> None:
     route = Route("GET", "/session", "SessionFunction", "GetSession")
-    headers = {"Accept": "application/json", "Cookie": "sid=first; sid=second"}
+    headers = {"Accept": "application/json", "Cookie": "__Host-sid=first; __Host-sid=second"}
     sam = sam_event(route, {}, "GET", "/session", headers, None)
     ours = our_event(route, {}, "GET", "/session", headers, None)
     assert "Accept" in sam["headers"] and "accept" in ours["headers"]  # header-case
-    assert sam["cookies"] == ["sid=first"] and ours["cookies"] == ["sid=first", "sid=second"]  # duplicate-cookies
+    assert sam["cookies"] == ["__Host-sid=first"] and ours["cookies"] == [
+        "__Host-sid=first",
+        "__Host-sid=second",
+    ]  # duplicate-cookies
     assert "X-Forwarded-Proto" in sam["headers"]  # forwarded-headers
     sam_epoch, our_epoch = sam["requestContext"]["timeEpoch"], ours["requestContext"]["timeEpoch"]
     # time-epoch-seconds (SAM's builder takes its default time once, when its module loads;

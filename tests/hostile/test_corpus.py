@@ -131,7 +131,7 @@ def test_the_data_limit_counts_utf8_bytes(api: Api) -> None:
 
 def test_the_first_live_sid_wins_and_cookie_headers_join_as_browsers_do(api: Api) -> None:
     live = api.new_session()
-    stale = "sid=" + "A" * 43  # well formed, unknown
+    stale = "__Host-sid=" + "A" * 43  # well formed, unknown
     status, _, raw = api.call("GET", "/session", [("Cookie", f"{stale}; {live}")])
     assert status == 200 and json.loads(raw)["visits"] == 1
     status, _, raw = api.call("GET", "/session", [("Cookie", stale), ("Cookie", "theme=dark"), ("Cookie", live)])

@@ -55,7 +55,9 @@ content_types = st.sampled_from(
     ["application/json", "Application/JSON; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"]
 )
 header_names = st.sampled_from(["content-type", "Content-Type", "CONTENT-TYPE"])
-cookies = st.lists(st.text(max_size=60) | st.just("sid=" + "A" * 43) | st.just("sid=; sid=x"), max_size=4)
+cookies = st.lists(
+    st.text(max_size=60) | st.just("__Host-sid=" + "A" * 43) | st.just("__Host-sid=; __Host-sid=x"), max_size=4
+)
 keys = st.text(max_size=300) | st.just("€" * 255) | st.just("€" * 256)
 
 

@@ -83,7 +83,7 @@ def call(
         status, got, text = err.code, err.headers, err.read().decode()
     raw = got.get_all("Set-Cookie") or []
     text = re.sub(r'"redis_ms":[0-9.e-]+', '"redis_ms":0', text)
-    cookies = [re.sub(r"sid=[A-Za-z0-9_-]{43}", "sid=<id>", c) for c in raw]
+    cookies = [re.sub(r"__Host-sid=[A-Za-z0-9_-]{43}", "__Host-sid=<id>", c) for c in raw]
     return (status, (got.get("Content-Type") or "").split(";")[0], text, cookies), raw
 
 
@@ -94,7 +94,7 @@ def run(base: str, redis: RedisServer) -> list[tuple[int, str, str, list[str]]]:
         headers = {k: v.replace("{sid}", sid) for k, v in template_headers.items()}
         answer, raw = call(base, method, path, headers, body)
         for cookie in raw:
-            if cookie.startswith("sid=") and "Max-Age=0" not in cookie:
+            if cookie.startswith("__Host-sid=") and "Max-Age=0" not in cookie:
                 sid = cookie.split(";")[0].split("=", 1)[1]
         answers.append(answer)
     return answers

@@ -38,7 +38,7 @@ _SESSION: Schema = {
 }
 _SET_COOKIE: dict[str, OpenAPIResponseHeader] = {
     "Set-Cookie": {
-        "description": "sid=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax",
+        "description": "__Host-sid=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax",
         "schema": {"type": "string"},
     }
 }
@@ -228,7 +228,7 @@ OPENAPI: dict[int, OpenAPIResponse] = {
 }
 
 _SID_COOKIE = {
-    "name": "sid",
+    "name": "__Host-sid",
     "in": "cookie",
     "required": False,
     "description": "The session id set by POST /session",

@@ -35,13 +35,23 @@ from hitcounter.history import Visit
 from hitcounter.observability import count_metric, logger, reported_misconfigurations
 from hitcounter.runtime import services
 
+# Cache-Control per route (Powertools' ``cache_control``, applied to 200s; any other status
+# gets "no-cache"). What counts or changes must never be answered by a cache in front (a CDN
+# would serve "Hello World! N times." and count nothing); the history is by the minute, so
+# a cache may hold it briefly and take the reads off Redis.
+NO_STORE = "no-store"
+HISTORY_CACHE = "public, max-age=30"
+# A browser must take a JSON or text answer for what its Content-Type says, never sniff it
+# into HTML.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+
 
 def json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(body, separators=(",", ":")),
-        headers=dict(headers or {}),
+        headers={**NOSNIFF, **(headers or {})},
     )
 
 

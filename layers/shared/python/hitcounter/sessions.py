@@ -16,7 +16,9 @@ from hitcounter import http
 from hitcounter.errors import PayloadTooLarge, Unauthorized, Unprocessable
 from hitcounter.store import SessionStore
 
-COOKIE = "sid"
+# The __Host- prefix: a browser keeps it only when Secure, for Path=/ and with no Domain,
+# so no subdomain and no plain-HTTP page can set or shadow the session cookie.
+COOKIE = "__Host-sid"
 MAX_DATA_BYTES = 4096  # the serialised `data` object
 _MAX_BODY_BYTES = 64 * 1024  # refuse anything this large before parsing it
 _SID = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
