@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -132,7 +133,7 @@ def ensure_image(arch: str) -> str:
         )  # fmt: skip
         (work / "runtime" / "bootstrap").write_text(BOOTSTRAP)
         (work / "runtime" / "bootstrap").chmod(0o755)
-        mirror = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+        mirror = os.environ.get("DEBIAN_MIRROR") or apt_mirror()
         subprocess.run(
             ["mmdebstrap", "--quiet", "--variant=minbase", f"--architectures={deb_arch}",
              "--include=python3,libstdc++6,ca-certificates", "--format=tar",
@@ -144,6 +145,32 @@ def ensure_image(arch: str) -> str:
         subprocess.run(["docker", "import", str(work / "rootfs.tar"), tag], check=True, stdout=subprocess.DEVNULL)
     log(f"built {tag} in {time.monotonic() - started:.0f} s")
     return tag
+
+
+def apt_mirror(etc: Path = Path("/etc/apt")) -> str:
+    """The Debian archive this machine's own apt uses (deb822 ``*.sources`` first, then
+    one-line ``sources.list`` files): the one place that knows which mirror is reachable
+    here. Its main archive, not the security or updates suites."""
+    entries: list[tuple[str, list[str]]] = []
+    for path in sorted((etc / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text(errors="replace").split("\n\n"):
+            fields = dict(
+                line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith(("#", " "))
+            )
+            if "deb" in fields.get("Types", "").split():
+                for uri in fields.get("URIs", "").split():
+                    entries.append((uri, fields.get("Suites", "").split()))
+    for path in [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*.list"))]:
+        if path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                words = re.sub(r"\[[^]]*\]", "", line).split()
+                if len(words) >= 3 and words[0] == "deb":
+                    entries.append((words[1], [words[2]]))
+    for uri, suites in entries:
+        main_suite = any(s and not s.endswith(("-security", "-updates", "-backports")) for s in suites)
+        if main_suite and uri.rstrip("/").endswith("/debian"):
+            return uri
+    raise SystemExit("no Debian archive in this machine's apt sources: set DEBIAN_MIRROR to one")
 
 
 def sam_env() -> dict[str, str]:
