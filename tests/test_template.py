@@ -571,14 +571,14 @@ def test_imported_logs_expire_and_abandoned_uploads_are_cleaned() -> None:
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
-def test_a_session_ttl_past_eight_hours_is_refused_by_the_template_and_the_function() -> None:
+def test_a_session_ttl_past_four_hours_is_refused_by_the_template_and_the_function() -> None:
     from cfnlint.decode import cfn_yaml
 
     from hitcounter.errors import ConfigError
     from hitcounter.settings import load_settings
 
     parameter = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["SessionTtlSeconds"]
-    assert parameter["MaxValue"] == 8 * 3600
-    assert load_settings({"SESSION_TTL_SECONDS": "28800"}).session_ttl_seconds == 28800
+    assert parameter["MaxValue"] == 4 * 3600
+    assert load_settings({"SESSION_TTL_SECONDS": "14400"}).session_ttl_seconds == 14400
     with pytest.raises(ConfigError, match="SESSION_TTL_SECONDS"):
-        load_settings({"SESSION_TTL_SECONDS": "28801"})
+        load_settings({"SESSION_TTL_SECONDS": "14401"})

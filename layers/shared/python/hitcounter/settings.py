@@ -217,7 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         key_prefix=prefix,
         retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
-        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 8 * 3600),
+        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 4 * 3600),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
         hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),

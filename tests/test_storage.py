@@ -1,0 +1,122 @@
+"""Everything anyone can create has a TTL or a cap, and the worst case at the template's
+defaults fits in the cache's usage limit (README "Storage"). Sizes are what a real
+redis-server says (``MEMORY USAGE``, which counts the key, the value and Redis's own
+overhead) for the largest item each route can make."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+from cfnlint.decode import cfn_yaml
+
+from hitcounter import history
+from hitcounter.accesslog import MAX_PATH_CHARS, TOP_PATHS
+from hitcounter.sessions import MAX_DATA_BYTES
+from tests.conftest import ROOT, Invoke, load_event
+
+# What README "Storage" says each item costs at most, in bytes (measured below).
+README_BYTES = {"idempotency record": 150, "session": 5_500, "import summary": 4_300, "content record": 200}
+# MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
+OVERHEAD = 1.5
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The template's defaults that bound how many items can exist at once."""
+
+    hit_rate: float  # GET / (each request may carry a new Idempotency-Key)
+    route_rate: float  # every other route
+    session_ttl_max: int
+    idempotency_ttl: int
+    imports_per_day: int
+    cache_max_bytes: int
+
+
+def _defaults() -> Defaults:
+    doc = cfn_yaml.load(str(ROOT / "template.yaml"))
+    params = doc["Parameters"]
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    return Defaults(
+        hit_rate=float(params["ThrottleRateLimit"]["Default"]),
+        route_rate=float(params["RouteThrottleRateLimit"]["Default"]),
+        session_ttl_max=int(params["SessionTtlSeconds"]["MaxValue"]),
+        idempotency_ttl=int(env["IDEMPOTENCY_TTL_SECONDS"]),
+        imports_per_day=int(env["IMPORTS_PER_DAY"]),
+        cache_max_bytes=int(params["CacheMaxDataGB"]["Default"]) * 10**9,
+    )
+
+
+def _usage(client: redis.Redis, pattern: str) -> int:
+    (key,) = client.keys(pattern)
+    ttl = client.ttl(key)
+    assert ttl > 0, f"{key} has no TTL"
+    return int(client.memory_usage(key, samples=0) or 0)
+
+
+@pytest.fixture
+def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, redis_url: str) -> dict[str, int]:
+    client = shared_redis.client()
+    sizes: dict[str, int] = {}
+    # An idempotency record: the largest key a client can choose is hashed to 64 hex digits.
+    event = load_event("hits/get-root-json")
+    event["headers"]["idempotency-key"] = "k" * 255
+    invoke_hits(event)
+    sizes["idempotency record"] = _usage(client, "*:idem:*")
+    # A session holding the most data PUT /session takes.
+    created = invoke_session(load_event("session/post-session"))
+    sid = created["cookies"][0].split(";")[0].split("=", 1)[1]
+    put = load_event("session/put-session")
+    put["cookies"] = [f"__Host-sid={sid}"]
+    put["body"] = json.dumps({"d": "x" * (MAX_DATA_BYTES - 10)})
+    assert invoke_session(put)["statusCode"] == 200
+    sizes["session"] = _usage(client, "*session:*")
+    # An import's summary at its largest (every top path at the longest kept), its content record.
+    summary = {
+        "id": "f" * 32,
+        "key": "logs/" + "k" * 251,
+        "etag": "e" * 34,
+        "lines": 10**12,
+        "counted": 10**12,
+        "malformed": 10**12,
+        "long_lines": 10**12,
+        "bytes": 10**10,
+        "decompressed_bytes": 10**11,
+        "sha256": "0" * 64,
+        "top_paths": [{"path": "/" + "p" * (MAX_PATH_CHARS - 1), "requests": 10**12}] * TOP_PATHS,
+        "untimed": 10**12,
+        "imported_at": "2026-12-01T12:00:00+00:00",
+        "duplicate_of": "f" * 32,
+    }
+    client.set("{hits}:import:" + "f" * 32, json.dumps(summary, separators=(",", ":")), ex=history.DAY_TTL)
+    sizes["import summary"] = _usage(client, "{hits}:import:*")
+    client.set("{hits}:content:" + "0" * 64, "f" * 32, ex=history.DAY_TTL)
+    sizes["content record"] = _usage(client, "{hits}:content:*")
+    return sizes
+
+
+def test_each_item_costs_what_the_readme_says_or_less(measured: dict[str, int]) -> None:
+    print("bytes per item:", measured)
+    for item, stated in README_BYTES.items():
+        assert measured[item] <= stated, (item, measured[item], stated)
+
+
+def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: dict[str, int]) -> None:
+    d = _defaults()
+    # Live sessions: each POST, GET or PUT /session keeps at most one alive for the TTL.
+    sessions = 3 * d.route_rate * d.session_ttl_max * measured["session"]
+    # Idempotency records: every GET / with a new key, kept IDEMPOTENCY_TTL_SECONDS.
+    records = d.hit_rate * d.idempotency_ttl * measured["idempotency record"]
+    # The import ledger: IMPORTS_PER_DAY summaries and content records, kept as long as the
+    # day buckets (states are smaller and kept a week).
+    ledger = d.imports_per_day * history.DAY_TTL / 86400 * (measured["import summary"] + measured["content record"])
+    # The history, per counter shard: every bucket its retention allows, a dense HyperLogLog
+    # (12 KB) per day kept, and the periods' unions.
+    buckets = (history.MINUTE_TTL // 60 + history.HOUR_TTL // 3600 + history.DAY_TTL // 86400) * 80
+    hlls = (history.DAY_TTL // 86400 + 2 * len(history.DAY_PERIODS)) * 12_400
+    total = (sessions + records + ledger + buckets + hlls) * OVERHEAD
+    print(f"worst case: sessions {sessions / 1e9:.2f} GB, records {records / 1e9:.2f} GB, ledger {ledger / 1e9:.3f} GB")
+    assert total <= 0.8 * d.cache_max_bytes, total
