@@ -42,7 +42,7 @@ deploy: build  ## sam deploy (ENV=dev|prod picks a samconfig.toml section; defau
 e2e: setup  ## the HTTP contract against a deployed stack: AWS_SAM_STACK_NAME=hit-counter-dev make e2e
 	$(BIN)/python -m pytest -m e2e tests/e2e $(E2E_ARGS)
 
-sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, on a Redis it starts (see README)
+sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, on a Redis it starts (docs/local-development.md)
 	$(BIN)/python -m localapi.samlocal
 
 reset: ## forget make dev's local data (its Redis snapshot, logs); the next `make dev` starts empty

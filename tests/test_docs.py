@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from localapi import openapi
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import body_json, load_event
+from tests.conftest import ROOT, body_json, load_event
 
 
 def test_the_committed_document_matches_the_code() -> None:
@@ -31,3 +35,44 @@ def test_docs_function_serves_it(function_modules: dict[str, ModuleType], functi
     document = body_json(response)
     assert document["openapi"].startswith("3.") and "/session" in document["paths"]
     assert document["paths"]["/"]["get"]["parameters"][1]["name"] == "Idempotency-Key"
+
+
+def _links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # code blocks hold no links
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", path.read_text(), flags=re.S), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+DOCUMENTS = [
+    ROOT / "README.md",
+    ROOT / "BENCHMARKS.md",
+    ROOT / "CONTRIBUTING.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_in_the_documents_resolves(document: Path) -> None:
+    assert document.is_file(), f"{document.relative_to(ROOT)} is missing"
+    broken = []
+    for link in _links(document):
+        if link.startswith(("http://", "https://", "mailto:")):
+            continue
+        target, _, anchor = link.partition("#")
+        path = (document.parent / target).resolve() if target else document
+        if not path.exists() or (anchor and path.suffix == ".md" and anchor not in _anchors(path)):
+            broken.append(link)
+    assert not broken, f"{document.relative_to(ROOT)}: broken links {broken}"
+
+
+def test_the_readme_is_a_front_door() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 300
+    assert "make dev" in readme and "make test" in readme
+    linked = {link for link in _links(ROOT / "README.md") if link.startswith("docs/")}
+    assert linked == {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}, "every docs/ page is reachable"

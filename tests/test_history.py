@@ -1,4 +1,4 @@
-"""Hit history (README "Hit history"): buckets and unique visitors in the same one step as
+"""Hit history (docs/history.md): buckets and unique visitors in the same one step as
 the count, bucketed by the request's own time, on real redis-server processes; /stats and
 /dashboard; imports backfilling their lines' own days."""
 

@@ -1,5 +1,5 @@
 """Everything anyone can create has a TTL or a cap, and the worst case at the template's
-defaults fits in the cache's usage limit (README "Storage"). Sizes are what a real
+defaults fits in the cache's usage limit (docs/limits-and-costs.md, "Storage"). Sizes are what a real
 redis-server says (``MEMORY USAGE``, which counts the key, the value and Redis's own
 overhead) for the largest item each route can make."""
 
@@ -18,7 +18,7 @@ from hitcounter.accesslog import MAX_PATH_CHARS, TOP_PATHS
 from hitcounter.sessions import MAX_DATA_BYTES
 from tests.conftest import ROOT, Invoke, load_event
 
-# What README "Storage" says each item costs at most, in bytes (measured below).
+# What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).
 README_BYTES = {"idempotency record": 150, "session": 5_500, "import summary": 4_300, "content record": 200}
 # MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
 OVERHEAD = 1.5

@@ -1,4 +1,4 @@
-"""The HTTP contract (README "Routes") against the deployed API. Tests marked ``writes`` count
+"""The HTTP contract (README, "Routes") against the deployed API. Tests marked ``writes`` count
 hits or make sessions; the prod job runs the others only (``-m 'e2e and not writes'``)."""
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def test_kill_9_of_the_hits_master_mid_stream(invoker: Callable[[dict[str, str]]
             if i == 20:
                 # The guarantee's condition: the replica has finished its first sync (a busy
                 # host can drop and restart a sync; an empty replica promoted starts at 1,
-                # README "Guarantees"). What is in flight is still lost: the ±1 below.
+                # docs/guarantees.md). What is in flight is still lost: the ±1 below.
                 wait_for(cluster.replicas_in_sync, timeout=30, what="the replica to be in sync")
                 cluster.kill(victim)
                 killed = time.monotonic()

@@ -274,7 +274,7 @@ class HitStore:
             buckets, union, *day_counts, count = chunk
             hits = [h + int(v or 0) for h, v in zip(hits, buckets, strict=True)]
             # Each visitor lands on one shard (or, with Idempotency-Keys, may on several):
-            # the shards' estimates add up (README "Hit history").
+            # the shards' estimates add up (docs/history.md).
             uniques += int(union)
             for day, n in zip(days, day_counts, strict=True):
                 per_day[day] += int(n)
