@@ -51,7 +51,6 @@ def _anchors(path: Path) -> set[str]:
 DOCUMENTS = [
     ROOT / "README.md",
     ROOT / "BENCHMARKS.md",
-    ROOT / "CONTRIBUTING.md",
     *sorted((ROOT / "docs").glob("*.md")),
 ]
 
