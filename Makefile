@@ -66,3 +66,7 @@ screenshot: setup  ## docs/dashboard.png: the dashboard after some hits and an i
 .PHONY: openapi
 openapi: setup  ## regenerate layers/shared/python/hitcounter/openapi.json from the route code
 	$(BIN)/python -m localapi.openapi
+
+.PHONY: test-under-load
+test-under-load: setup  ## the suite RUNS times (default 3) with every core kept busy: finds tests that wait on time
+	$(BIN)/python scripts/under_load.py --runs $(or $(RUNS),3) $(PYTEST_ARGS)

@@ -40,6 +40,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self.accepted = 0
+        # Request bytes read from clients and written upstream: equal when every request the
+        # proxy took has reached the server (``drained``).
+        self._requests_in = self._requests_out = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -73,8 +76,21 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, born: int, reply: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                if not reply:
+                    with self._lock:
+                        self._requests_in += len(data)
                 if not self._affected(born, reply):
                     dst.sendall(data)
+                if not reply:
+                    with self._lock:
+                        self._requests_out += len(data)
+
+    def drained(self) -> bool:
+        """Every request read from a client has been passed on (or, frozen, dropped): a
+        client that gave up waiting may otherwise see its command land afterwards, on a
+        busy host."""
+        with self._lock:
+            return self._requests_in == self._requests_out
 
     def _fault(self, mode: str) -> None:
         with self._lock:
@@ -242,6 +258,25 @@ class RedisClusterN:
                     return False
                 synced += 1
         return synced == self.masters * self.replicas
+
+    def replicas_caught_up(self) -> bool:
+        """Every replica in sync and at its master's replication offset: every write the
+        masters acknowledged is on a replica (what the failover guarantee assumes; Redis
+        replicates asynchronously, and on a busy host a replica can lag by many writes)."""
+        if not self.replicas_in_sync():
+            return False
+        offsets = {}
+        for node in self.alive():
+            info = node.client().info("replication")
+            if info.get("role") == "master":
+                offsets[node.port] = int(info.get("master_repl_offset", 0))
+        for node in self.alive():
+            info = node.client().info("replication")
+            if info.get("role") == "slave":
+                master = offsets.get(int(info.get("master_port", 0)))
+                if master is None or int(info.get("slave_repl_offset", -1)) < master:
+                    return False
+        return True
 
     def alive(self) -> list[RedisServer]:
         return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
