@@ -53,7 +53,7 @@ def _defaults() -> Defaults:
 def _usage(client: redis.Redis, pattern: str) -> int:
     (key,) = client.keys(pattern)
     ttl = client.ttl(key)
-    assert ttl > 0, f"{key} has no TTL"
+    assert ttl > 0, f"{key!r} has no TTL"
     return int(client.memory_usage(key, samples=0) or 0)
 
 
