@@ -7,12 +7,20 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test test-sam lint validate build deploy clean reset sam-local
+.PHONY: help setup setup-browser test test-sam lint validate build deploy clean reset sam-local
+.DEFAULT_GOAL := help
 
-setup:  ## venv + pinned packages + redis-server (idempotent)
+help:  ## this list
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):[^#]*## (.*)/\1\t\2/' | \
+	  awk -F'\t' '{ printf "  make %-16s %s\n", $$1, $$2 }'
+
+setup:  ## venv + locked packages + redis-server (idempotent)
 	@bash scripts/setup.sh
 
-test: setup  ## the whole suite, on real redis-server processes and moto
+setup-browser:  ## setup, and chromium from the system's packages (the browser test, make screenshot)
+	@bash scripts/setup.sh --browser
+
+test: setup-browser  ## the whole suite, on real redis-server processes and moto
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-sam: setup  ## the HTTP contract through the real `sam local start-api` and `sam local invoke` (Docker; minutes)
@@ -48,7 +56,7 @@ sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, o
 reset: ## forget make dev's local data (its Redis snapshot, logs); the next `make dev` starts empty
 	rm -rf .dev/redis .dev/*.log
 
-clean:
+clean:  ## remove build and tool caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: dev
@@ -60,7 +68,7 @@ bench: setup  ## speed as ratios to floors measured in the same run → .bench/ 
 	BENCH_WRITE=$(BENCH_WRITE) $(BIN)/python -m bench.bench
 
 .PHONY: screenshot
-screenshot: setup  ## docs/dashboard.png: the dashboard after some hits and an import, in headless Chromium
+screenshot: setup-browser  ## docs/dashboard.png: the dashboard after some hits and an import, in headless Chromium
 	$(BIN)/python -m localapi.screenshot
 
 .PHONY: openapi

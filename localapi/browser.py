@@ -1,4 +1,4 @@
-"""Headless Chromium (from the system's packages; `make setup` installs it): the dashboard's
+"""Headless Chromium (from the system's packages; `make setup-browser` installs it): the dashboard's
 rendered DOM for the tests, and its picture for `make screenshot`. Each run gets its own
 profile directory and a time limit, and is stopped by its process group."""
 
@@ -12,11 +12,17 @@ import tempfile
 from pathlib import Path
 
 
-def executable() -> str:
+def find() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if found := shutil.which(name):
             return found
-    raise FileNotFoundError("chromium is not installed: `make setup` installs it from the system's packages")
+    return None
+
+
+def executable() -> str:
+    if found := find():
+        return found
+    raise FileNotFoundError("chromium is not installed: `make setup-browser` installs it from the system's packages")
 
 
 def _run(url: str, *flags: str, timeout: float = 60) -> str:
