@@ -16,7 +16,6 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from tests.test_localapi import http, http_json
 
-
 pytestmark = pytest.mark.skipif(
     browser.find() is None,
     reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
