@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh machine: Python 3.13 venv with the pinned dev requirements,
+# Idempotent set-up for a fresh machine: Python 3.13 venv with the locked dev requirements,
 # and redis-server from the system's packages when it is missing. Called by `make setup`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,8 @@ STAMP="$VENV/.requirements.sha256"
 
 log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
-version_ok() {  # $1 = interpreter; true when it runs and is >= 3.11
-  "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1
+version_ok() {  # $1 = interpreter; true when it runs and is >= 3.13 (what the lock is resolved for)
+  "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else 1)' >/dev/null 2>&1
 }
 
 find_python() {
@@ -27,9 +27,9 @@ find_python() {
       fi
     done
   fi
-  # 3. Fall back to the newest python3 >= 3.11, saying so: Lambda runs 3.13.
+  # 3. Fall back to a newer python3 (>= 3.13: the lock's floor), saying so: Lambda runs 3.13.
   local best="" v
-  for v in 3.14 3.12 3.11 3; do
+  for v in 3.14 3; do
     if command -v "python$v" >/dev/null 2>&1 && version_ok "python$v"; then best=$(command -v "python$v"); break; fi
   done
   if [ -n "$best" ]; then
@@ -37,7 +37,7 @@ find_python() {
     log "Lambda runs python3.13: install it (e.g. 'pyenv install 3.13') for a faithful local run; 'sam build' needs it on PATH."
     echo "$best"; return
   fi
-  log "No Python >= 3.11 found. Install Python 3.13 (https://www.python.org/downloads/ or 'pyenv install 3.13') and re-run."
+  log "No Python >= 3.13 found (the locked packages are resolved for 3.13, the Lambda runtime). Install Python 3.13 (https://www.python.org/downloads/ or 'pyenv install 3.13') and re-run."
   exit 1
 }
 
@@ -80,7 +80,7 @@ install_chromium() {
   fi
 }
 
-want=$(cat requirements-dev.txt layers/deps/requirements.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c '' >/dev/null 2>&1; then
   PY=$(find_python)
   log "creating $VENV with $PY"
@@ -89,9 +89,10 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c '' >/dev/null 2>&1; th
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   started=$SECONDS
-  log "installing the pinned packages of requirements-dev.txt into $VENV (about a minute the first time)"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  log "installing the locked packages of requirements-dev.txt into $VENV (about a minute the first time)"
+  # Every package pinned and checked against its hash (make lock writes the file): the same
+  # bytes on every machine, or the install stops.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
   echo "$want" > "$STAMP"
   log "packages installed in $((SECONDS - started)) s"
 fi

@@ -75,3 +75,19 @@ def test_the_readme_is_a_front_door() -> None:
     assert "make dev" in readme and "make test" in readme
     linked = {link for link in _links(ROOT / "README.md") if link.startswith("docs/")}
     assert linked == {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}, "every docs/ page is reachable"
+
+
+def _locked(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\;\n]+)", path.read_text(), flags=re.M))
+
+
+def test_the_locks_pin_every_package_with_hashes_and_agree_on_the_layers_packages() -> None:
+    dev, layer = _locked(ROOT / "requirements-dev.txt"), _locked(ROOT / "layers/deps/requirements.txt")
+    for path in (ROOT / "requirements-dev.txt", ROOT / "layers/deps/requirements.txt"):
+        text = path.read_text()
+        pins = re.findall(r"^[A-Za-z0-9_.-]+==", text, flags=re.M)
+        assert pins
+        assert len(re.findall(r"^[A-Za-z0-9_.-]+==[^\n]*\\\n\s+--hash=sha256:", text, flags=re.M)) == len(pins)
+        assert "://" not in text, f"{path.name} names an index: locks carry names, versions and hashes only"
+    # The suite runs what is deployed: the layer's packages at the same versions.
+    assert {name: dev[name] for name in layer} == layer
