@@ -26,10 +26,11 @@ test: setup-browser  ## the whole suite, on real redis-server processes and moto
 test-sam: setup  ## the HTTP contract through the real `sam local start-api` and `sam local invoke` (Docker; minutes)
 	$(BIN)/python -m pytest -m samlocal tests/samlocal $(PYTEST_ARGS)
 
-lint: setup  ## ruff, mypy, cfn-lint with the serverless rules, sam validate --lint, the workflows (zizmor, actionlint)
+lint: setup  ## ruff, mypy, the layer's import contracts, cfn-lint with the serverless rules, sam validate --lint, the workflows (zizmor, actionlint)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PYTHONPATH=layers/shared/python $(BIN)/lint-imports  # the layer's contracts (pyproject.toml): arrows one way, no circle
 	$(BIN)/cfn-lint  # .cfnlintrc: template.yaml, with cfn-lint-serverless's rules appended
 	$(BIN)/sam validate --lint
 	$(BIN)/zizmor --offline --config .github/zizmor.yml .github/workflows
@@ -72,7 +73,7 @@ screenshot: setup-browser  ## docs/dashboard.png: the dashboard after some hits 
 	$(BIN)/python -m localapi.screenshot
 
 .PHONY: openapi
-openapi: setup  ## regenerate layers/shared/python/hitcounter/openapi.json from the route code
+openapi: setup  ## regenerate layers/shared/python/hitcounter/web/openapi.json from the route code
 	$(BIN)/python -m localapi.openapi
 
 .PHONY: test-under-load

@@ -75,7 +75,7 @@ def warm(server: RedisServer) -> dict[str, float]:
     sys.path[:0] = [str(ROOT / "layers/shared/python"), str(ROOT / "bench")]  # /opt/python
     hits = _load("hits", "app")
     session = _load("session", "session_app")
-    from hitcounter.observability import logger, metrics
+    from hitcounter.core.observability import logger, metrics
     from hitcounter.runtime import services
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 - EMF metrics lines go here, not to the terminal
@@ -93,7 +93,7 @@ def warm(server: RedisServer) -> dict[str, float]:
     stats_event["queryStringParameters"], stats_event["rawQueryString"] = {"period": "30d"}, "period=30d"
     page_event = load_event("hits/get-dashboard")
     store = services().hits
-    from hitcounter.history import Visit
+    from hitcounter.model.history import Visit
 
     step_visit = Visit(int(time.time() * 1000), "0" * 64)
     subjects: dict[str, Callable[[], object]] = {
@@ -308,7 +308,7 @@ def local_server(server: RedisServer) -> dict[str, dict[str, float]]:
 IMPORT_PARSE = """
 import json, resource, sys, time
 from pathlib import Path
-from hitcounter.accesslog import summarize, _digest
+from hitcounter.logic.accesslog import summarize, _digest
 path = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter(); _digest(path); floor = time.perf_counter() - start
@@ -351,8 +351,8 @@ def imports_parse() -> dict[str, float]:
 HOSTILE_PARSE = """
 import json, sys, time
 from pathlib import Path
-from hitcounter.accesslog import Limits, summarize
-from hitcounter.errors import AppError
+from hitcounter.logic.accesslog import Limits, summarize
+from hitcounter.core.errors import AppError
 path, cap = Path(sys.argv[1]), int(sys.argv[2])
 def kib(field):
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field))
@@ -408,10 +408,10 @@ def hostile_imports() -> list[dict[str, Any]]:
 
 def hot_key() -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from hitcounter.history import Visit, visitor_key
-    from hitcounter.redis_client import RedisHandle
-    from hitcounter.settings import load_settings
-    from hitcounter.store import HitStore
+    from hitcounter.core.settings import load_settings
+    from hitcounter.data.hit_store import HitStore
+    from hitcounter.data.redis_client import RedisHandle
+    from hitcounter.model.history import Visit, visitor_key
     from tests.servers import RedisCluster3
 
     cluster = RedisCluster3().start()

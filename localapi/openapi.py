@@ -1,8 +1,8 @@
 """``python -m localapi.openapi``: write the API's OpenAPI document from the code.
 
 Each function's Powertools resolver describes its routes (paths, summaries, responses from
-``hitcounter.api_docs``); this merges them, adds the parameters and request bodies that
-``api_docs`` lists, and writes ``layers/shared/python/hitcounter/openapi.json``.
+``hitcounter.web.api_docs``); this merges them, adds the parameters and request bodies that
+``api_docs`` lists, and writes ``layers/shared/python/hitcounter/web/openapi.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from localapi import template as sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "layers/shared/python/hitcounter/openapi.json"
+OUTPUT = ROOT / "layers/shared/python/hitcounter/web/openapi.json"
 
 
 def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
@@ -24,7 +24,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     for layer in {d for fn in tpl.functions.values() for d in fn.layer_dirs}:
         if str(layer) not in sys.path:
             sys.path.append(str(layer))
-    from hitcounter import api_docs
+    from hitcounter.web import api_docs
 
     paths: dict[str, dict[str, Any]] = {}
     routed = {r.function for r in tpl.routes}  # functions behind the API (not the import worker)

@@ -249,7 +249,9 @@ class WorkerPool:
         """Remove what killed invocations of this function left in its scratch root, with the
         layer's own sweep (only its prefix, only directories no live process holds), run as
         the function's next invocation would run it: in a process with the layers on its path."""
-        code = "import sys; from pathlib import Path; from hitcounter.scratch import sweep; sweep(Path(sys.argv[1]))"
+        code = (
+            "import sys; from pathlib import Path; from hitcounter.data.scratch import sweep; sweep(Path(sys.argv[1]))"
+        )
         root = self.env.get("SCRATCH_DIR") or "/tmp"  # noqa: S108 - Lambda's default
         layers = os.pathsep.join(str(d) for d in self.fn.layer_dirs)
         env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [layers, self.env.get("PYTHONPATH", "")]))}

@@ -216,7 +216,7 @@ def logs() -> Iterator[Callable[[], str]]:
     it was created with, so pytest's capture fixtures do not see it)."""
     import io
 
-    from hitcounter.observability import logger
+    from hitcounter.core.observability import logger
 
     buffer = io.StringIO()
     handler = logger.registered_handler

@@ -1,4 +1,4 @@
-"""The pre-traffic hook (hitcounter.deploy_check): it reads the deployment from CodeDeploy
+"""The pre-traffic hook (hitcounter.logic.deploy_check): it reads the deployment from CodeDeploy
 (moto), invokes the new version through a real Lambda Invoke API (make dev's, running the
 real functions on a real redis-server), and reports. moto has no
 PutLifecycleEventHookExecutionStatus: that one request is taken as botocore serialized it
@@ -15,7 +15,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
-from hitcounter import deploy_check
+from hitcounter.logic import deploy_check
 from localapi import template as sam_template
 from localapi.server import LocalApi
 from localapi.services import LocalS3

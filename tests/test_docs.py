@@ -17,7 +17,7 @@ from tests.conftest import ROOT, body_json, load_event
 
 def test_the_committed_document_matches_the_code() -> None:
     assert openapi.OUTPUT.read_text() == openapi.render(openapi.build()), (
-        "layers/shared/python/hitcounter/openapi.json is stale: run `make openapi`"
+        "layers/shared/python/hitcounter/web/openapi.json is stale: run `make openapi`"
     )
 
 

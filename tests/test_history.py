@@ -18,7 +18,7 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitcounter import history
+from hitcounter.model import history
 from localapi.worker import LambdaContext
 from tests.conftest import Invoke, body_json, load_event
 from tests.servers import RedisCluster3, RedisServer
@@ -275,13 +275,13 @@ def test_an_import_backfills_the_buckets_of_its_lines_own_time_once(
     ],
 )
 def test_a_time_that_is_not_a_real_instant_is_untimed(raw: bytes) -> None:
-    from hitcounter.accesslog import line_time_ms
+    from hitcounter.logic.accesslog import line_time_ms
 
     assert line_time_ms(raw) is None
 
 
 def test_real_instants_with_their_offsets() -> None:
-    from hitcounter.accesslog import line_time_ms
+    from hitcounter.logic.accesslog import line_time_ms
 
     assert line_time_ms(b"29/Feb/2024:23:30:00 -0130") == ms("2024-03-01T01:00:00")
     assert line_time_ms(b"31/Dec/2025:23:59:60 +0000") == ms("2026-01-01T00:00:00")  # a leap second
@@ -290,7 +290,7 @@ def test_real_instants_with_their_offsets() -> None:
 @given(st.binary(min_size=0, max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_any_bytes_as_a_time_give_an_instant_or_none_never_an_error(raw: bytes) -> None:
-    from hitcounter.accesslog import line_time_ms
+    from hitcounter.logic.accesslog import line_time_ms
 
     value = line_time_ms(raw)
     assert value is None or isinstance(value, int)

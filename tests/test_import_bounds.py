@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from hitcounter import history
-from hitcounter.accesslog import line_time_ms
+from hitcounter.logic.accesslog import line_time_ms
+from hitcounter.model import history
 from tests.conftest import Invoke, body_json
 from tests.servers import RedisServer
 from tests.test_imports import BUCKET, job, post
@@ -106,7 +106,7 @@ def test_a_line_a_little_ahead_of_the_importers_clock_still_counts_in_its_bucket
 def test_an_unforeseen_error_ends_the_import_failed_and_a_new_post_starts_it_again(
     run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hitcounter import accesslog
+    from hitcounter.logic import accesslog
 
     # Given a parser that meets a bug nobody foresaw
     def broken(*_: Any) -> None:

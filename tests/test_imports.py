@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from hitcounter.errors import Forbidden, NotFound
-from hitcounter.imports import import_id
-from hitcounter.objects import map_client_error
+from hitcounter.core.errors import Forbidden, NotFound
+from hitcounter.data.objects import map_client_error
+from hitcounter.logic.imports import import_id
 from localapi.accesslogs import generate
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
@@ -323,7 +323,7 @@ def test_an_import_finishing_while_it_is_looked_up_is_never_unknown(
     """The commit stores the summary and deletes the state in one step; a lookup reading the
     two apart could fall between them and answer 404 for a running import (seen as a rare
     failure of the flow test above). Many commits race a tight lookup loop here."""
-    from hitcounter.imports import lookup
+    from hitcounter.logic.imports import lookup
     from hitcounter.runtime import services
 
     function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="race:")

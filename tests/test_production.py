@@ -21,7 +21,7 @@ import pytest
 from moto import mock_aws
 
 from hitcounter import runtime
-from hitcounter.redis_auth import ElastiCacheIAMProvider
+from hitcounter.data.redis_auth import ElastiCacheIAMProvider
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from hitcounter import history
+from hitcounter.model import history
 from tests.conftest import Invoke, body_json
 from tests.servers import RedisServer
 from tests.test_history import stats_event
@@ -81,9 +81,9 @@ def test_a_year_of_uniques_is_the_union_of_its_days(
 def test_an_import_into_a_past_day_is_seen_by_the_next_read(
     invoke_hits: Invoke, shared_redis: RedisServer, year: datetime
 ) -> None:
-    from hitcounter.redis_client import RedisHandle
-    from hitcounter.settings import load_settings
-    from hitcounter.store import ImportStore
+    from hitcounter.core.settings import load_settings
+    from hitcounter.data.import_store import ImportStore
+    from hitcounter.data.redis_client import RedisHandle
 
     client = shared_redis.client()
     now_ms = int(datetime.now(UTC).timestamp() * 1000)

@@ -55,7 +55,7 @@ def test_session_routes_are_never_cached(invoke_session: Invoke, event: str) -> 
 
 
 def test_the_session_cookie_is_host_only() -> None:
-    from hitcounter.sessions import session_cookie
+    from hitcounter.web.cookies import session_cookie
 
     cookie = str(session_cookie("A" * 43, 60))
     parts = [p.strip() for p in cookie.split(";")]

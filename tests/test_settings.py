@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hitcounter.errors import ConfigError
-from hitcounter.settings import load_settings
+from hitcounter.core.errors import ConfigError
+from hitcounter.core.settings import load_settings
 
 
 def test_defaults_are_a_local_redis_with_sub_second_timeouts() -> None:

@@ -13,9 +13,9 @@ import pytest
 import redis
 from cfnlint.decode import cfn_yaml
 
-from hitcounter import history
-from hitcounter.accesslog import MAX_PATH_CHARS, TOP_PATHS
-from hitcounter.sessions import MAX_DATA_BYTES
+from hitcounter.logic.accesslog import MAX_PATH_CHARS, TOP_PATHS
+from hitcounter.logic.sessions import MAX_DATA_BYTES
+from hitcounter.model import history
 from tests.conftest import ROOT, Invoke, load_event
 
 # What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).

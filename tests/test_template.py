@@ -574,8 +574,8 @@ def test_imported_logs_expire_and_abandoned_uploads_are_cleaned() -> None:
 def test_a_session_ttl_past_four_hours_is_refused_by_the_template_and_the_function() -> None:
     from cfnlint.decode import cfn_yaml
 
-    from hitcounter.errors import ConfigError
-    from hitcounter.settings import load_settings
+    from hitcounter.core.errors import ConfigError
+    from hitcounter.core.settings import load_settings
 
     parameter = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["SessionTtlSeconds"]
     assert parameter["MaxValue"] == 4 * 3600

@@ -1,13 +1,14 @@
 """CodeDeploy's pre-traffic hook: checks a new version before the `live` alias sends it
-traffic (hitcounter.deploy_check says how), and reports Succeeded or Failed."""
+traffic (hitcounter.logic.deploy_check says how), and reports Succeeded or Failed."""
 
 import os
 from typing import Any
 
 import boto3
 
-from hitcounter import deploy_check
-from hitcounter.observability import event_entrypoint, logger
+from hitcounter.core.observability import logger
+from hitcounter.logic import deploy_check
+from hitcounter.web.entry import event_entrypoint
 
 # Clients are built at first use, not at import: INIT opens no socket (SnapStart, tests).
 _clients: dict[str, Any] = {}

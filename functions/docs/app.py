@@ -6,17 +6,17 @@ from importlib.resources import files
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import api_docs, http
-from hitcounter.observability import entrypoint
+from hitcounter.web import api_docs, contract
+from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
-http.install(app)
+contract.install(app)
 
 
 @cache
 def _document() -> dict[str, object]:
     # A static file of the layer, read once per environment: safe to keep, and to lose.
-    loaded: dict[str, object] = json.loads(files("hitcounter").joinpath("openapi.json").read_text())
+    loaded: dict[str, object] = json.loads(files("hitcounter.web").joinpath("openapi.json").read_text())
     return loaded
 
 
@@ -27,7 +27,7 @@ def _document() -> dict[str, object]:
     responses=api_docs.OPENAPI,
 )
 def openapi() -> Response[str]:
-    return http.json_response(200, _document())
+    return contract.json_response(200, _document())
 
 
 lambda_handler = entrypoint(app.resolve)

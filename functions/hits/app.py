@@ -1,70 +1,76 @@
 """Hit counter: the seed's Flask app as a Lambda function behind an HTTP API.
 
-``GET /`` counts one hit with a single INCR and answers with INCR's own reply, so two
+``GET /`` counts one hit with a single script and answers with its own INCR's reply, so two
 concurrent requests never print the same number (the seed did INCR then GET).
 """
 
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import api_docs, counting, http
-from hitcounter.observability import entrypoint
+from hitcounter.logic import counting
+from hitcounter.logic.stats import read_stats
 from hitcounter.runtime import services
+from hitcounter.web import api_docs, contract, request
+from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
-http.install(app)
+contract.install(app)
 
 
-@app.get("/", cache_control=http.NO_STORE, summary="Count one hit", responses=api_docs.COUNT_HIT)
+@app.get("/", cache_control=contract.NO_STORE, summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
-    headers = http.headers(app.current_event)
-    hit = counting.count(services().hits, http.idempotency_key(headers), http.visit(app.current_event))
+    headers = request.headers(app.current_event)
+    hit = counting.count(services().hits, request.idempotency_key(headers), request.visit(app.current_event))
     extra = {"Idempotent-Replayed": "true"} if hit.replayed else {}
-    if http.wants_json(headers):
-        return http.json_response(200, {"hits": hit.total}, extra)
-    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hit.total} times.", headers=extra | http.NOSNIFF)
+    if request.wants_json(headers):
+        return contract.json_response(200, {"hits": hit.total}, extra)
+    return Response(200, content_types.TEXT_PLAIN, f"Hello World! {hit.total} times.", headers=extra | contract.NOSNIFF)
 
 
-@app.get("/hits", cache_control=http.NO_STORE, summary="Read the count", responses=api_docs.READ_HITS)
+@app.get("/hits", cache_control=contract.NO_STORE, summary="Read the count", responses=api_docs.READ_HITS)
 def current() -> Response[str]:
-    return http.json_response(200, {"hits": services().hits.count()})
+    return contract.json_response(200, {"hits": services().hits.count()})
 
 
 @app.get(
     "/stats",
-    cache_control=http.HISTORY_CACHE,
+    cache_control=contract.HISTORY_CACHE,
     summary="The hit history: totals, unique visitors, the series",
     responses=api_docs.STATS,
 )
 def stats() -> Response[str]:
-    period = http.period(app.current_event)
-    return http.json_response(200, services().hits.history(period, http.request_time_ms(app.current_event)))
+    event = app.current_event
+    return contract.json_response(
+        200, read_stats(services().hits, request.period(event), request.request_time_ms(event))
+    )
 
 
 @app.get(
     "/dashboard",
-    cache_control=http.HISTORY_CACHE,
+    cache_control=contract.HISTORY_CACHE,
     summary="The hit history as one HTML page",
     responses=api_docs.DASHBOARD,
 )
 def dashboard_page() -> Response[str]:
-    from hitcounter import dashboard  # only this route pays for the renderer's import
+    from hitcounter.web import dashboard  # only this route pays for the renderer's import
 
     event = app.current_event
-    data = services().hits.history(http.period(event), http.request_time_ms(event), recent_imports=10)
+    data = read_stats(services().hits, request.period(event), request.request_time_ms(event), recent_imports=10)
     page = dashboard.render(data, data.pop("imports"))
     return Response(200, "text/html; charset=utf-8", page, headers=dashboard.HEADERS)
 
 
-@app.get("/health", cache_control=http.NO_STORE, summary="Liveness", responses=api_docs.LIVENESS)
+@app.get("/health", cache_control=contract.NO_STORE, summary="Liveness", responses=api_docs.LIVENESS)
 def health() -> Response[str]:
     # Liveness only: touches no backing service, so a Redis outage never marks us dead.
-    return http.json_response(200, {"status": "ok"})
+    return contract.json_response(200, {"status": "ok"})
 
 
-@app.get("/health/ready", cache_control=http.NO_STORE, summary="Readiness: Redis answers", responses=api_docs.READINESS)
+@app.get(
+    "/health/ready", cache_control=contract.NO_STORE, summary="Readiness: Redis answers", responses=api_docs.READINESS
+)
 def ready() -> Response[str]:
-    return http.json_response(200, {"status": "ok", "redis_ms": round(services().hits.ping_ms(), 3)})
+    return contract.json_response(200, {"status": "ok", "redis_ms": round(services().hits.ping_ms(), 3)})
 
 
 lambda_handler = entrypoint(app.resolve)

@@ -4,10 +4,11 @@ and each log the bucket's ObjectCreated trigger announces, through the same code
 from typing import Any
 from urllib.parse import unquote_plus
 
-from hitcounter import imports
-from hitcounter.errors import AppError, BackendUnavailable
-from hitcounter.observability import count_metric, event_entrypoint, logger
+from hitcounter.core.errors import AppError, BackendUnavailable
+from hitcounter.core.observability import count_metric, logger
+from hitcounter.logic import imports
 from hitcounter.runtime import services
+from hitcounter.web.entry import event_entrypoint
 
 
 def _import(key: str, etag: str | None, context: Any, job_id: str | None = None) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter import api_docs, http, imports
-from hitcounter.observability import entrypoint
+from hitcounter.logic import imports
 from hitcounter.runtime import services
+from hitcounter.web import api_docs, contract, request
+from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
-http.install(app)
+contract.install(app)
 
 
 def _submit(job: dict[str, Any]) -> None:
@@ -20,21 +21,21 @@ def _submit(job: dict[str, Any]) -> None:
 
 @app.post(
     "/imports",
-    cache_control=http.NO_STORE,
+    cache_control=contract.NO_STORE,
     summary="Import hits from an access log in S3",
     responses=api_docs.START_IMPORT,
 )
 def start() -> Response[str]:
     s = services()
-    key = imports.parse_request(app.current_event, s.settings.imports_prefix)
+    key = request.import_key(app.current_event, s.settings.imports_prefix)
     status, body = imports.start(s.objects, s.imports, _submit, s.settings.imports, key)
     location = {"Location": f"/imports/{body['id']}"}
-    return http.json_response(status, body, location)
+    return contract.json_response(status, body, location)
 
 
-@app.get("/imports/<id>", cache_control=http.NO_STORE, summary="One import's state", responses=api_docs.GET_IMPORT)
+@app.get("/imports/<id>", cache_control=contract.NO_STORE, summary="One import's state", responses=api_docs.GET_IMPORT)
 def show(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
-    return http.json_response(200, imports.lookup(services().imports, id))
+    return contract.json_response(200, imports.lookup(services().imports, id))
 
 
 lambda_handler = entrypoint(app.resolve)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hitcounter import scratch as scratch_space
+from hitcounter.data import scratch as scratch_space
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
@@ -160,7 +160,7 @@ def test_what_a_killed_invocation_left_is_swept_and_a_live_ones_is_not(scratch: 
     # A worker killed inside its scratch directory: `finally` never runs (as after a Lambda
     # timeout or an out-of-memory kill).
     killed = (
-        "import os, sys\nfrom pathlib import Path\nfrom hitcounter import scratch\n"
+        "import os, sys\nfrom pathlib import Path\nfrom hitcounter.data import scratch\n"
         "with scratch.invocation_dir(Path(sys.argv[1])) as left:\n"
         "    (left / 'object').write_bytes(b'x' * 1024)\n"
         "    os._exit(9)\n"

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
-from hitcounter.errors import ConfigError
-from hitcounter.redis_client import RedisHandle
-from hitcounter.settings import Settings, load_settings
-from hitcounter.store import HitStore, ImportStore, SessionStore
+from hitcounter.core.errors import ConfigError
+from hitcounter.core.settings import Settings, load_settings
+from hitcounter.data.hit_store import HitStore
+from hitcounter.data.import_store import ImportStore
+from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.session_store import SessionStore
+from hitcounter.web import contract
 
 if TYPE_CHECKING:
-    from hitcounter.jobs import LambdaJobs
-    from hitcounter.objects import ObjectStore
+    from hitcounter.data.jobs import LambdaJobs
+    from hitcounter.data.objects import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Services:
     def objects(self) -> ObjectStore:
         """The imports bucket, built on first use: boto3 is imported only by functions that
         need it."""
-        from hitcounter import objects
+        from hitcounter.data import objects
 
         if not self.settings.imports_bucket:
             raise ConfigError("IMPORTS_BUCKET is not set")
@@ -42,7 +45,7 @@ class Services:
     @cached_property
     def jobs(self) -> LambdaJobs:
         """The import worker, reached by an asynchronous invoke (built on first use)."""
-        from hitcounter import jobs
+        from hitcounter.data import jobs
 
         return jobs.LambdaJobs(jobs.build_client(), self.settings.imports.worker_function)
 
@@ -65,9 +68,7 @@ def services() -> Services:
 
 def reset() -> None:
     """Forget everything (connections included); the next request rebuilds lazily."""
-    from hitcounter.observability import reported_misconfigurations
-
-    reported_misconfigurations.clear()
+    contract.reported_misconfigurations.clear()
     if services.cache_info().currsize:
         services().redis.close()
     services.cache_clear()

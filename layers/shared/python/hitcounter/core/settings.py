@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from hitcounter.errors import ConfigError
+from hitcounter.core.errors import ConfigError
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -121,6 +121,11 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(value)
 
 
+def retry_after_seconds(env: Mapping[str, str] | None = None) -> int:
+    """RETRY_AFTER_SECONDS alone: a 503 answers with it even when other variables are wrong."""
+    return _int(os.environ if env is None else env, "RETRY_AFTER_SECONDS", 1, 1, 3600)
+
+
 def _redis_url(env: Mapping[str, str]) -> str:
     """REDIS_URL wins when set (its scheme alone decides TLS); else host, port and REDIS_TLS."""
     url = env.get("REDIS_URL", "").strip()
@@ -216,7 +221,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             cluster_seeds=seeds,
         ),
         key_prefix=prefix,
-        retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, 1, 3600),
+        retry_after_seconds=retry_after_seconds(env),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 4 * 3600),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
         hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),

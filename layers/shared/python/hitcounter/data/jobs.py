@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hitcounter.errors import BackendUnavailable, ConfigError
+from hitcounter.core.errors import BackendUnavailable, ConfigError
 
 
 def build_client() -> Any:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hitcounter.history import Visit
-from hitcounter.observability import count_metric, logger
-from hitcounter.store import Hit, HitStore
+from hitcounter.core.observability import count_metric, logger
+from hitcounter.data.hit_store import Hit, HitStore
+from hitcounter.model.history import Visit
 
 
 def count(store: HitStore, idempotency_key: str | None, visit: Visit) -> Hit:

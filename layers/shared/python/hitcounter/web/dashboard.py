@@ -14,7 +14,7 @@ import hashlib
 from html import escape
 from typing import Any
 
-from hitcounter.history import PERIODS
+from hitcounter.model.history import PERIODS
 
 _W, _H, _PAD_L, _PAD_B, _PAD_T = 720, 220, 44, 24, 12
 

@@ -8,7 +8,7 @@ the one error the HTTP layer knows: 503 with ``Retry-After``.
 
 Categories that no retry can fix (a certificate that does not verify, credentials the
 server refuses, a standalone client pointed at a cluster) are ``permanent``: they are
-misconfigurations, logged as such (``hitcounter.http``), though the client still gets the
+misconfigurations, logged as such (``hitcounter.web.contract``), though the client still gets the
 documented 503.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis import exceptions as rex
 
-from hitcounter.errors import BackendUnavailable
+from hitcounter.core.errors import BackendUnavailable
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hitcounter import history as hist
-from hitcounter.errors import AppError, Unprocessable
+from hitcounter.core.errors import AppError, Unprocessable
+from hitcounter.model import history as hist
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # host ident user [time] "METHOD target PROTOCOL" status size ["referer" "agent"]
@@ -152,7 +152,7 @@ def _record_history(summary: LogSummary, history: History, match: re.Match[bytes
 
 
 def bucket_ttls(buckets: Counter[str], now_ms: int) -> dict[str, tuple[int, int]]:
-    """Each bucket with its hits and the TTL it gets (hitcounter.history.bucket_ttl)."""
+    """Each bucket with its hits and the TTL it gets (hitcounter.model.history.bucket_ttl)."""
     return {name: (hits, hist.bucket_ttl(name, now_ms)) for name, hits in buckets.items()}
 
 

@@ -1,4 +1,5 @@
-"""Session logic between HTTP and the store: the cookie, the id's format, the body rules.
+"""Session logic between the route and the store: which cookie values are session ids,
+and the first live one among them.
 
 The id's format is checked before Redis is touched, so a forged or garbled cookie costs no
 round trip. The id itself is a bearer secret: it is never logged or echoed.
@@ -9,18 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
-from hitcounter import http
-from hitcounter.errors import PayloadTooLarge, Unauthorized, Unprocessable
-from hitcounter.store import SessionStore
+from hitcounter.core.errors import Unauthorized
+from hitcounter.data.session_store import SessionStore
 
 # The __Host- prefix: a browser keeps it only when Secure, for Path=/ and with no Domain,
 # so no subdomain and no plain-HTTP page can set or shadow the session cookie.
 COOKIE = "__Host-sid"
 MAX_DATA_BYTES = 4096  # the serialised `data` object
-_MAX_BODY_BYTES = 64 * 1024  # refuse anything this large before parsing it
 _SID = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 base64url characters
 
 
@@ -41,26 +37,6 @@ def session_ids(cookies: list[str] | None) -> list[str]:
     if not found:
         raise Unauthorized()
     return found[:MAX_CANDIDATES]
-
-
-def session_cookie(sid: str, ttl: int) -> Cookie:
-    return Cookie(
-        name=COOKIE, value=sid, path="/", secure=True, http_only=True, max_age=ttl, same_site=SameSite.LAX_MODE
-    )
-
-
-def cleared_cookie() -> Cookie:
-    return Cookie(name=COOKIE, value="", path="/", secure=True, http_only=True, max_age=0, same_site=SameSite.LAX_MODE)
-
-
-def parse_data(event: BaseProxyEvent) -> dict[str, Any]:
-    """The PUT body as a small JSON object, or the error that says what is wrong with it."""
-    value = http.json_body(event, _MAX_BODY_BYTES)
-    if not isinstance(value, dict):
-        raise Unprocessable("the body must be a JSON object")
-    if http.utf8_size(value) > MAX_DATA_BYTES:
-        raise PayloadTooLarge(f"data must be at most {MAX_DATA_BYTES} bytes as UTF-8 JSON")
-    return value
 
 
 def visit(store: SessionStore, cookies: list[str] | None) -> dict[str, Any]:

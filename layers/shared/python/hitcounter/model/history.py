@@ -4,7 +4,7 @@ time expiry (factor VI: no process keeps any of it).
 Everything here is arithmetic on the request's own time (API Gateway's
 ``requestContext.timeEpoch``, in milliseconds, UTC), so the answer for an event is the same
 whichever process handles it, and a test can choose its instants. The Redis side is in
-``hitcounter.store`` (the only code that sends commands).
+``hitcounter.data`` (the only code that sends commands).
 
 Visitors: ``visitor_key`` hashes source IP and User-Agent (SHA-256) in the function; Redis
 only ever sees that digest, and salts it again with a random salt of the day that lives in
@@ -99,7 +99,7 @@ PERIODS = {
 }
 DEFAULT_PERIOD = "30d"
 DAY_PERIODS = tuple(p.name for p in PERIODS.values() if p.unit == "day")
-# A period's union of closed days (hitcounter.store) is named by the day it was made for and
+# A period's union of closed days (hitcounter.data.hit_store) is named by the day it was made for and
 # read only that day; it is kept a little past it, then expires.
 UNION_TTL = 2 * 86400
 

@@ -1,5 +1,5 @@
 """Typed errors. Adapters (the Redis store, S3 access) raise these from library errors;
-``hitcounter.http`` maps them to responses in one place.
+``hitcounter.web.contract`` maps them to responses in one place.
 
 Messages are written for the client: they never carry a host name, a password, a key
 or a library's own error text (which can include the server address or the command).
@@ -93,6 +93,6 @@ class BackendUnavailable(AppError):
 
     def __init__(self, message: str | None = None, *, cause: str = "unavailable", permanent: bool = False) -> None:
         super().__init__(message)
-        # A fixed category for the logs (hitcounter.redis_faults), never sent to the client.
+        # A fixed category for the logs (hitcounter.data.redis_faults), never sent to the client.
         self.cause = cause
         self.permanent = permanent

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hitcounter.errors import InsufficientStorage
+from hitcounter.core.errors import InsufficientStorage
 
 # Left free for the runtime and the parser's own buffers.
 HEADROOM_BYTES = 16 * 1024 * 1024

@@ -24,7 +24,7 @@ Retry policy, and why it never re-sends a write that may have reached the server
 Building a ``RedisCluster`` is network I/O (CLUSTER SLOTS, then COMMAND), and its failures
 are ``RedisClusterException``, which is not a ``RedisError`` (redis-py#2310). So nothing
 builds it at import or in the services factory: ``RedisHandle.client()`` builds it on first
-use, inside the same fault mapping as every command (``hitcounter.redis_faults``).
+use, inside the same fault mapping as every command (``hitcounter.data.redis_faults``).
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from redis.connection import Connection, SSLConnection
 from redis.credentials import CredentialProvider
 from redis.retry import Retry
 
-from hitcounter import redis_faults
-from hitcounter.redis_auth import ElastiCacheIAMProvider, RefreshableCredentials, SecretsManagerProvider
-from hitcounter.settings import RedisSettings
+from hitcounter.core.settings import RedisSettings
+from hitcounter.data import redis_faults
+from hitcounter.data.redis_auth import ElastiCacheIAMProvider, RefreshableCredentials, SecretsManagerProvider
 
 Client = redis.Redis | RedisCluster
 

@@ -3,9 +3,9 @@
 Two halves. ``start`` runs in the HTTP request: it checks the request and the object (HEAD),
 answers at once with the stored summary when that object (key and ETag) was imported
 before, and otherwise records the import as ``pending`` and hands it to the worker function
-(``hitcounter.jobs``): ``202 Accepted``. ``run`` is the worker, also run by the bucket's
+(``hitcounter.data.jobs``): ``202 Accepted``. ``run`` is the worker, also run by the bucket's
 ObjectCreated trigger: it downloads into this invocation's scratch directory, parses within
-its bounds (``hitcounter.accesslog``), and commits count and summary to Redis in one step,
+its bounds (``hitcounter.logic.accesslog``), and commits count and summary to Redis in one step,
 keyed by key and ETag, so an object counts once however often it is imported. An import
 that cannot finish within its bounds is ``failed`` with the reason, and counted nothing.
 """
@@ -21,15 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
-from hitcounter import http
-from hitcounter.accesslog import History, Limits, bucket_ttls, summarize
-from hitcounter.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
-from hitcounter.objects import ObjectChanged, ObjectInfo, ObjectStore
-from hitcounter.scratch import ensure_room, invocation_dir
-from hitcounter.settings import ImportLimits
-from hitcounter.store import ImportStore
+from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
+from hitcounter.core.settings import ImportLimits
+from hitcounter.data.import_store import ImportStore
+from hitcounter.data.objects import ObjectChanged, ObjectInfo, ObjectStore
+from hitcounter.data.scratch import ensure_room, invocation_dir
+from hitcounter.logic.accesslog import History, Limits, bucket_ttls, summarize
 
 _ID = re.compile(r"[0-9a-f]{32}")
 MAX_KEY_CHARS = 256
@@ -38,7 +35,6 @@ MAX_KEY_CHARS = 256
 # unassigned, and the line and paragraph separators. Each can make a key that reads as
 # another one in a log, a console or the dashboard.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_MAX_BODY = 16 * 1024
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
 
@@ -59,13 +55,6 @@ class ImportCrashed(AppError):
 
 def import_id(bucket: str, key: str, etag: str) -> str:
     return hashlib.sha256(f"{bucket}\n{key}\n{etag}".encode()).hexdigest()[:32]
-
-
-def parse_request(event: BaseProxyEvent, prefix: str) -> str:
-    """The object key from a ``POST /imports`` body, or the error saying what is wrong."""
-    payload = http.json_body(event, _MAX_BODY)
-    key = payload.get("key") if isinstance(payload, dict) else None
-    return validate_key(key, prefix)
 
 
 def validate_key(key: object, prefix: str) -> str:

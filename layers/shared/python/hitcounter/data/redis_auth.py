@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from redis.credentials import CredentialProvider
 
-from hitcounter.errors import ConfigError
+from hitcounter.core.errors import ConfigError
 
 
 class RefreshableCredentials(CredentialProvider):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hitcounter.errors import AppError, BackendUnavailable, Forbidden, NotFound
+from hitcounter.core.errors import AppError, BackendUnavailable, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError

@@ -1,0 +1,238 @@
+"""The hit counter's store: the count, its history and its visitors, the only code that sends
+the counter's commands to Redis.
+
+Every command runs inside ``handle.use()`` (``hitcounter.data.redis_client``), which maps any
+redis-py failure to ``BackendUnavailable`` with a cause (``hitcounter.data.redis_faults``);
+the scripts and the rules they keep are in ``hitcounter.data.scripts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.cluster import RedisCluster
+from redis.exceptions import ClusterDownError
+
+from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.scripts import COUNT_HIT, PERIOD_UNION, script
+from hitcounter.model import history
+from hitcounter.model.history import Visit
+from hitcounter.model.keys import hits_key, shard_of
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One counted (or replayed) hit: the total the client sees, whether it is a replay of an
+    earlier request, and whether the key it incremented was new (its INCR answered 1): the
+    first hit of a new store, or a count that was lost (a restart without persistence, an
+    eviction, a flush)."""
+
+    total: int
+    replayed: bool = False
+    started: bool = False
+
+
+@dataclass(slots=True)
+class HistoryCounts:
+    """What a period's read finds, summed over the shards: hits per bucket (oldest first),
+    unique visitors per day and over the period, the total count, and the latest imports."""
+
+    hits: list[int]
+    day_uniques: dict[str, int]
+    uniques: int = 0
+    total: int = 0
+    imports: list[dict[str, Any]] = field(default_factory=list)
+
+
+class HitStore:
+    """The hit counter. Keys share the ``{hits}`` hash tag so that multi-key steps (the
+    idempotency record and the counter) stay in one slot on cluster mode and ElastiCache
+    Serverless.
+
+    With ``shards`` > 1 (``HITS_SHARDS``) the count is spread over that many keys, each with
+    its own hash tag and so its own slot: increments of a hot counter spread over cluster
+    shards. The price is the read: the increment is one command, then the total is the sum
+    of every shard (one pipelined GET per shard, reads only), so a counted hit costs two
+    round trips, and the N a request sees is the total just after its increment, which
+    concurrent requests can share.
+    """
+
+    def __init__(
+        self, handle: RedisHandle, key_prefix: str = "", idempotency_ttl: int = 86400, shards: int = 1
+    ) -> None:
+        self._redis = handle
+        self.shards = shards
+        self.shard_keys = [hits_key(key_prefix, shards, i, "count") for i in range(shards)]
+        self.hits_key = self.shard_keys[0]
+        self._prefix = key_prefix
+        self.idempotency_ttl = idempotency_ttl
+        self._count_hit = script(COUNT_HIT)
+        self._period_union = script(PERIOD_UNION)
+
+    def _total(self) -> int:
+        """The sum of every shard, read in one pipeline: GETs only, so a re-send is harmless."""
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for key in self.shard_keys:
+                pipe.get(key)
+            return sum(int(v) for v in pipe.execute() if v is not None)
+
+    def _history_keys(self, shard: int, visit: Visit) -> list[str]:
+        """The buckets, the day's HyperLogLog and the day's salt of this visit, on ``shard``."""
+        day = history.day_id(visit.at_ms)
+        return [
+            hits_key(self._prefix, self.shards, shard, f"m:{history.minute_id(visit.at_ms)}"),
+            hits_key(self._prefix, self.shards, shard, f"h:{history.hour_id(visit.at_ms)}"),
+            hits_key(self._prefix, self.shards, shard, f"d:{day}"),
+            hits_key(self._prefix, self.shards, shard, f"u:{day}"),
+            hits_key(self._prefix, self.shards, shard, f"salt:{day}"),
+        ]
+
+    def _step(self, shard: int, record: str | None, mode: str, visit: Visit) -> tuple[int, bool]:
+        """One EVALSHA: (the shard's new value or the recorded N, replayed)."""
+        keys = [self.shard_keys[shard], record or self.shard_keys[shard], *self._history_keys(shard, visit)]
+        args: list[str | int] = [
+            self.idempotency_ttl if record else 0,
+            mode,
+            history.MINUTE_TTL,
+            history.HOUR_TTL,
+            history.DAY_TTL,
+            secrets.token_hex(16),  # the day's salt if this is its first hit (CSPRNG: no clone shares it)
+            history.SALT_TTL,
+            visit.visitor,
+        ]
+        with self._redis.use() as client:
+            value, replayed = self._count_hit(keys=keys, args=args, client=client)
+        return int(value), bool(replayed)
+
+    def _visitor_shard(self, visit: Visit) -> int:
+        """Without a key, a visitor always lands on one shard (so each shard's uniques are
+        disjoint and add up); without a visitor, any shard (the OS's CSPRNG: SnapStart
+        clones do not share a sequence)."""
+        if visit.visitor:
+            return shard_of(visit.visitor, self.shards)
+        return secrets.randbelow(self.shards)
+
+    def incr(self, visit: Visit) -> Hit:
+        """Count one hit, its buckets and its visitor: one EVALSHA; the new total is the
+        script's own INCR reply. Sharded: the script, then the total (a read pipeline)."""
+        if self.shards == 1:
+            n, _ = self._step(0, None, "0", visit)
+            return Hit(n, started=n == 1)
+        mine, _ = self._step(self._visitor_shard(visit), None, "0", visit)
+        return Hit(self._total(), started=mine == 1)
+
+    def incr_once(self, idempotency_key: str, visit: Visit) -> Hit:
+        """Count one hit per key, in the same one EVALSHA; the client's key is hashed so its
+        length and characters never shape a Redis key."""
+        digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+        shard = shard_of(digest, self.shards)
+        record = hits_key(self._prefix, self.shards, shard, f"idem:{digest}")
+        if self.shards == 1:
+            n, replayed = self._step(shard, record, "n", visit)
+            return Hit(n, replayed, started=n == 1 and not replayed)
+        value, replayed = self._step(shard, record, "0", visit)
+        if replayed and value > 0:
+            return Hit(value, True)
+        total = self._total()
+        if not replayed:
+            with self._redis.use() as client:
+                # Idempotent (same value, only if the record exists): sent once all the same.
+                client.set(record, total, xx=True, keepttl=True)
+        return Hit(total, replayed, started=not replayed and value == 1)
+
+    def history(self, period: history.Period, now_ms: int, recent_imports: int = 0) -> HistoryCounts:
+        """The period's buckets, unique visitors and the total, in one pipeline of reads
+        (per shard: one MGET of the buckets, the period's uniques, one PFCOUNT per day, one
+        GET of the count; a re-send is harmless), summed over the shards. The work is
+        bounded by the period (at most 365 buckets) times HITS_SHARDS."""
+        ids = [history.bucket_id(period.unit, start) for start in history.bucket_starts(period, now_ms)]
+        prefix = history.UNITS[period.unit].prefix
+        days = history.days_of(period, now_ms)
+        today = history.day_id(now_ms)
+        # Day periods: the closed days' union is made once a day (``PERIOD_UNION``); hour and
+        # minute periods touch at most three days, merged directly.
+        cached = period.unit == "day" and len(days) > 1
+        with self._redis.use() as client:
+            if cached:
+                self._make_unions(client, period.name, days, today)
+            pipe = client.pipeline(transaction=False)
+            for shard in range(self.shards):
+                # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could
+                # span slots); these keys share the shard's hash tag, so the commands are sent
+                # as they are, and the pipeline routes each by its keys' one slot.
+                buckets = [hits_key(self._prefix, self.shards, shard, f"{prefix}:{i}") for i in ids]
+                pipe.execute_command("MGET", *buckets)
+                day_hlls = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days]
+                # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a
+                # re-send (a cluster pipeline's) changes no count. Single-key PFCOUNTs of
+                # closed days answer from that cache; the period's union merges two keys.
+                if cached:
+                    today_hll = hits_key(self._prefix, self.shards, shard, f"u:{today}")
+                    pipe.execute_command("PFCOUNT", self._union_key(shard, period.name, today), today_hll)
+                else:
+                    pipe.execute_command("PFCOUNT", *day_hlls)
+                for key in day_hlls:
+                    pipe.execute_command("PFCOUNT", key)
+                pipe.get(self.shard_keys[shard])
+                if recent_imports:
+                    pipe.lrange(hits_key(self._prefix, self.shards, shard, "imports:recent"), 0, recent_imports - 1)
+            replies = pipe.execute()
+        counts = HistoryCounts([0] * len(ids), dict.fromkeys(days, 0))
+        step = 3 + len(days) + (1 if recent_imports else 0)
+        for shard in range(self.shards):
+            chunk = replies[shard * step : (shard + 1) * step]
+            if recent_imports:
+                counts.imports += [json.loads(raw) for raw in chunk.pop()]
+            buckets, union, *day_counts, count = chunk
+            counts.hits = [h + int(v or 0) for h, v in zip(counts.hits, buckets, strict=True)]
+            # Each visitor lands on one shard (or, with Idempotency-Keys, may on several):
+            # the shards' estimates add up (docs/history.md).
+            counts.uniques += int(union)
+            for day, n in zip(days, day_counts, strict=True):
+                counts.day_uniques[day] += int(n)
+            counts.total += int(count or 0)
+        return counts
+
+    def _make_unions(self, client: Any, period: str, days: list[str], today: str) -> None:
+        """Each shard's union of the period's closed days, unless today's is made already."""
+        for shard in range(self.shards):
+            closed = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days if d != today]
+            keys = [self._union_key(shard, period, today), *closed]
+            self._period_union(keys=keys, args=[history.UNION_TTL], client=client)
+
+    def _union_key(self, shard: int, period: str, today: str) -> str:
+        return hits_key(self._prefix, self.shards, shard, f"uq:{period}:{today}")
+
+    def count(self) -> int:
+        if self.shards > 1:
+            return self._total()
+        with self._redis.use() as client:
+            raw = client.get(self.hits_key)
+        return int(raw) if raw is not None else 0
+
+    def ping_ms(self) -> float:
+        """Round-trip time of the readiness check, in milliseconds. Standalone: one PING.
+        Cluster: CLUSTER INFO from the master of each counter shard's slot, which must say
+        ``cluster_state:ok`` (a cluster that lost a slot's master without a failover, or
+        that lost its majority, refuses writes: not ready)."""
+        with self._redis.use() as client:
+            start = time.perf_counter()
+            if isinstance(client, RedisCluster):
+                nodes = {key: client.get_node_from_key(key) for key in self.shard_keys}  # type: ignore[no-untyped-call]
+                for node in {node.name: node for node in nodes.values()}.values():
+                    info = client.cluster_info(target_nodes=node)
+                    if not isinstance(info, dict) or info.get("cluster_state") != "ok":
+                        raise ClusterDownError("cluster_state is not ok")
+            else:
+                client.ping()
+            return (time.perf_counter() - start) * 1000
+
+    def close(self) -> None:
+        """Drop every pooled socket (e.g. after a SnapStart restore); reconnects lazily."""
+        self._redis.close()

@@ -1,0 +1,177 @@
+"""Every Lua script the stores run, with the rules they keep.
+
+* A write is one command or one script, sent once. No write rides in a pipeline: redis-py's
+  ``ClusterPipeline`` re-sends its commands after a ConnectionError or TimeoutError whatever
+  the client's ``Retry`` says. Pipelines carry reads only (the sharded total).
+* Every script that writes starts with a ``#!lua`` shebang and no ``allow-oom`` flag: Redis 7
+  then refuses it before it runs when memory is over ``maxmemory`` (an undeclared script
+  whose first command is one Redis allows under OOM, such as EXPIRE, may then go on to
+  write), and refuses it on a replica (READONLY) instead of failing half-way.
+* Multi-key scripts touch keys under one hash tag, so they work on cluster mode and
+  ElastiCache Serverless.
+
+Each script's comment says its KEYS and ARGV. ``script`` wraps one for EVALSHA.
+"""
+
+from __future__ import annotations
+
+from redis.commands.core import Script
+
+
+def script(source: str) -> Script:
+    """A script run by EVALSHA on whichever client it is given; its sha is computed here, with
+    no client and no I/O. redis-py loads it on NOSCRIPT (the script did not run then, so that
+    second send is not a re-send of a write)."""
+    text = source.strip()
+    assert text.startswith("#!lua"), "a script that writes declares its flags"
+    return Script(None, text.encode())  # type: ignore[arg-type]
+
+
+# One counted hit, in one server-side step: dedupe (with an Idempotency-Key), count, and add
+# the hit to its minute, hour and day buckets and its visitor to the day's HyperLogLog. Every
+# key is under the counter shard's hash tag. A replay returns the N the first request got
+# and adds nothing.
+#   KEYS: counter, record, minute, hour, day, uniques, salt
+#   ARGV: record TTL ("0": no Idempotency-Key), "n" to record the count or "0" a placeholder
+#         (sharded: the caller records the total), minute/hour/day TTLs, a fresh salt (used
+#         only if the day has none), the salt's TTL, the visitor's digest ("" for none)
+COUNT_HIT = """
+#!lua
+local keyed = ARGV[1] ~= '0'
+if keyed then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {tonumber(seen), 1} end
+end
+local n = redis.call('INCR', KEYS[1])
+if keyed then
+  local value = 0
+  if ARGV[2] == 'n' then value = n end
+  redis.call('SET', KEYS[2], value, 'EX', ARGV[1])
+end
+for i = 3, 5 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[i])
+end
+if ARGV[8] ~= '' then
+  local salt = redis.call('GET', KEYS[7])
+  if not salt then
+    salt = ARGV[6]
+    redis.call('SET', KEYS[7], salt, 'EX', ARGV[7])
+  end
+  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[8]))
+  redis.call('EXPIRE', KEYS[6], ARGV[5])
+end
+return {n, 0}
+"""
+
+
+# The unique visitors of a period's closed days (every day but today), merged once per day
+# per period and kept until the next: a multi-key PFCOUNT merges every HyperLogLog it names
+# on Redis's one thread on every call and cannot cache the result (365 dense days: 10-18 ms
+# of server CPU per read). With this, a read merges two: the closed days' union and today.
+# Idempotent (a re-send merges the same days again), so it may be retried or raced; an
+# import that adds visitors to a past day deletes the unions (``COMMIT_IMPORT``).
+#   KEYS: the union, then the closed days' HyperLogLogs   ARGV: the union's TTL
+PERIOD_UNION = """
+#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('PFMERGE', KEYS[1], unpack(KEYS, 2))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
+# EXPIRE answers 0 for a missing (or expired) key: the existence check and the TTL slide
+# are one command, and the script keeps the visit, the slide and the read in one round trip.
+VISIT = """
+#!lua
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+local visits = redis.call('HINCRBY', KEYS[1], 'visits', 1)
+return {visits, redis.call('HGET', KEYS[1], 'data')}
+"""
+CREATE = """
+#!lua
+redis.call('HSET', KEYS[1], 'visits', 0, 'data', '{}')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+REPLACE = """
+#!lua
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+return redis.call('HGET', KEYS[1], 'visits')
+"""
+
+
+# An import adds its count and stores its summary in one step, keyed by the object's key and
+# ETag, on the counter's {hits} slot: a second import of the same object (also one running
+# at the same time) finds the summary and adds nothing.
+# The same step adds the log's hits to the minute, hour and day buckets of each line's own time
+# (ARGV: bucket count, then increment and TTL per bucket key) and merges the visitors staged
+# per day (hitcounter.data.import_store.ImportStore.stage_visitors) into that day's HyperLogLog.
+# A duplicate (content another import already counted) merges no visitors: its staging keys
+# are only deleted. The summary expires with the history it added to (the day buckets').
+# Visitors merged into past days make the periods' cached unions (``PERIOD_UNION``) stale:
+# the step deletes them, and the next read merges them again.
+#   KEYS: counter, summary, state, recent imports, bucket keys…, then (day HLL, staging) pairs,
+#         then the period unions to delete
+#   ARGV: counted, summary, recent entry, bucket count, (increment, TTL)…, day TTL, summary TTL,
+#         "1" to merge the staged visitors or "0" to drop them, the number of (day, staging) pairs
+COMMIT_IMPORT = """
+#!lua
+local existing = redis.call('GET', KEYS[2])
+if existing then return {existing, 0} end
+local buckets = tonumber(ARGV[4])
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[6 + 2 * buckets])
+redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[4], ARGV[3])
+redis.call('LTRIM', KEYS[4], 0, 9)
+for i = 1, buckets do
+  local key = KEYS[4 + i]
+  redis.call('INCRBY', key, ARGV[3 + 2 * i])
+  redis.call('EXPIRE', key, ARGV[4 + 2 * i])
+end
+local day_ttl = ARGV[5 + 2 * buckets]
+local merge = ARGV[7 + 2 * buckets] == '1'
+local last_pair = 4 + buckets + 2 * tonumber(ARGV[8 + 2 * buckets])
+for i = 5 + buckets, last_pair, 2 do
+  if merge then
+    redis.call('PFMERGE', KEYS[i], KEYS[i], KEYS[i + 1])
+    redis.call('EXPIRE', KEYS[i], day_ttl)
+  end
+  redis.call('DEL', KEYS[i + 1])
+end
+for i = last_pair + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return {ARGV[2], 1}
+"""
+
+# Stage a batch of an import's visitors for one day, salted with that day's salt (made if the
+# day has none): PFADD only, so a retried batch adds nothing new. The staging key expires on
+# its own if the import never commits.
+#   KEYS: the day's salt, the staging HyperLogLog   ARGV: a fresh salt, salt TTL, staging TTL, digests…
+STAGE_VISITORS = """
+#!lua
+local salt = redis.call('GET', KEYS[1])
+if not salt then
+  salt = ARGV[1]
+  redis.call('SET', KEYS[1], salt, 'EX', ARGV[2])
+end
+local ids = {}
+for i = 4, #ARGV do ids[#ids + 1] = redis.sha1hex(salt .. ARGV[i]) end
+redis.call('PFADD', KEYS[2], unpack(ids))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return #ids
+"""
+
+
+# Admit one more import today, up to a cap: the day's tally expires with the day (+1 h).
+#   KEYS: the day's tally   ARGV: the cap, the tally's TTL
+ADMIT_IMPORT = """
+#!lua
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return 0 end
+return 1
+"""
