@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup setup-browser test test-sam lint validate build deploy clean reset sam-local
+.PHONY: help setup setup-browser test test-unit test-sam lint validate build deploy clean reset sam-local
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -22,6 +22,9 @@ setup-browser:  ## setup, and chromium from the system's packages (the browser t
 
 test: setup-browser  ## the whole suite, on real redis-server processes and moto
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: setup  ## the unit tier: no server, no socket, seconds (run it on every save)
+	$(BIN)/python -m pytest -q -m unit tests/unit $(PYTEST_ARGS)
 
 test-sam: setup  ## the HTTP contract through the real `sam local start-api` and `sam local invoke` (Docker; minutes)
 	$(BIN)/python -m pytest -m samlocal tests/samlocal $(PYTEST_ARGS)

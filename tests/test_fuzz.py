@@ -15,7 +15,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import unsupported_method
+from schemathesis.specs.openapi.checks import missing_required_header, unsupported_method
 
 from localapi import openapi, sigv4
 from localapi import template as sam_template
@@ -72,9 +72,14 @@ def down_api(template: sam_template.Template, local_s3: LocalS3) -> Iterator[Ser
 @FUZZ
 def test_api_conforms_and_never_fails(case: schemathesis.Case[Any], live_api: Server) -> None:
     # API Gateway (HTTP API) answers a method a path does not declare with 404 Not Found, and
-    # the local server does what API Gateway does; schemathesis expects 405 there.
+    # the local server does what API Gateway does; schemathesis expects 405 there. The IAM
+    # routes' `sigv4` scheme is applied by the signer below after schemathesis drops the
+    # header (so its "missing header" case arrives signed), and without a signature API
+    # Gateway answers 403, not the 401 that check expects: test_localapi covers unsigned calls.
     response = case.call_and_validate(
-        base_url=live_api.url, excluded_checks=[unsupported_method], auth=SignedWithLocalCredentials()
+        base_url=live_api.url,
+        excluded_checks=[unsupported_method, missing_required_header],
+        auth=SignedWithLocalCredentials(),
     )
     assert response.status_code < 500
 

@@ -426,7 +426,7 @@ def _app_metrics() -> set[str]:
     import re
 
     code = ROOT / "layers" / "shared" / "python" / "hitcounter"
-    sources = [*code.glob("*.py"), *(ROOT / "functions").glob("*/app.py")]
+    sources = [*code.rglob("*.py"), *(ROOT / "functions").glob("*/app.py")]
     return {m for path in sources for m in re.findall(r'count_metric\("(\w+)"', path.read_text())}
 
 

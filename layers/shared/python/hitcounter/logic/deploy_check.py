@@ -19,9 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hitcounter.logic.sessions import COOKIE
+
 # What each function must answer before it gets traffic. Each probe is a request that
 # reaches Redis (or builds the document) without writing anything.
-_UNKNOWN_SID = "0" * 43  # well-formed, never issued: token_urlsafe(32) is random
+# Well-formed and never issued (token_urlsafe(32) is random), under the cookie name the
+# function reads: a probe that reaches Redis, not one refused before it.
+_UNKNOWN_SID = "0" * 43
 _UNKNOWN_IMPORT = "0" * 32
 
 
@@ -43,7 +47,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
         Probe("GET", "/health/ready", 200, lambda body: body.get("status") == "ok"),
         Probe("GET", "/hits", 200, _is_count),
     ),
-    "session": (Probe("GET", "/session", 401, headers=(("cookie", f"sid={_UNKNOWN_SID}"),)),),
+    "session": (Probe("GET", "/session", 401, headers=(("cookie", f"{COOKIE}={_UNKNOWN_SID}"),)),),
     "imports": (Probe("GET", f"/imports/{_UNKNOWN_IMPORT}", 404),),
     "docs": (Probe("GET", "/openapi.json", 200, lambda body: str(body.get("openapi", "")).startswith("3.")),),
 }

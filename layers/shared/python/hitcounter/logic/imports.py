@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +26,12 @@ from hitcounter.data.import_store import ImportStore
 from hitcounter.data.objects import ObjectChanged, ObjectInfo, ObjectStore
 from hitcounter.data.scratch import ensure_room, invocation_dir
 from hitcounter.logic.accesslog import History, Limits, bucket_ttls, summarize
+from hitcounter.model.keys import refused_key_class
 
 _ID = re.compile(r"[0-9a-f]{32}")
 MAX_KEY_CHARS = 256
-# By Unicode category, not by code point range: controls (C0 and C1: U+0085, U+009B), format
-# characters (bidi overrides such as U+202E, zero-width joiners), surrogates, private use,
-# unassigned, and the line and paragraph separators. Each can make a key that reads as
-# another one in a log, a console or the dashboard.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# By Unicode category (hitcounter.model.keys.REFUSED_KEY_RANGES), not a C0 range alone.
+_REFUSED = re.compile(f"[{refused_key_class()}]")
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
 
@@ -62,8 +59,11 @@ def validate_key(key: object, prefix: str) -> str:
         raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
     # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
     # a local path (the download is always saved as "object"), so ".." is only a name.
-    if len(key) > MAX_KEY_CHARS or any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in key):
-        raise Unprocessable(f'"key" must be at most {MAX_KEY_CHARS} characters of Unicode text, no control characters')
+    if len(key) > MAX_KEY_CHARS or _REFUSED.search(key):
+        raise Unprocessable(
+            f'"key" must be at most {MAX_KEY_CHARS} characters of Unicode text: no control, format (bidi, '
+            "zero-width), surrogate, private-use or separator characters"
+        )
     if not key.startswith(prefix):
         raise Unprocessable(f'"key" must be under {prefix!r}')
     return key

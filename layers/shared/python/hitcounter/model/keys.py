@@ -20,3 +20,36 @@ def hits_key(prefix: str, shards: int, shard: int, name: str) -> str:
 
 def shard_of(value: str, shards: int) -> int:
     return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) % shards
+
+
+# The characters an import key may not hold, by Unicode category: controls (C0 and C1, such
+# as U+0085 and U+009B), format characters (bidi overrides such as U+202E, zero-width and
+# tag characters), surrogates, private use, and the line and paragraph separators (Cc, Cf,
+# Cs, Co, Zl, Zp). Each can make a key read as another one in a log, a console or the
+# dashboard. Written out as code point ranges (Unicode 15.1, Python 3.13's), so the check and
+# the OpenAPI document share them; a unit test derives them from ``unicodedata`` again.
+REFUSED_KEY_RANGES = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
+    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xD800, 0xF8FF),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F), (0xF0000, 0xFFFFD),
+    (0x100000, 0x10FFFD),
+)  # fmt: skip
+
+
+def refused_key_class(*, surrogates: bool = True) -> str:
+    """The refused characters as a regular expression's class body: ``\\uXXXX`` for the Basic
+    Multilingual Plane, the characters themselves beyond it, which both Python's ``re`` and
+    ECMA-262 (JSON Schema's ``pattern``) read the same way. ``surrogates=False`` leaves the
+    surrogates out: no decoded JSON string holds one alone, and Rust's regex (schemathesis's
+    validator) refuses them in a class."""
+
+    def char(cp: int) -> str:
+        return f"\\u{cp:04x}" if cp <= 0xFFFF else chr(cp)
+
+    parts = []
+    for first, high in REFUSED_KEY_RANGES:
+        low = 0xE000 if not surrogates and first <= 0xDFFF <= high else first
+        parts.append(char(low) if low == high else f"{char(low)}-{char(high)}")
+    return "".join(parts)

@@ -2,13 +2,15 @@
 
 Route decorators take ``responses`` from here; ``python -m localapi.openapi`` asks
 Powertools for each function's document, adds the request parameters and bodies below,
-and writes ``hitcounter/openapi.json``, which ``GET /openapi.json`` serves as it is (so no
+and writes ``hitcounter/web/openapi.json``, which ``GET /openapi.json`` serves as it is (so no
 function imports Pydantic at run time). A test fails when the file and the code disagree.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from hitcounter.model.keys import refused_key_class
 
 if TYPE_CHECKING:  # the types module is light, but nothing of openapi/ is needed at run time
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
@@ -282,7 +284,8 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                             "type": "string",
                             "description": "S3 key under logs/ in the imports bucket",
                             "maxLength": 256,
-                            "pattern": "^logs/[^\\x00-\\x1f\\x7f]*$",
+                            # No control, format, surrogate, private-use or separator character.
+                            "pattern": f"^logs/[^{refused_key_class(surrogates=False)}]*$",
                         }
                     },
                 }
