@@ -55,7 +55,7 @@ e2e: setup  ## the HTTP contract against a deployed stack: AWS_SAM_STACK_NAME=hi
 	$(BIN)/python -m pytest -m e2e tests/e2e $(E2E_ARGS)
 
 sam-local: setup  ## `sam local start-api` on http://127.0.0.1:3000 in Docker, on a Redis it starts (docs/local-development.md)
-	$(BIN)/python -m localapi.samlocal
+	$(BIN)/python -m devtools.samlocal
 
 reset: ## forget make dev's local data (its Redis snapshot, logs); the next `make dev` starts empty
 	rm -rf .dev/redis .dev/*.log
@@ -73,11 +73,11 @@ bench: setup  ## speed as ratios to floors measured in the same run → .bench/ 
 
 .PHONY: screenshot
 screenshot: setup-browser  ## docs/dashboard.png: the dashboard after some hits and an import, in headless Chromium
-	$(BIN)/python -m localapi.screenshot
+	$(BIN)/python -m devtools.screenshot
 
 .PHONY: openapi
 openapi: setup  ## regenerate layers/shared/python/hitcounter/web/openapi.json from the route code
-	$(BIN)/python -m localapi.openapi
+	$(BIN)/python -m devtools.openapi
 
 .PHONY: test-under-load
 test-under-load: setup  ## the suite RUNS times (default 3) with every core kept busy: finds tests that wait on time

@@ -322,7 +322,7 @@ def imports_parse() -> dict[str, float]:
     """MB/s of the streaming parser on a generated gzip log (vs only reading and hashing it),
     and how much the parsing process's peak memory grew."""
     sys.path.insert(0, str(ROOT))
-    from localapi.accesslogs import generate
+    from devtools.accesslogs import generate
 
     log = generate(400_000, seed=6)
     with tempfile.TemporaryDirectory() as tmp:
@@ -412,7 +412,7 @@ def hot_key() -> dict[str, float]:
     from hitcounter.data.hit_store import HitStore
     from hitcounter.data.redis_client import RedisHandle
     from hitcounter.model.history import Visit, visitor_key
-    from tests.servers import RedisCluster3
+    from tests.support.servers import RedisCluster3
 
     cluster = RedisCluster3().start()
     out: dict[str, float] = {}
@@ -586,7 +586,7 @@ def main() -> None:  # noqa: PLR0915 - one report
         f"`make dev` (set-up done) answers its first request {loop['first_answer_s']:.1f} s after it starts, and a "
         f"change saved in a function shows in the next response {loop['change_visible_s']:.2f} s later, with no "
         "build. For the record, `sam local start-api` (measured once on this host on 2026-11-24 with "
-        "`localapi.samlocal`'s recipe, not by this run): 6 s to start with "
+        "`devtools.samlocal`'s recipe, not by this run): 6 s to start with "
         "warm containers, then 24 ms per request, or 1.7 s per request without them (aws-sam-cli#362), and a "
         "`sam build` after every change.",
         "",

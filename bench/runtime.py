@@ -259,8 +259,8 @@ def memory(redis_url: str, n: int = 1000) -> dict[str, float]:
 def import_memory(redis_url: str, log_mb: int = 100) -> float:
     """The import worker's peak RSS, through the local server's worker process (it needs S3),
     importing a generated log of about ``log_mb`` MB."""
+    from devtools.accesslogs import generate
     from localapi import template as sam_template
-    from localapi.accesslogs import generate
     from localapi.pool import WorkerPool
     from localapi.services import LocalS3
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from devtools.accesslogs import generate
 from localapi import template as sam_template
-from localapi.accesslogs import generate
 from localapi.server import LocalApi, Server, printable
 from localapi.services import LocalS3, RedisServer
 

@@ -3,12 +3,9 @@ way Lambda invokes it."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
-import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,21 +17,8 @@ from hitcounter import runtime
 from localapi import template as sam_template
 from localapi.services import LocalS3
 from localapi.worker import LambdaContext
-from tests.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
-
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
-
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def load_event(name: str, **changes: Any) -> dict[str, Any]:
-    """An event from events/ (e.g. ``hits/get-root``), with a fresh request id."""
-    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    event = copy.deepcopy(event)
-    event["requestContext"]["requestId"] = uuid.uuid4().hex
-    event.update(changes)
-    return event
+from tests.support.events import IMPORTS_BUCKET, ROOT, Invoke, invoker
+from tests.support.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +66,6 @@ def acl_redis() -> Iterator[RedisServer]:
         )
         admin.acl_setuser("default", enabled=False)
         yield server
-
-
-IMPORTS_BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
 
 
 @pytest.fixture
@@ -174,20 +155,11 @@ def hits_module(function_modules: dict[str, ModuleType]) -> ModuleType:
     return function_modules["HitsFunction"]
 
 
-def _invoker(module: ModuleType) -> Invoke:
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        context = LambdaContext(event["requestContext"]["requestId"], int(time.time() * 1000) + 10_000)
-        result: dict[str, Any] = module.lambda_handler(event, context)
-        return result
-
-    return invoke
-
-
 @pytest.fixture
 def invoke_hits(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
     """Invoke the hits handler in this process (a warm environment) against a clean Redis."""
     function_env(REDIS_URL=redis_url, KEY_PREFIX="test:")
-    return _invoker(hits_module)
+    return invoker(hits_module)
 
 
 @pytest.fixture
@@ -196,18 +168,7 @@ def invoke_session(
 ) -> Invoke:
     """Invoke the session handler in this process against a clean Redis."""
     function_env("SessionFunction", REDIS_URL=redis_url, KEY_PREFIX="test:")
-    return _invoker(function_modules["SessionFunction"])
-
-
-def header(response: dict[str, Any], name: str) -> str | None:
-    for key, value in (response.get("headers") or {}).items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
-
-
-def body_json(response: dict[str, Any]) -> Any:
-    return json.loads(response["body"])
+    return invoker(function_modules["SessionFunction"])
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import redis
 from cfnlint.decode import cfn_yaml
 from redis.exceptions import NoPermissionError
 
+from devtools.accesslogs import generate
 from localapi import template as sam_template
-from localapi.accesslogs import generate
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
-from tests.conftest import IMPORTS_BUCKET, ROOT
-from tests.servers import RedisCluster3, redis_server, wait_for
-from tests.test_localapi import http, http_json
+from tests.support.events import IMPORTS_BUCKET, ROOT
+from tests.support.http import http, http_json
+from tests.support.servers import RedisCluster3, redis_server, wait_for
 
 USER, PASSWORD = "hit-counter-dev-app", "acl-test-pw"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from localapi import browser
+from devtools import browser
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
-from tests.test_localapi import http, http_json
+from tests.support.http import http, http_json
 
 pytestmark = pytest.mark.skipif(
     browser.find() is None,

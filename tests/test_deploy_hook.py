@@ -19,7 +19,7 @@ from hitcounter.logic import deploy_check
 from localapi import template as sam_template
 from localapi.server import LocalApi
 from localapi.services import LocalS3
-from tests.servers import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 
 TARGETS = "hits=HitsFunction,session=SessionFunction,imports=ImportsFunction,docs=DocsFunction"
 REGION = "us-east-1"

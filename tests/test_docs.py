@@ -9,10 +9,10 @@ from types import ModuleType
 
 import pytest
 
-from localapi import openapi
+from devtools import openapi
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import ROOT, body_json, load_event
+from tests.support.events import ROOT, body_json, load_event
 
 
 def test_the_committed_document_matches_the_code() -> None:

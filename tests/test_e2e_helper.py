@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 
 from localapi.services import LocalS3
-from tests.conftest import ROOT
 from tests.e2e.stack import StackNotReady, stack_outputs
+from tests.support.events import ROOT
 
 TEMPLATE = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

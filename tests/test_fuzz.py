@@ -17,11 +17,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import missing_required_header, unsupported_method
 
-from localapi import openapi, sigv4
+from devtools import openapi
+from localapi import sigv4
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
-from tests.servers import redis_server
+from tests.support.servers import redis_server
 
 schema = schemathesis.openapi.from_dict(json.loads(openapi.OUTPUT.read_text()))
 

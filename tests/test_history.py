@@ -20,33 +20,14 @@ from hypothesis import strategies as st
 
 from hitcounter.model import history
 from localapi.worker import LambdaContext
-from tests.conftest import Invoke, body_json, load_event
-from tests.servers import RedisCluster3, RedisServer
-from tests.test_imports import BUCKET, job
+from tests.support.events import IMPORTS_BUCKET as BUCKET
+from tests.support.events import Invoke, body_json, hit, stats_event
+from tests.support.events import import_job as job
+from tests.support.servers import RedisCluster3, RedisServer
 
 
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def hit(at_ms: int, ip: str = "203.0.113.7", agent: str = "curl/8.5.0", key: str | None = None) -> dict[str, Any]:
-    event = load_event("hits/get-root-json")
-    event["requestContext"]["timeEpoch"] = at_ms
-    event["requestContext"]["http"]["sourceIp"] = ip
-    event["headers"]["user-agent"] = agent
-    if key is not None:
-        event["headers"]["idempotency-key"] = key
-    return event
-
-
-def stats_event(at_ms: int, period: str | None = None, path: str = "/stats") -> dict[str, Any]:
-    event = load_event("hits/get-stats")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {path}"
-    event["requestContext"]["timeEpoch"] = at_ms
-    event["queryStringParameters"] = {"period": period} if period else None
-    event["rawQueryString"] = f"period={period}" if period else ""
-    return event
 
 
 def test_buckets_split_at_minute_hour_day_and_year_boundaries(invoke_hits: Invoke, redis_url: str) -> None:

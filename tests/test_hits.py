@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from localapi.worker import LambdaContext
-from tests.conftest import ROOT, Invoke, body_json, header, load_event
-from tests.servers import FaultProxy, RedisServer, redis_server, wait_for
+from tests.support.events import ROOT, Invoke, body_json, header, load_event
+from tests.support.servers import FaultProxy, RedisServer, redis_server, wait_for
 
 
 def test_counts_from_the_sam_generated_event(invoke_hits: Invoke) -> None:

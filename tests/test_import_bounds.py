@@ -16,9 +16,11 @@ import pytest
 
 from hitcounter.logic.accesslog import line_time_ms
 from hitcounter.model import history
-from tests.conftest import Invoke, body_json
-from tests.servers import RedisServer
-from tests.test_imports import BUCKET, job, post
+from tests.support.events import IMPORTS_BUCKET as BUCKET
+from tests.support.events import Invoke, body_json
+from tests.support.events import import_job as job
+from tests.support.events import post_import as post
+from tests.support.servers import RedisServer
 
 
 def _line(stamp: str, ip: str = "192.0.2.1") -> str:

@@ -18,38 +18,19 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from devtools.accesslogs import generate
 from hitcounter.core.errors import Forbidden, NotFound
 from hitcounter.data.objects import map_client_error
-from hitcounter.logic.imports import import_id
-from localapi.accesslogs import generate
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import EVENTS, Invoke, body_json, header, load_event
-from tests.servers import RedisServer, wait_for
-
-BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
-
-
-def job(s3: Any, key: str) -> dict[str, Any]:
-    """The event POST /imports hands the worker, for the object as it is now."""
-    etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    return {"import": {"id": import_id(BUCKET, key, etag), "key": key, "etag": etag}}
-
-
-def post(key: Any, **changes: Any) -> dict[str, Any]:
-    event = load_event("imports/post-import")
-    event["body"] = json.dumps({"key": key})
-    event.update(changes)
-    return event
-
-
-def get(import_id: str) -> dict[str, Any]:
-    event = load_event("imports/get-import")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/imports/{import_id}"
-    event["pathParameters"] = {"id": import_id}
-    return event
+from tests.support.events import EVENTS, Invoke, body_json, header
+from tests.support.events import IMPORTS_BUCKET as BUCKET
+from tests.support.events import get_import as get
+from tests.support.events import import_job as job
+from tests.support.events import post_import as post
+from tests.support.servers import RedisServer, wait_for
 
 
 def test_a_gzipped_log_counts_exactly_its_get_root_2xx_lines_once(
@@ -262,7 +243,7 @@ def test_post_answers_202_and_the_worker_finishes_it(
     template: Template, redis_url: str, local_s3: LocalS3, scratch: Path, shared_redis: RedisServer, recycle: bool
 ) -> None:
     from localapi.server import LocalApi, Server
-    from tests.test_localapi import http_json
+    from tests.support.http import http_json
 
     log = generate(2_000, seed=8)
     local_s3.client().put_object(Bucket=BUCKET, Key="logs/flow.log.gz", Body=log.gzipped())

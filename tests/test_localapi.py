@@ -27,35 +27,9 @@ from localapi import sigv4
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server, build_event, build_response
 from localapi.template import Route
-from tests.conftest import EVENTS, ROOT
-from tests.servers import redis_server, wait_for
-
-
-def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read().decode()
-
-
-def signed(method: str, url: str, headers: dict[str, str], data: bytes | None) -> dict[str, str]:
-    """The headers of the same call signed with AWS IAM (SigV4) with the local credentials,
-    as an operator's `curl --aws-sigv4` or an SDK would send it (the import routes want it)."""
-    return sigv4.sign(method, url, headers, data or b"", "testing", "testing")
-
-
-def http_json(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
-    """A JSON request, signed with the local credentials, and its parsed answer."""
-    data = None if body is None else json.dumps(body).encode()
-    headers = signed(method, url, {"Content-Type": "application/json"} if data is not None else {}, data)
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), json.loads(err.read() or b"null")
+from tests.support.events import EVENTS, ROOT
+from tests.support.http import http
+from tests.support.servers import redis_server, wait_for
 
 
 @pytest.fixture(params=["warm", "recycle", "cluster", "tls", "acl"])
@@ -266,13 +240,6 @@ def test_code_changes_are_live_without_restart(project: Path, redis_url: str) ->
         assert http("GET", f"{api.url}/")[2] == "Olá Mundo! 2 vezes."
     finally:
         api.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return http("GET", f"{url}/health")[0] == 200
-    except OSError:
-        return False
 
 
 # --- the import routes need AWS IAM, as the HTTP API's IAM authorizer requires ---------------

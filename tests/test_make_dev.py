@@ -18,10 +18,11 @@ import pytest
 import redis
 
 from localapi.__main__ import SAMPLE_KEY
-from tests.conftest import ROOT
-from tests.hostile.test_imports_bounded import LINE, members
-from tests.servers import RedisServer, free_port, wait_for
-from tests.test_localapi import _answers, http, http_json
+from tests.support.events import ROOT
+from tests.support.http import answers as _answers
+from tests.support.http import http, http_json
+from tests.support.logs import LINE, members
+from tests.support.servers import RedisServer, free_port, wait_for
 
 BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
 

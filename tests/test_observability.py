@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from localapi.worker import LambdaContext
-from tests.conftest import Invoke, body_json, load_event
+from tests.support.events import Invoke, body_json, load_event
 
 
 def _lines(out: str) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def test_metrics_count_hits_and_the_cold_start(invoke_hits: Invoke, capsys: pyte
 def test_error_log_has_the_request_id_and_no_secret(
     hits_module, function_env: Callable[..., None], logs: Callable[[], str]
 ) -> None:
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     function_env(REDIS_URL=f"redis://app:pa55word@127.0.0.1:{free_port()}/0")
     event = load_event("hits/get-root")
@@ -62,7 +62,7 @@ def test_tracing_is_opt_in_and_degrades_clearly_without_the_sdk(
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.events import ROOT
 
     script = (
         "import sys, json, time\n"

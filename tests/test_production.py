@@ -26,8 +26,8 @@ from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import ROOT, body_json, load_event
-from tests.servers import RedisCluster3, RedisClusterN, TLSRedisServer, redis_server
+from tests.support.events import ROOT, body_json, load_event
+from tests.support.servers import RedisCluster3, RedisClusterN, TLSRedisServer, redis_server
 
 
 def call(modules: dict[str, ModuleType], function: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +262,7 @@ def test_cluster_sessions(function_modules, on_cluster) -> None:
 
 
 def test_cluster_imports_count_once(function_modules, on_cluster, cluster, tmp_path: Path, aws_credentials) -> None:
-    from localapi.accesslogs import generate
+    from devtools.accesslogs import generate
 
     with mock_aws():
         bucket = "hit-counter-dev-imports-123456789012-us-east-1"

@@ -11,9 +11,8 @@ import pytest
 import redis
 
 from hitcounter.model import history
-from tests.conftest import Invoke, body_json
-from tests.servers import RedisServer
-from tests.test_history import stats_event
+from tests.support.events import Invoke, body_json, stats_event
+from tests.support.servers import RedisServer
 
 VISITORS_A_DAY = 3000
 PREFIX = "test:"  # invoke_hits's KEY_PREFIX

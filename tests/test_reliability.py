@@ -16,8 +16,8 @@ import pytest
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.worker import LambdaContext
-from tests.conftest import Invoke, body_json, header, load_event
-from tests.servers import FaultProxy, RedisServer, redis_server
+from tests.support.events import Invoke, body_json, header, load_event
+from tests.support.servers import FaultProxy, RedisServer, redis_server
 
 
 def keyed(key: str, name: str = "hits/get-root-json") -> dict[str, Any]:

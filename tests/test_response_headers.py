@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from localapi.worker import LambdaContext
-from tests.conftest import Invoke, header, load_event
+from tests.support.events import Invoke, header, load_event
 
 
 @pytest.mark.parametrize(

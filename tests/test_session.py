@@ -13,8 +13,8 @@ import pytest
 
 from localapi.pool import WorkerPool
 from localapi.template import Template
-from tests.conftest import Invoke, body_json, load_event
-from tests.servers import RedisServer, wait_for
+from tests.support.events import Invoke, body_json, load_event
+from tests.support.servers import RedisServer, wait_for
 
 
 def cookie_of(response: dict[str, Any]) -> tuple[str, set[str]]:
@@ -157,7 +157,7 @@ def test_an_expired_session_is_a_401(invoke_session: Invoke, shared_redis: Redis
 
 
 def test_ttl_comes_from_the_environment(function_modules, function_env, redis_url: str) -> None:
-    from tests.conftest import _invoker
+    from tests.support.events import invoker as _invoker
 
     function_env("SessionFunction", REDIS_URL=redis_url, SESSION_TTL_SECONDS="60")
     response = _invoker(function_modules["SessionFunction"])(load_event("session/post-session"))

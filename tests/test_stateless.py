@@ -16,8 +16,8 @@ import pytest
 
 from localapi.pool import WorkerPool
 from localapi.template import Template
-from tests.conftest import load_event
-from tests.servers import RedisServer
+from tests.support.events import load_event
+from tests.support.servers import RedisServer
 
 SEQUENCE = [
     "hits/get-root",

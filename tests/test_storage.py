@@ -16,7 +16,7 @@ from cfnlint.decode import cfn_yaml
 from hitcounter.logic.accesslog import MAX_PATH_CHARS, TOP_PATHS
 from hitcounter.logic.sessions import MAX_DATA_BYTES
 from hitcounter.model import history
-from tests.conftest import ROOT, Invoke, load_event
+from tests.support.events import ROOT, Invoke, load_event
 
 # What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).
 README_BYTES = {"idempotency record": 150, "session": 5_500, "import summary": 4_300, "content record": 200}

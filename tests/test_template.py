@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from localapi.template import Template
-from tests.conftest import EVENTS, ROOT
+from tests.support.events import EVENTS, ROOT
 
 BIN = ROOT / ".venv" / "bin"
 # SAM needs python3.13 on PATH for `sam build` (aws-sam-cli#2634): the venv's comes first.

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.events import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 

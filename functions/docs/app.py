@@ -1,4 +1,4 @@
-"""Serves the API's OpenAPI document, generated from the route code (python -m localapi.openapi)."""
+"""Serves the API's OpenAPI document, generated from the route code (python -m devtools.openapi)."""
 
 import json
 from functools import cache

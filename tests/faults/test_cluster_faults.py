@@ -20,8 +20,8 @@ import pytest
 from localapi.pool import WorkerPool
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import body_json, header, load_event
-from tests.servers import RedisClusterN, wait_for
+from tests.support.events import body_json, header, load_event
+from tests.support.servers import RedisClusterN, wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from localapi.template import Template
-from tests.conftest import EVENTS, ROOT
-from tests.servers import RedisServer
+from tests.support.events import EVENTS, ROOT
+from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.faults
 

@@ -18,8 +18,8 @@ import redis
 from localapi.pool import WorkerPool
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import body_json, header, load_event
-from tests.servers import FaultProxy, RedisClusterN, RedisServer, TLSRedisServer, redis_server, wait_for
+from tests.support.events import body_json, header, load_event
+from tests.support.servers import FaultProxy, RedisClusterN, RedisServer, TLSRedisServer, redis_server, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -136,15 +136,18 @@ def test_maxclients_exhaustion_recovers_once_the_burst_is_over(idle_pool: Callab
         # operator's redis-cli gets in, and requests are served again.
         wait_for(lambda: pool.idle_workers == 0, timeout=15, what="idle workers to retire")
 
+        # Asking is itself a connection: one client, reused, whose connection Redis may refuse
+        # ("max number of clients reached") while the retired workers' sockets are closing.
+        probe = server.client()
+
         def connections_closed() -> bool:
-            # Asking is itself a connection: while the retired workers' sockets are still
-            # closing, Redis may refuse it with "max number of clients reached".
             try:
-                return int(server.client().info("clients")["connected_clients"]) <= 1
+                return int(probe.info("clients")["connected_clients"]) <= 1
             except redis.exceptions.ConnectionError:
                 return False
 
         wait_for(connections_closed, what="connections to close")
+        probe.close()
         assert pool.invoke(load_event("hits/get-root"))["statusCode"] == 200
         assert server.client().get("{hits}:count") == str(statuses.count(200) + 1)
 

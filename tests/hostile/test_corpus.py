@@ -16,8 +16,8 @@ import pytest
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
-from tests.servers import RedisServer, redis_server
-from tests.test_localapi import signed
+from tests.support.http import signed
+from tests.support.servers import RedisServer, redis_server
 
 pytestmark = pytest.mark.hostile
 

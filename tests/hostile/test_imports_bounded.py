@@ -22,20 +22,13 @@ from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
 from localapi.worker import LambdaContext
-from tests.conftest import ROOT
-from tests.servers import RedisServer
-from tests.test_imports import job as import_job
+from tests.support.events import ROOT, import_job
+from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.hostile
 
-BUCKET = "hit-counter-dev-imports-123456789012-us-east-1"
-LINE = b'198.51.100.7 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 512\n'
-
-
-def members(block: bytes, times: int) -> bytes:
-    """``block`` repeated ``times`` as concatenated gzip members: a file that decompresses to
-    ``len(block) * times`` bytes, made in milliseconds (gzip allows many members)."""
-    return gzip.compress(block, compresslevel=9, mtime=0) * times
+from tests.support.events import IMPORTS_BUCKET as BUCKET  # noqa: E402
+from tests.support.logs import LINE, members  # noqa: E402
 
 
 @pytest.fixture

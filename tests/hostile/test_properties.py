@@ -19,7 +19,7 @@ from moto import mock_aws
 
 from localapi.services import LocalS3
 from localapi.worker import LambdaContext
-from tests.conftest import load_event
+from tests.support.events import load_event
 
 pytestmark = pytest.mark.hostile
 

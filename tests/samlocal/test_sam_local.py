@@ -1,7 +1,7 @@
 """The real `sam local`: the HTTP contract through `sam local start-api` (Docker, SAM's own
 emulator, the stand-in image built offline) against `make dev`'s answers on the same Redis,
 and every event in events/ through `sam local invoke`. Slow (minutes): `make test-sam` runs
-it, `make test` does not. The recipe in the README is what this runs (localapi.samlocal)."""
+it, `make test` does not. The recipe in the README is what this runs (devtools.samlocal)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from localapi import samlocal
+from devtools import samlocal
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3, RedisServer, free_port, wait_for
 from localapi.template import Template
-from tests.conformance.test_sam_local_events import CONTRACT, KNOWN_DIFFERENCES
-from tests.conftest import EVENTS
-from tests.test_localapi import signed
+from tests.support.contract import CONTRACT, KNOWN_DIFFERENCES
+from tests.support.events import EVENTS
+from tests.support.http import signed
 
 pytestmark = pytest.mark.samlocal
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from localapi.samlocal import apt_mirror
+from devtools.samlocal import apt_mirror
 
 
 def _etc(tmp_path: Path, sources: dict[str, str]) -> Path:

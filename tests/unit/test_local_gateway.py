@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request
 from localapi import sigv4
 from localapi.server import MAX_HEAD, _Bucket, head_size
 from localapi.template import Template, Throttle, load
-from tests.conftest import ROOT
+from tests.support.events import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """What the OpenAPI document says about each route, next to the code that serves it.
 
-Route decorators take ``responses`` from here; ``python -m localapi.openapi`` asks
+Route decorators take ``responses`` from here; ``python -m devtools.openapi`` asks
 Powertools for each function's document, adds the request parameters and bodies below,
 and writes ``hitcounter/web/openapi.json``, which ``GET /openapi.json`` serves as it is (so no
 function imports Pydantic at run time). A test fails when the file and the code disagree.

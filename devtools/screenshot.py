@@ -14,9 +14,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from localapi import browser, sigv4
+from devtools import browser
+from devtools.accesslogs import generate
+from localapi import sigv4
 from localapi import template as sam_template
-from localapi.accesslogs import generate
 from localapi.server import LOCAL_CREDENTIALS, LocalApi, Server
 from localapi.services import LocalS3, RedisServer, wait_for
 

@@ -282,7 +282,7 @@ def remove_containers(image: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localapi.samlocal", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.samlocal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--arch", choices=["x86_64", "arm64"], default=host_arch())
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""``python -m localapi.openapi``: write the API's OpenAPI document from the code.
+"""``python -m devtools.openapi``: write the API's OpenAPI document from the code.
 
 Each function's Powertools resolver describes its routes (paths, summaries, responses from
 ``hitcounter.web.api_docs``); this merges them, adds the parameters and request bodies that
