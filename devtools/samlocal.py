@@ -47,12 +47,20 @@ from localapi.services import RedisServer, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / ".dev"
-AWSLAMBDARIC = "awslambdaric==4.2.2"
+
+
+def locked(name: str) -> str:
+    """``name==version`` as the development lock pins it (requirements-dev.txt)."""
+    found = re.search(rf"^({re.escape(name)}==[^\s\\;]+)", (ROOT / "requirements-dev.txt").read_text(), re.M)
+    if found is None:
+        raise SystemExit(f"{name} is not in requirements-dev.txt: run make lock")
+    return found[1]
+
+
 # Lambda's Python runtimes ship boto3 (the dependency layer leaves it out for that reason):
-# the stand-in ships the version the project pins for development.
-BOTO3 = next(
-    line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3==")
-)
+# the stand-in ships the versions the project locks for development.
+AWSLAMBDARIC = locked("awslambdaric")
+BOTO3 = locked("boto3")
 SUITE = "trixie"  # the Debian release with Python 3.13
 # What Lambda's python3.13 runtime does before the handler: the path order, then the client.
 BOOTSTRAP = """#!/bin/sh

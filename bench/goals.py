@@ -1,0 +1,32 @@
+"""Every goal of ``make bench``, in one table: what is compared, the ratio it must not pass,
+and where the goal comes from. The report marks each figure met or not met from here;
+nothing else in the benchmark writes a threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Goal:
+    label: str
+    limit: float  # the figure must be at most this
+    source: str
+
+    def met(self, value: float) -> bool:
+        return value <= self.limit
+
+    def verdict(self, value: float) -> str:
+        return f"≤ {self.limit:g}: {'met' if self.met(value) else '**not met**'}"
+
+
+GOALS = {
+    "runtime_warm": Goal("through the runtime, warm ÷ a bare INCR handler", 1.15, "DESIGN: turn-3 goals"),
+    "runtime_duration": Goal("through the runtime, billed Duration ÷ the bare handler's", 1.3, "DESIGN: turn-3 goals"),
+    "runtime_first": Goal("through the runtime, first invocation (INIT) ÷ the bare handler's", 1.3, "DESIGN"),
+    "inprocess_warm": Goal("in process, warm GET / ÷ one raw INCR", 1.5, "DESIGN: the breakdown"),
+    "cold": Goal("fresh interpreter, first GET / ÷ import redis, connect, INCR", 1.5, "DESIGN"),
+    "round_trips": Goal("Redis round trips per counted hit", 1.0, "DESIGN: one round trip"),
+    "local_p50": Goal("local server p50 ÷ the seed's Flask app", 1.0, "DESIGN: no worse than the seed"),
+    "hostile_memory_mib": Goal("an import's peak memory growth on a hostile log, MiB", 64.0, "imports: bounded"),
+}

@@ -1,0 +1,201 @@
+"""In-process measurements: the warm path and its parts, round trips per hit, the cold start."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from bench.common import PY, ROOT, RUNS, load_event, per_call_us
+from localapi import template as sam_template
+from localapi.services import RedisServer
+from localapi.worker import LambdaContext
+
+# --- warm ----------------------------------------------------------------------------------
+
+
+def _load(function: str, module: str) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(module, ROOT / "functions" / function / "app.py")
+    assert spec and spec.loader
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    sys.modules[module] = loaded
+    return loaded
+
+
+def warm(server: RedisServer) -> dict[str, float]:
+    """µs per in-process invocation vs one raw INCR, with the layers of the handler apart,
+    plus GET /session and the seed's Flask view. Floor and subject alternate within each run,
+    and ratios are taken per run, so drift in the machine's speed cancels out."""
+    env = sam_template.load(ROOT / "template.yaml").functions["HitsFunction"].environment
+    os.environ.update({**env, "REDIS_URL": server.url, "KEY_PREFIX": "bench:"})
+    os.environ.update({"HOST_REDIS": "127.0.0.1", "PORT_REDIS": str(server.port)})
+    sys.path[:0] = [str(ROOT / "layers/shared/python"), str(ROOT / "bench")]  # /opt/python
+    hits = _load("hits", "app")
+    session = _load("session", "session_app")
+    from hitcounter.core.observability import logger, metrics
+    from hitcounter.runtime import services
+
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - EMF metrics lines go here, not to the terminal
+    real_stdout, sys.stdout = sys.stdout, devnull
+    logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]
+    raw = redis.Redis.from_url(server.url)
+    event = load_event("hits/get-root")
+    ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
+    sid = services().sessions.create()
+    visit = load_event("session/get-session")
+    visit["cookies"] = [f"__Host-sid={sid}"]
+    seed = importlib.import_module("seed_app").app.test_client()
+    with_metrics = metrics.log_metrics(hits.app.resolve)
+    stats_event = load_event("hits/get-stats")
+    stats_event["queryStringParameters"], stats_event["rawQueryString"] = {"period": "30d"}, "period=30d"
+    page_event = load_event("hits/get-dashboard")
+    store = services().hits
+    from hitcounter.model.history import Visit
+
+    step_visit = Visit(int(time.time() * 1000), "0" * 64)
+    subjects: dict[str, Callable[[], object]] = {
+        "step": lambda: store.incr(step_visit),
+        "stats": lambda: hits.lambda_handler(stats_event, ctx),
+        "dashboard": lambda: hits.lambda_handler(page_event, ctx),
+        "handler": lambda: hits.lambda_handler(event, ctx),
+        "resolver": lambda: hits.app.resolve(event, ctx),
+        "resolver_metrics": lambda: with_metrics(event, ctx),
+        "session": lambda: session.lambda_handler(visit, ctx),
+        "seed": lambda: seed.get("/"),
+    }
+    n = 2000
+    ratios: dict[str, list[float]] = {name: [] for name in subjects}
+    floors: list[float] = []
+    try:
+        for _ in range(RUNS):
+            floor = per_call_us(lambda: raw.incr("bench:raw"), n)
+            floors.append(floor)
+            for name, fn in subjects.items():
+                ratios[name].append(per_call_us(fn, n) / floor)
+    finally:
+        sys.stdout = real_stdout
+    incr = statistics.median(floors)
+    # What one raw INCR varied by across runs: a part of the handler smaller than this is noise.
+    result = {"incr_us": incr, "noise_us": max(floors) - min(floors)}
+    for name, values in ratios.items():
+        result[f"{name}_ratio"] = statistics.median(values)
+        result[f"{name}_min"], result[f"{name}_max"] = min(values), max(values)
+        result[f"{name}_us"] = statistics.median(values) * incr
+    return result
+
+
+def part(label: str, microseconds: float, noise: float) -> str:
+    """A part of the warm path: its cost, or that it is within the noise (never negative)."""
+    if microseconds < noise:
+        return f"{label} within the noise (< {noise:.0f} µs)"
+    return f"{label} {microseconds:.0f} µs"
+
+
+def round_trips(server: RedisServer) -> dict[str, float]:
+    """Round trips to Redis per counted hit (what the client sends, counted where redis-py
+    sends it: a script is one, whatever it runs inside), for ours and the seed's view."""
+    from redis.connection import AbstractConnection
+
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    def commands_during(fn: Callable[[], object], n: int) -> float:
+        fn()  # connect first: the handshake is per connection, not per hit
+        sent[0] = 0
+        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+        try:
+            for _ in range(n):
+                fn()
+        finally:
+            AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+        return sent[0] / n
+
+    app = sys.modules["app"]
+    ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
+    seed = importlib.import_module("seed_app").app.test_client()
+    real_stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        ours = commands_during(lambda: app.lambda_handler(load_event("hits/get-root"), ctx), 100)
+        theirs = commands_during(lambda: seed.get("/"), 100)
+    finally:
+        sys.stdout = real_stdout
+    return {"ours": ours, "seed": theirs}
+
+
+# --- cold ----------------------------------------------------------------------------------
+
+COLD_HANDLER = """
+import json, sys, time
+sys.path[:0] = [{code!r}, {layer!r}]
+from app import lambda_handler
+from localapi.worker import LambdaContext
+event = json.load(open({event!r}))
+r = lambda_handler(event, LambdaContext("cold", int(time.time() * 1000) + 10000))
+assert r["statusCode"] == 200, r
+"""
+COLD_FLOOR = """
+import redis
+redis.Redis.from_url({url!r}).incr("bench:cold")
+"""
+
+
+def cold(server: RedisServer) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        **sam_template.load(ROOT / "template.yaml").functions["HitsFunction"].environment,
+        "REDIS_URL": server.url,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    handler = COLD_HANDLER.format(
+        code=str(ROOT / "functions/hits"),
+        layer=str(ROOT / "layers/shared/python"),
+        event=str(ROOT / "events/hits/get-root.json"),
+    )
+    floor = COLD_FLOOR.format(url=server.url)
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([PY, "-c", code], env=env, check=True, stdout=subprocess.DEVNULL)
+        return (time.perf_counter() - start) * 1000
+
+    runs = max(RUNS, 7)
+    run(handler), run(floor)  # warm the page cache for both
+    floors, handlers = [], []
+    for _ in range(runs):  # alternate, and take the ratio per run: drift hits both alike
+        floors.append(run(floor))
+        handlers.append(run(handler))
+    ratios = [h / f for h, f in zip(handlers, floors, strict=True)]
+    result: dict[str, Any] = {
+        "floor_ms": statistics.median(floors),
+        "handler_ms": statistics.median(handlers),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
+    out = subprocess.run(
+        [PY, "-X", "importtime", "-c", handler], env=env, check=True, capture_output=True, text=True
+    ).stderr
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = (p.strip() for p in line[len("import time:") :].split("|"))
+            if not name.startswith(" "):
+                rows.append((int(cumulative), name.strip()))
+    top = sorted(((us, n) for us, n in rows if not n.startswith((" ",))), reverse=True)
+    result["top_imports"] = [(n, us / 1000) for us, n in top if "." not in n][:8]
+    return result
