@@ -9,15 +9,14 @@ the scripts and the rules they keep are in ``hitcounter.data.scripts``.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError
 
+from hitcounter.data.history_reads import HistoryCounts, read_history
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import COUNT_HIT, PERIOD_UNION, script
 from hitcounter.model import history
@@ -35,18 +34,6 @@ class Hit:
     total: int
     replayed: bool = False
     started: bool = False
-
-
-@dataclass(slots=True)
-class HistoryCounts:
-    """What a period's read finds, summed over the shards: hits per bucket (oldest first),
-    unique visitors per day and over the period, the total count, and the latest imports."""
-
-    hits: list[int]
-    day_uniques: dict[str, int]
-    uniques: int = 0
-    total: int = 0
-    imports: list[dict[str, Any]] = field(default_factory=list)
 
 
 class HitStore:
@@ -147,67 +134,16 @@ class HitStore:
         return Hit(total, replayed, started=not replayed and value == 1)
 
     def history(self, period: history.Period, now_ms: int, recent_imports: int = 0) -> HistoryCounts:
-        """The period's buckets, unique visitors and the total, in one pipeline of reads
-        (per shard: one MGET of the buckets, the period's uniques, one PFCOUNT per day, one
-        GET of the count; a re-send is harmless), summed over the shards. The work is
-        bounded by the period (at most 365 buckets) times HITS_SHARDS."""
-        ids = [history.bucket_id(period.unit, start) for start in history.bucket_starts(period, now_ms)]
-        prefix = history.UNITS[period.unit].prefix
-        days = history.days_of(period, now_ms)
-        today = history.day_id(now_ms)
-        # Day periods: the closed days' union is made once a day (``PERIOD_UNION``); hour and
-        # minute periods touch at most three days, merged directly.
-        cached = period.unit == "day" and len(days) > 1
+        """The period's buckets, unique visitors and the total, summed over the shards (one
+        pipeline of reads: ``hitcounter.data.history_reads``)."""
+
+        def key(shard: int, name: str) -> str:
+            return hits_key(self._prefix, self.shards, shard, name)
+
         with self._redis.use() as client:
-            if cached:
-                self._make_unions(client, period.name, days, today)
-            pipe = client.pipeline(transaction=False)
-            for shard in range(self.shards):
-                # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could
-                # span slots); these keys share the shard's hash tag, so the commands are sent
-                # as they are, and the pipeline routes each by its keys' one slot.
-                buckets = [hits_key(self._prefix, self.shards, shard, f"{prefix}:{i}") for i in ids]
-                pipe.execute_command("MGET", *buckets)
-                day_hlls = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days]
-                # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a
-                # re-send (a cluster pipeline's) changes no count. Single-key PFCOUNTs of
-                # closed days answer from that cache; the period's union merges two keys.
-                if cached:
-                    today_hll = hits_key(self._prefix, self.shards, shard, f"u:{today}")
-                    pipe.execute_command("PFCOUNT", self._union_key(shard, period.name, today), today_hll)
-                else:
-                    pipe.execute_command("PFCOUNT", *day_hlls)
-                for key in day_hlls:
-                    pipe.execute_command("PFCOUNT", key)
-                pipe.get(self.shard_keys[shard])
-                if recent_imports:
-                    pipe.lrange(hits_key(self._prefix, self.shards, shard, "imports:recent"), 0, recent_imports - 1)
-            replies = pipe.execute()
-        counts = HistoryCounts([0] * len(ids), dict.fromkeys(days, 0))
-        step = 3 + len(days) + (1 if recent_imports else 0)
-        for shard in range(self.shards):
-            chunk = replies[shard * step : (shard + 1) * step]
-            if recent_imports:
-                counts.imports += [json.loads(raw) for raw in chunk.pop()]
-            buckets, union, *day_counts, count = chunk
-            counts.hits = [h + int(v or 0) for h, v in zip(counts.hits, buckets, strict=True)]
-            # Each visitor lands on one shard (or, with Idempotency-Keys, may on several):
-            # the shards' estimates add up (docs/history.md).
-            counts.uniques += int(union)
-            for day, n in zip(days, day_counts, strict=True):
-                counts.day_uniques[day] += int(n)
-            counts.total += int(count or 0)
-        return counts
-
-    def _make_unions(self, client: Any, period: str, days: list[str], today: str) -> None:
-        """Each shard's union of the period's closed days, unless today's is made already."""
-        for shard in range(self.shards):
-            closed = [hits_key(self._prefix, self.shards, shard, f"u:{d}") for d in days if d != today]
-            keys = [self._union_key(shard, period, today), *closed]
-            self._period_union(keys=keys, args=[history.UNION_TTL], client=client)
-
-    def _union_key(self, shard: int, period: str, today: str) -> str:
-        return hits_key(self._prefix, self.shards, shard, f"uq:{period}:{today}")
+            return read_history(
+                client, self._period_union, key, self.shards, period, now_ms, recent_imports=recent_imports
+            )
 
     def count(self) -> int:
         if self.shards > 1:

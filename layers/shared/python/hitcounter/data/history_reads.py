@@ -1,0 +1,93 @@
+"""Reading a counter's history: its buckets, its unique visitors per day and over a period,
+and its total, in one pipeline of reads. The same read serves the site's counter and each
+page's; the keys differ, the shape does not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.commands.core import Script
+
+from hitcounter.model import history
+
+
+@dataclass(slots=True)
+class HistoryCounts:
+    """What a period's read finds, summed over the shards: hits per bucket (oldest first),
+    unique visitors per day and over the period, the total count, and the latest imports."""
+
+    hits: list[int]
+    day_uniques: dict[str, int]
+    uniques: int = 0
+    total: int = 0
+    imports: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_history(  # noqa: PLR0917 - one read, its keys and its period
+    client: Any,
+    period_union: Script,
+    key: Callable[[int, str], str],
+    shards: int,
+    period: history.Period,
+    now_ms: int,
+    *,
+    recent_imports: int = 0,
+) -> HistoryCounts:
+    """Per shard, one MGET of the period's buckets, the period's uniques, one PFCOUNT per
+    day, the count (and the latest imports): one pipeline of reads, so a re-send is harmless.
+    ``key(shard, name)`` names a key (``count``, ``m:…``, ``u:…``) under a shard's hash tag.
+    Bounded by the period (at most 365 buckets) times the shards.
+
+    Day periods read their unique visitors from two keys: the union of the closed days, made
+    once a day by ``period_union`` (a multi-key PFCOUNT merges every HyperLogLog it names on
+    Redis's one thread on every call and cannot cache the result), and today's. Hour and
+    minute periods touch at most three days, merged directly."""
+    ids = [history.bucket_id(period.unit, start) for start in history.bucket_starts(period, now_ms)]
+    prefix = history.UNITS[period.unit].prefix
+    days = history.days_of(period, now_ms)
+    today = history.day_id(now_ms)
+    cached = period.unit == "day" and len(days) > 1
+    if cached:
+        for shard in range(shards):
+            closed = [key(shard, f"u:{d}") for d in days if d != today]
+            period_union(
+                keys=[key(shard, f"uq:{period.name}:{today}"), *closed], args=[history.UNION_TTL], client=client
+            )
+    pipe = client.pipeline(transaction=False)
+    for shard in range(shards):
+        # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could span
+        # slots); these keys share the shard's hash tag, so the commands are sent as they are,
+        # and the pipeline routes each by its keys' one slot.
+        pipe.execute_command("MGET", *[key(shard, f"{prefix}:{i}") for i in ids])
+        day_hlls = [key(shard, f"u:{d}") for d in days]
+        # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a re-send
+        # (a cluster pipeline's) changes no count. Single-key PFCOUNTs of closed days answer
+        # from that cache; the period's union merges two keys.
+        if cached:
+            pipe.execute_command("PFCOUNT", key(shard, f"uq:{period.name}:{today}"), key(shard, f"u:{today}"))
+        else:
+            pipe.execute_command("PFCOUNT", *day_hlls)
+        for day_hll in day_hlls:
+            pipe.execute_command("PFCOUNT", day_hll)
+        pipe.get(key(shard, "count"))
+        if recent_imports:
+            pipe.lrange(key(shard, "imports:recent"), 0, recent_imports - 1)
+    replies = pipe.execute()
+    counts = HistoryCounts([0] * len(ids), dict.fromkeys(days, 0))
+    step = 3 + len(days) + (1 if recent_imports else 0)
+    for shard in range(shards):
+        chunk = replies[shard * step : (shard + 1) * step]
+        if recent_imports:
+            counts.imports += [json.loads(raw) for raw in chunk.pop()]
+        buckets, union, *day_counts, count = chunk
+        counts.hits = [h + int(v or 0) for h, v in zip(counts.hits, buckets, strict=True)]
+        # Each visitor lands on one shard (or, with Idempotency-Keys, may on several): the
+        # shards' estimates add up (docs/history.md).
+        counts.uniques += int(union)
+        for day, n in zip(days, day_counts, strict=True):
+            counts.day_uniques[day] += int(n)
+        counts.total += int(count or 0)
+    return counts
