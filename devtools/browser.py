@@ -51,9 +51,10 @@ def _run(url: str, *flags: str, timeout: float = 60) -> str:
         return out
 
 
-def dump_dom(url: str) -> str:
-    """The DOM after the page loaded, serialised (what a user's browser shows)."""
-    return _run(url, "--dump-dom")
+def dump_dom(url: str, wait_ms: int = 0) -> str:
+    """The DOM after the page loaded, serialised (what a user's browser shows); ``wait_ms`` of
+    virtual time lets the page's own requests (an image, a fetch) finish first."""
+    return _run(url, "--dump-dom", *([f"--virtual-time-budget={wait_ms}"] if wait_ms else []))
 
 
 def screenshot(url: str, path: Path, width: int = 900, height: int = 1000, dark: bool = False) -> None:

@@ -24,7 +24,9 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     for layer in {d for fn in tpl.functions.values() for d in fn.layer_dirs}:
         if str(layer) not in sys.path:
             sys.path.append(str(layer))
-    from hitcounter.web import api_docs
+    from hitcounter.web import api_docs, page_docs
+
+    parameters = {**api_docs.PARAMETERS, **page_docs.PARAMETERS}
 
     paths: dict[str, dict[str, Any]] = {}
     routed = {r.function for r in tpl.routes}  # functions behind the API (not the import worker)
@@ -39,7 +41,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
         generated = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
         for path, operations in generated["paths"].items():
             for method, operation in operations.items():
-                if params := api_docs.PARAMETERS.get((method, path)):
+                if params := parameters.get((method, path)):
                     operation["parameters"] = params
                 if body := api_docs.REQUEST_BODIES.get((method, path)):
                     operation["requestBody"] = body

@@ -186,6 +186,40 @@ class _Bucket:
             return True
 
 
+def cors_headers(cors: Mapping[str, Any] | None, request: Request) -> dict[str, str]:
+    """What API Gateway adds to an answer to a cross-origin request (one with ``Origin``)
+    when the API has a CORS configuration: nothing for an origin it does not allow."""
+    origin = request.headers.get("Origin")
+    if not cors or not origin:
+        return {}
+    allowed = [str(o) for o in cors.get("AllowOrigins") or []]
+    if "*" not in allowed and origin not in allowed:
+        return {}
+    headers = {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin}
+    if cors.get("ExposeHeaders"):
+        headers["Access-Control-Expose-Headers"] = ",".join(str(h) for h in cors["ExposeHeaders"])
+    if cors.get("AllowCredentials"):
+        headers["Access-Control-Allow-Credentials"] = "true"
+    return headers
+
+
+def preflight(cors: Mapping[str, Any], request: Request) -> Response:
+    """API Gateway's own answer to a CORS preflight: 204, the configured headers when the
+    origin and the method are allowed, none otherwise; no function is invoked."""
+    response = Response(b"", 204)
+    method = (request.headers.get("Access-Control-Request-Method") or "").upper()
+    allowed_methods = [str(m).upper() for m in cors.get("AllowMethods") or []]
+    headers = cors_headers(cors, request)
+    if headers and (method in allowed_methods or "*" in allowed_methods):
+        headers["Access-Control-Allow-Methods"] = ",".join(allowed_methods)
+        if cors.get("AllowHeaders"):
+            headers["Access-Control-Allow-Headers"] = ",".join(str(h) for h in cors["AllowHeaders"])
+        if cors.get("MaxAge") is not None:
+            headers["Access-Control-Max-Age"] = str(cors["MaxAge"])
+        response.headers.update(headers)
+    return response
+
+
 def head_size(request: Request) -> int:
     """The request line and every header as sent (name, ": ", value, CRLF): what HTTP API's
     10,240-byte quota counts, give or take the line endings."""
@@ -268,9 +302,17 @@ class LocalApi:
             self.access_log.flush()
         return response(environ, start_response)
 
-    def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:  # noqa: PLR0911 - API Gateway's answers
+    def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:
         if head_size(request) > MAX_HEAD:
             return _gateway_error(431, "Request Header Fields Too Large")
+        cors = self.template.cors
+        if cors and request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            return preflight(cors, request)
+        response = self._route(request, found)
+        response.headers.update(cors_headers(cors, request))
+        return response
+
+    def _route(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:  # noqa: PLR0911 - API Gateway's answers
         if found is None:
             return _gateway_error(404, "Not Found")
         route, params = found

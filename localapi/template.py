@@ -64,6 +64,8 @@ class Template:
     # The HttpApi stage's route settings: "GET /stats" → its Throttle; None: the default's.
     throttles: dict[str, Throttle] = field(default_factory=dict)
     default_throttle: Throttle | None = None
+    # The HttpApi's CorsConfiguration as written (AllowOrigins, AllowMethods, …), or None.
+    cors: dict[str, Any] | None = None
 
 
 def _condition(name: str, params: Mapping[str, Any]) -> bool:
@@ -180,6 +182,8 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
         if resource.get("Type") == "AWS::Serverless::HttpApi":
             props = resource.get("Properties") or {}
             template.default_throttle = _throttle(props.get("DefaultRouteSettings"), params)
+            cors = props.get("CorsConfiguration")
+            template.cors = resolve_deep(cors, params) if isinstance(cors, Mapping) else None
             for route_key, settings in (props.get("RouteSettings") or {}).items():
                 found = _throttle(settings, params)
                 if found is not None:

@@ -4,6 +4,9 @@ points must be /stats's; the screenshot is a real picture of a sane size."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
@@ -78,3 +81,65 @@ def test_chromium_renders_the_numbers_and_the_chart_of_stats(api: Any, tmp_path:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (900, 1000)
     assert 10_000 < len(data) < 1_000_000  # a rendered page, not a blank one
+
+
+OTHER_ORIGIN_PAGE = """<!doctype html><html><body>
+<img id=badge src="{api}/pages/home/badge.svg"
+     onload="document.getElementById('img').textContent = 'loaded ' + this.naturalWidth"
+     onerror="document.getElementById('img').textContent = 'broken'">
+<p id=img>pending</p><p id=read>pending</p>
+<script>
+fetch("{api}/pages/home", {{headers: {{"Accept": "application/json", "Idempotency-Key": "browser-1"}}}})
+  .then(r => r.json()).then(j => document.getElementById("read").textContent = JSON.stringify(j))
+  .catch(() => document.getElementById("read").textContent = "blocked");
+</script></body></html>"""
+
+
+@pytest.fixture
+def other_origin(api: Any) -> Any:
+    """A page served from another origin (another host name and port) that embeds a badge and
+    reads a count with fetch(), as a site owner's page would."""
+    import http.server
+    import threading
+
+    api_url = api.url.replace("127.0.0.1", "localhost")
+    html = OTHER_ORIGIN_PAGE.format(api=api_url).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_on_another_origin_shows_the_badge_and_reads_the_count(api: Any, other_origin: str) -> None:
+    dom = browser.dump_dom(other_origin, wait_ms=5000)
+    # The <img> rendered the SVG (its natural width is the badge's), and fetch() read the count
+    # through CORS, its Idempotency-Key header preflighted: both hits counted.
+    loaded = re.search(r'<p id="img">loaded (\d+)</p>', dom)
+    assert loaded and int(loaded[1]) > 40, dom
+    read = re.search(r'<p id="read">(.*?)</p>', dom)
+    assert read and json.loads(html.unescape(read[1]))["page"] == "home", dom
+    assert http("GET", f"{api.url}/pages/home/badge.svg?count=false")[0] == 200
+    assert json.loads(http("GET", f"{api.url}/pages/home", {"Accept": "application/json"})[2])["hits"] == 3
+
+
+def test_the_dashboard_renders_a_pages_own_view(api: Any) -> None:
+    for _ in range(3):
+        http("GET", f"{api.url}/pages/blog.post-1")
+    listing = browser.dump_dom(f"{api.url}/dashboard")
+    assert 'href="?page=blog.post-1&amp;period=30d"' in listing
+    own = browser.dump_dom(f"{api.url}/dashboard?page=blog.post-1")
+    dom = _Dom()
+    dom.feed(own)
+    assert dom.figures["total"] == "3" and "Hit counter: blog.post-1" in own

@@ -372,3 +372,29 @@ def test_make_devs_route_throttles_answer_429_per_route_as_the_stage_does(
         assert http("GET", f"{server.url}/")[0] == 200
     finally:
         server.stop()
+
+
+def test_cross_origin_reads_and_preflights_as_the_http_api_answers_them(iam_api: Server) -> None:
+    origin = {"Origin": "https://blog.example.org"}
+    # A preflight is API Gateway's own answer: 204, no function invoked.
+    status, headers, body = http(
+        "OPTIONS",
+        f"{iam_api.url}/pages/home",
+        origin | {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "idempotency-key"},
+    )
+    assert (status, body) == (204, "")
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Methods"] == "GET"
+    assert "idempotency-key" in headers["Access-Control-Allow-Headers"]
+    assert headers["Access-Control-Max-Age"] == "600"
+    assert "Access-Control-Allow-Credentials" not in headers
+    # A method the configuration does not allow gets no CORS headers (the browser refuses).
+    status, headers, _ = http(
+        "OPTIONS", f"{iam_api.url}/pages/home", origin | {"Access-Control-Request-Method": "DELETE"}
+    )
+    assert status == 204 and "Access-Control-Allow-Origin" not in headers
+    # The answer itself carries the origin rule, for any route; without Origin, nothing.
+    status, headers, _ = http("GET", f"{iam_api.url}/pages/home", origin)
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    assert "idempotent-replayed" in headers["Access-Control-Expose-Headers"]
+    assert "Access-Control-Allow-Origin" not in http("GET", f"{iam_api.url}/pages/home")[1]

@@ -97,3 +97,34 @@ def test_an_import_into_a_past_day_is_seen_by_the_next_read(
     # Then the union was made again, with them: the same estimate as merging the days now
     days = [f"{PREFIX}{{hits}}:u:{history.day_id(now_ms - b * 86_400_000)}" for b in range(30)]
     assert after["uniques"] == client.pfcount(*days) != before["uniques"]
+
+
+def test_the_top_pages_of_a_year_cost_redis_about_what_two_days_do(
+    invoke_hits: Invoke, shared_redis: RedisServer, redis_url: str
+) -> None:
+    from hitcounter.model.keys import page_slot
+
+    client = shared_redis.client()
+    now = datetime.now(UTC).replace(hour=12)
+    at_ms = int(now.timestamp() * 1000)
+    # Given a year of daily top-pages indexes: 640 pages, each counted every day
+    pages = [f"page-{i}" for i in range(640)]
+    pipe = client.pipeline(transaction=False)
+    for back in range(366):
+        day = (now - timedelta(days=back)).strftime("%Y%m%d")
+        for page in pages:
+            pipe.zincrby(f"{PREFIX}{{pg:{page_slot(page)}}}:top:{day}", back % 7 + 1, page)
+    pipe.execute()
+
+    def top(period: str) -> int:
+        event = stats_event(at_ms, period, "/pages")
+        event["routeKey"] = event["requestContext"]["routeKey"] = "GET /pages"
+        before = _server_usec(client)
+        response = invoke_hits(event)
+        assert response["statusCode"] == 200, response
+        return _server_usec(client) - before
+
+    top("1y")  # the day's sums of closed days, made once
+    samples = {p: min(top(p) for _ in range(3)) for p in ("48h", "1y")}
+    print("server µs per /pages read:", samples)
+    assert samples["1y"] < 4 * samples["48h"] + 2000, samples

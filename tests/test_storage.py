@@ -19,7 +19,15 @@ from hitcounter.model import history
 from tests.support.events import ROOT, Invoke, load_event
 
 # What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).
-README_BYTES = {"idempotency record": 150, "session": 5_500, "import summary": 4_300, "content record": 200}
+README_BYTES = {
+    "idempotency record": 150,
+    "session": 5_500,
+    "import summary": 4_300,
+    "content record": 200,
+    "page count": 150,
+    "page bucket": 160,
+    "hyperloglog byte per visitor": 6,
+}
 # MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
 OVERHEAD = 1.5
 
@@ -30,6 +38,8 @@ class Defaults:
 
     hit_rate: float  # GET / (each request may carry a new Idempotency-Key)
     route_rate: float  # every other route
+    page_rate: float  # GET /pages/{page} and its badge, each
+    pages_max: int
     session_ttl_max: int
     idempotency_ttl: int
     imports_per_day: int
@@ -43,6 +53,8 @@ def _defaults() -> Defaults:
     return Defaults(
         hit_rate=float(params["ThrottleRateLimit"]["Default"]),
         route_rate=float(params["RouteThrottleRateLimit"]["Default"]),
+        page_rate=float(params["PageThrottleRateLimit"]["Default"]),
+        pages_max=int(params["PagesMax"]["Default"]),
         session_ttl_max=int(params["SessionTtlSeconds"]["MaxValue"]),
         idempotency_ttl=int(env["IDEMPOTENCY_TTL_SECONDS"]),
         imports_per_day=int(env["IMPORTS_PER_DAY"]),
@@ -58,9 +70,9 @@ def _usage(client: redis.Redis, pattern: str) -> int:
 
 
 @pytest.fixture
-def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, redis_url: str) -> dict[str, int]:
+def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, redis_url: str) -> dict[str, float]:
     client = shared_redis.client()
-    sizes: dict[str, int] = {}
+    sizes: dict[str, float] = {}
     # An idempotency record: the largest key a client can choose is hashed to 64 hex digits.
     event = load_event("hits/get-root-json")
     event["headers"]["idempotency-key"] = "k" * 255
@@ -95,16 +107,30 @@ def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, red
     sizes["import summary"] = _usage(client, "{hits}:import:*")
     client.set("{hits}:content:" + "0" * 64, "f" * 32, ex=history.DAY_TTL)
     sizes["content record"] = _usage(client, "{hits}:content:*")
+    # A page at its longest id: its count (no TTL: PAGES_MAX bounds them), a bucket.
+    page = load_event("hits/get-page")
+    page["rawPath"] = page["requestContext"]["http"]["path"] = "/pages/" + "p" * 64
+    page["pathParameters"] = {"page": "p" * 64}
+    assert invoke_hits(page)["statusCode"] == 200
+    (count_key,) = client.keys("*:page:*:count")
+    sizes["page count"] = int(client.memory_usage(count_key, samples=0) or 0)
+    sizes["page bucket"] = _usage(client, "*:page:*:d:*")
+    # A HyperLogLog's bytes per visitor at its worst: just after it turns dense (12 KB).
+    hll, added = "{hits}:hll-probe", 0
+    while client.execute_command("OBJECT", "ENCODING", hll) != "raw" if added else True:
+        client.pfadd(hll, *(f"v-{added + i}" for i in range(50)))
+        added += 50
+    sizes["hyperloglog byte per visitor"] = round(int(client.memory_usage(hll, samples=0) or 0) / added, 2)
     return sizes
 
 
-def test_each_item_costs_what_the_readme_says_or_less(measured: dict[str, int]) -> None:
+def test_each_item_costs_what_the_readme_says_or_less(measured: dict[str, float]) -> None:
     print("bytes per item:", measured)
     for item, stated in README_BYTES.items():
         assert measured[item] <= stated, (item, measured[item], stated)
 
 
-def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: dict[str, int]) -> None:
+def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: dict[str, float]) -> None:
     d = _defaults()
     # Live sessions: each POST, GET or PUT /session keeps at most one alive for the TTL.
     sessions = 3 * d.route_rate * d.session_ttl_max * measured["session"]
@@ -117,6 +143,26 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
     # (12 KB) per day kept, and the periods' unions.
     buckets = (history.MINUTE_TTL // 60 + history.HOUR_TTL // 3600 + history.DAY_TTL // 86400) * 80
     hlls = (history.DAY_TTL // 86400 + 2 * len(history.DAY_PERIODS)) * 12_400
-    total = (sessions + records + ledger + buckets + hlls) * OVERHEAD
-    print(f"worst case: sessions {sessions / 1e9:.2f} GB, records {records / 1e9:.2f} GB, ledger {ledger / 1e9:.3f} GB")
+    # Pages: each count lives for good (PAGES_MAX bounds them); each page hit (two routes)
+    # may bring a new idempotency record, bucket and visitor; a page's visitors are kept 35
+    # days, its day buckets 400 (PAGES_MAX of them a day at most).
+    page_hits_a_day = 2 * d.page_rate * 86400
+    pages = (
+        d.pages_max * measured["page count"]
+        + page_hits_a_day * d.idempotency_ttl / 86400 * measured["idempotency record"]
+        + page_hits_a_day * history.PAGE_TTLS["uniques"] / 86400 * measured["hyperloglog byte per visitor"]
+        + d.pages_max * history.DAY_TTL / 86400 * measured["page bucket"]
+        # Minute and hour buckets: no more than the hits that could make them, nor than the
+        # pages have buckets.
+        + min(
+            page_hits_a_day * (history.PAGE_TTLS["minute"] + history.PAGE_TTLS["hour"]) / 86400,
+            d.pages_max * (history.PAGE_TTLS["minute"] / 60 + history.PAGE_TTLS["hour"] / 3600),
+        )
+        * measured["page bucket"]
+    )
+    total = (sessions + records + ledger + buckets + hlls + pages) * OVERHEAD
+    print(
+        f"worst case: sessions {sessions / 1e9:.2f} GB, records {records / 1e9:.2f} GB, ledger {ledger / 1e9:.3f} GB, "
+        f"pages {pages / 1e9:.2f} GB, all with overhead {total / 1e9:.2f} GB"
+    )
     assert total <= 0.8 * d.cache_max_bytes, total

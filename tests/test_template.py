@@ -90,6 +90,10 @@ def test_routes_are_explicit_named_events(template: Template) -> None:
         ("GET", "/health/ready"),
         ("GET", "/stats"),
         ("GET", "/dashboard"),
+        ("GET", "/pages/{page}"),
+        ("GET", "/pages/{page}/badge.svg"),
+        ("GET", "/pages/{page}/stats"),
+        ("GET", "/pages"),
     }
     assert all(r.method != "ANY" and "{proxy+}" not in r.path for r in template.routes)
 
@@ -369,10 +373,15 @@ def test_cost_and_load_are_bounded_and_requests_logged() -> None:
     # RouteThrottleRateLimit, the history's routes their own.
     assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
     history_limits = {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
+    page_limits = {"ThrottlingRateLimit": "20", "ThrottlingBurstLimit": "40"}
     assert stage["RouteSettings"] == {
         "GET /": {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"},
         "GET /stats": history_limits,
         "GET /dashboard": history_limits,
+        "GET /pages/{page}": page_limits,
+        "GET /pages/{page}/badge.svg": page_limits,
+        "GET /pages/{page}/stats": history_limits,
+        "GET /pages": history_limits,
     }
     access = stage["AccessLogSettings"]
     raw_stage = next(
@@ -571,14 +580,22 @@ def test_imported_logs_expire_and_abandoned_uploads_are_cleaned() -> None:
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
-def test_a_session_ttl_past_four_hours_is_refused_by_the_template_and_the_function() -> None:
+def test_a_session_ttl_past_two_hours_is_refused_by_the_template_and_the_function() -> None:
     from cfnlint.decode import cfn_yaml
 
     from hitcounter.core.errors import ConfigError
     from hitcounter.core.settings import load_settings
 
     parameter = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["SessionTtlSeconds"]
-    assert parameter["MaxValue"] == 4 * 3600
-    assert load_settings({"SESSION_TTL_SECONDS": "14400"}).session_ttl_seconds == 14400
+    assert parameter["MaxValue"] == 2 * 3600
+    assert load_settings({"SESSION_TTL_SECONDS": "7200"}).session_ttl_seconds == 7200
     with pytest.raises(ConfigError, match="SESSION_TTL_SECONDS"):
-        load_settings({"SESSION_TTL_SECONDS": "14401"})
+        load_settings({"SESSION_TTL_SECONDS": "7201"})
+
+
+def test_other_origins_may_read_without_credentials() -> None:
+    api = next(r for r in translate(NEW_CACHE_IAM)[0]["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")
+    # SAM writes the configuration into the API's OpenAPI body, as API Gateway's extension.
+    cors = api["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == ["*"] and cors["allowMethods"] == ["GET"]
+    assert not cors.get("allowCredentials")

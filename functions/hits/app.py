@@ -1,16 +1,20 @@
-"""Hit counter: the seed's Flask app as a Lambda function behind an HTTP API.
+"""Hit counter: the seed's Flask app as a Lambda function behind an HTTP API, and the
+per-page counters site owners embed.
 
 ``GET /`` counts one hit with a single script and answers with its own INCR's reply, so two
-concurrent requests never print the same number (the seed did INCR then GET).
+concurrent requests never print the same number (the seed did INCR then GET). ``/pages/…``
+count, draw and read each page apart, the same way; other origins may read them (the HTTP
+API's CORS).
 """
 
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter.logic import counting
+from hitcounter.core.errors import AppError
+from hitcounter.logic import counting, pages
 from hitcounter.logic.stats import read_stats
 from hitcounter.runtime import services
-from hitcounter.web import api_docs, contract, request
+from hitcounter.web import api_docs, badge, contract, page_docs, request
 from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
@@ -55,9 +59,15 @@ def dashboard_page() -> Response[str]:
     from hitcounter.web import dashboard  # only this route pays for the renderer's import
 
     event = app.current_event
-    data = read_stats(services().hits, request.period(event), request.request_time_ms(event), recent_imports=10)
-    page = dashboard.render(data, data.pop("imports"))
-    return Response(200, "text/html; charset=utf-8", page, headers=dashboard.HEADERS)
+    period, now_ms = request.period(event), request.request_time_ms(event)
+    page_id = request.page_param(event)
+    if page_id is not None:  # one page's own view
+        html = dashboard.render(pages.page_stats(services().pages, page_id, period, now_ms), [], page=page_id)
+    else:
+        data = read_stats(services().hits, period, now_ms, recent_imports=10)
+        top_pages = pages.top_pages(services().pages, period, now_ms, pages.TOP_DEFAULT)["pages"]
+        html = dashboard.render(data, data.pop("imports"), top_pages)
+    return Response(200, "text/html; charset=utf-8", html, headers=dashboard.HEADERS)
 
 
 @app.get("/health", cache_control=contract.NO_STORE, summary="Liveness", responses=api_docs.LIVENESS)
@@ -71,6 +81,66 @@ def health() -> Response[str]:
 )
 def ready() -> Response[str]:
     return contract.json_response(200, {"status": "ok", "redis_ms": round(services().hits.ping_ms(), 3)})
+
+
+# --- per-page counters ------------------------------------------------------------------
+
+
+@app.get("/pages/<page>", cache_control=contract.NO_STORE, summary="Count one hit of a page", responses=page_docs.PAGE)
+def hit(page: str) -> Response[str]:
+    page = request.page_id(page)
+    event = app.current_event
+    headers = request.headers(event)
+    counted = pages.count(services().pages, page, request.idempotency_key(headers), request.visit(event))
+    extra = {"Idempotent-Replayed": "true"} if counted.replayed else {}
+    if request.wants_text(headers):
+        body = f"Hello World! {counted.total} times."
+        return Response(200, content_types.TEXT_PLAIN, body, headers=extra | contract.NOSNIFF)
+    return contract.json_response(200, {"page": page, "hits": counted.total}, extra)
+
+
+@app.get("/pages/<page>/badge.svg", summary="A page's badge: counts one hit", responses=page_docs.BADGE)
+def badge_svg(page: str) -> Response[str]:
+    page = request.page_id(page)
+    event = app.current_event
+    label = badge.label_of(request.badge_label(event))
+    value: int | None
+    try:
+        store = services().pages
+        if request.badge_counts(event):
+            value = pages.count(store, page, None, request.visit(event)).total
+        else:
+            value = store.count(page) or 0
+    except AppError as err:
+        # An <img> must never break: past PAGES_MAX, or with Redis away, the badge still
+        # renders, with a dash; the cause is logged by the contract's own logging.
+        contract.log_refused_badge(err)
+        value = None
+    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value), headers=badge.HEADERS)
+
+
+@app.get(
+    "/pages/<page>/stats",
+    cache_control=contract.HISTORY_CACHE,
+    summary="A page's history",
+    responses=page_docs.PAGE_STATS,
+)
+def page_stats(page: str) -> Response[str]:
+    event = app.current_event
+    body = pages.page_stats(
+        services().pages, request.page_id(page), request.period(event), request.request_time_ms(event)
+    )
+    return contract.json_response(200, body)
+
+
+@app.get(
+    "/pages", cache_control=contract.HISTORY_CACHE, summary="The period's top pages", responses=page_docs.TOP_PAGES
+)
+def top() -> Response[str]:
+    event = app.current_event
+    limit = request.limit(event, pages.TOP_DEFAULT, pages.TOP_MAX)
+    body = pages.top_pages(services().pages, request.period(event), request.request_time_ms(event), limit)
+    return contract.json_response(200, body)
 
 
 lambda_handler = entrypoint(app.resolve)

@@ -65,3 +65,25 @@ def test_a_session_lives_in_redis_across_requests(call: Call) -> None:
     assert visit[0] == 200 and json.loads(visit[2])["visits"] >= 1
     assert call("DELETE", "/session", {"Cookie": sid})[0] == 204
     assert call("GET", "/session", {"Cookie": sid})[0] == 401
+
+
+@pytest.mark.writes
+def test_a_page_counts_on_its_own_and_draws_its_badge(call: Call) -> None:
+    page = f"e2e-{uuid.uuid4().hex[:12]}"
+    first = json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])
+    second = json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])
+    assert (first, second) == ({"page": page, "hits": 1}, {"page": page, "hits": 2})
+    status, headers, svg = call("GET", f"/pages/{page}/badge.svg?count=false")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and ">2<" in svg
+    assert headers["Cache-Control"] == "no-cache, no-store, must-revalidate"
+    assert json.loads(call("GET", f"/pages/{page}/stats")[2])["total"] == 2
+
+
+def test_pages_are_readable_from_other_origins_and_bad_ids_are_not_found(call: Call) -> None:
+    origin = {"Origin": "https://blog.example.org"}
+    status, headers, _ = call("OPTIONS", "/pages/home", origin | {"Access-Control-Request-Method": "GET"})
+    assert status == 204 and headers.get("Access-Control-Allow-Origin") == "*"
+    status, _, body = call("GET", "/pages")
+    assert status == 200 and isinstance(json.loads(body)["pages"], list)
+    assert call("GET", "/pages/%3Cscript%3E")[0] == 404
+    assert call("GET", "/pages/" + "a" * 65)[0] == 404

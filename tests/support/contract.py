@@ -34,6 +34,14 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/imports/0123456789abcdef0123456789abcdef", {}, None),
     ("GET", "/imports/not-an-id", {}, None),
     ("GET", "/openapi.json", {}, None),
+    ("GET", "/pages/blog.post-1", {"Accept": "application/json"}, None),
+    ("GET", "/pages/blog.post-1", {"Accept": "text/plain"}, None),
+    ("GET", "/pages/blog.post-1", {"Accept": "application/json", "Idempotency-Key": "page-1"}, None),
+    ("GET", "/pages/blog.post-1", {"Accept": "application/json", "Idempotency-Key": "page-1"}, None),
+    ("GET", "/pages/blog.post-1/badge.svg", {}, None),
+    ("GET", "/pages/<b>x", {}, None),
+    ("GET", "/pages/blog.post-1/stats", {}, None),
+    ("GET", "/pages", {}, None),
     # After the hits above: the history (30 days by day: the same answer unless a UTC midnight
     # passes between the runs) and the page made of it.
     ("GET", "/stats", {}, None),

@@ -99,3 +99,16 @@ def get_import(import_id: str) -> dict[str, Any]:
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/imports/{import_id}"
     event["pathParameters"] = {"id": import_id}
     return event
+
+
+def page_event(page: str, route: str = "", query: dict[str, str] | None = None, **headers: str) -> dict[str, Any]:
+    """A page route's event (``route`` "", "/badge.svg" or "/stats") for ``page``, as API
+    Gateway builds it whatever the id (the route matches any one path segment)."""
+    name = {"": "hits/get-page", "/badge.svg": "hits/get-page-badge", "/stats": "hits/get-page-stats"}[route]
+    event = load_event(name)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/pages/{page}{route}"
+    event["pathParameters"] = {"page": page}
+    event["queryStringParameters"] = query or None
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event["headers"].update({k.replace("_", "-"): v for k, v in headers.items()})
+    return event

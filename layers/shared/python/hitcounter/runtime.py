@@ -15,6 +15,7 @@ from hitcounter.core.errors import ConfigError
 from hitcounter.core.settings import Settings, load_settings
 from hitcounter.data.hit_store import HitStore
 from hitcounter.data.import_store import ImportStore
+from hitcounter.data.page_store import PageStore
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.session_store import SessionStore
 from hitcounter.web import contract
@@ -31,6 +32,7 @@ class Services:
     hits: HitStore
     sessions: SessionStore
     imports: ImportStore
+    pages: PageStore
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -63,6 +65,7 @@ def services() -> Services:
         hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds, settings.hits_shards),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
         imports=ImportStore(client, settings.key_prefix, settings.hits_shards),
+        pages=PageStore(client, settings.key_prefix, settings.pages.pages_max, settings.idempotency_ttl_seconds),
     )
 
 

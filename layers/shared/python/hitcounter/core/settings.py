@@ -60,6 +60,15 @@ class ImportLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class PageSettings:
+    pages_max: int  # pages created by their first hit, at most (a new one past it is refused)
+    # Reserved for the accuracy rules of the page routes (0: off); read and validated now so
+    # a deployment can set them before they act.
+    dedupe_seconds: int
+    rate_limit_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     redis: RedisSettings
     key_prefix: str
@@ -71,6 +80,7 @@ class Settings:
     imports_prefix: str
     scratch_dir: Path
     imports: ImportLimits
+    pages: PageSettings
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -222,12 +232,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         key_prefix=prefix,
         retry_after_seconds=retry_after_seconds(env),
-        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 4 * 3600),
+        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 2 * 3600),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
         hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
         imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
         scratch_dir=_scratch_dir(env),
+        pages=PageSettings(
+            pages_max=_int(env, "PAGES_MAX", 10_000, 1, 1_000_000),
+            dedupe_seconds=_int(env, "DEDUPE_SECONDS", 0, 0, 3600),
+            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 0, 0, 100_000),
+        ),
         imports=ImportLimits(
             max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
             max_decompressed_bytes=_int(env, "IMPORT_MAX_DECOMPRESSED_BYTES", 2 * 1024**3, 1, 100 * 1024**3),

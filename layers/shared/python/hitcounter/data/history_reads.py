@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
 
 from hitcounter.model import history
 
@@ -50,32 +51,36 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
     days = history.days_of(period, now_ms)
     today = history.day_id(now_ms)
     cached = period.unit == "day" and len(days) > 1
-    if cached:
+    unions = (
+        [
+            (key(shard, f"uq:{period.name}:{today}"), [key(shard, f"u:{d}") for d in days if d != today])
+            for shard in range(shards)
+        ]
+        if cached
+        else []
+    )
+
+    def build(pipe: Any) -> None:
         for shard in range(shards):
-            closed = [key(shard, f"u:{d}") for d in days if d != today]
-            period_union(
-                keys=[key(shard, f"uq:{period.name}:{today}"), *closed], args=[history.UNION_TTL], client=client
-            )
-    pipe = client.pipeline(transaction=False)
-    for shard in range(shards):
-        # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could span
-        # slots); these keys share the shard's hash tag, so the commands are sent as they are,
-        # and the pipeline routes each by its keys' one slot.
-        pipe.execute_command("MGET", *[key(shard, f"{prefix}:{i}") for i in ids])
-        day_hlls = [key(shard, f"u:{d}") for d in days]
-        # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a re-send
-        # (a cluster pipeline's) changes no count. Single-key PFCOUNTs of closed days answer
-        # from that cache; the period's union merges two keys.
-        if cached:
-            pipe.execute_command("PFCOUNT", key(shard, f"uq:{period.name}:{today}"), key(shard, f"u:{today}"))
-        else:
-            pipe.execute_command("PFCOUNT", *day_hlls)
-        for day_hll in day_hlls:
-            pipe.execute_command("PFCOUNT", day_hll)
-        pipe.get(key(shard, "count"))
-        if recent_imports:
-            pipe.lrange(key(shard, "imports:recent"), 0, recent_imports - 1)
-    replies = pipe.execute()
+            # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could span
+            # slots); these keys share the shard's hash tag, so the commands are sent as they
+            # are, and the pipeline routes each by its keys' one slot.
+            pipe.execute_command("MGET", *[key(shard, f"{prefix}:{i}") for i in ids])
+            day_hlls = [key(shard, f"u:{d}") for d in days]
+            # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a re-send
+            # (a cluster pipeline's) changes no count. Single-key PFCOUNTs of closed days answer
+            # from that cache; the period's union merges two keys.
+            if cached:
+                pipe.execute_command("PFCOUNT", unions[shard][0], key(shard, f"u:{today}"))
+            else:
+                pipe.execute_command("PFCOUNT", *day_hlls)
+            for day_hll in day_hlls:
+                pipe.execute_command("PFCOUNT", day_hll)
+            pipe.get(key(shard, "count"))
+            if recent_imports:
+                pipe.lrange(key(shard, "imports:recent"), 0, recent_imports - 1)
+
+    replies = read_with_unions(client, unions, period_union, build)
     counts = HistoryCounts([0] * len(ids), dict.fromkeys(days, 0))
     step = 3 + len(days) + (1 if recent_imports else 0)
     for shard in range(shards):
@@ -91,3 +96,56 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
             counts.day_uniques[day] += int(n)
         counts.total += int(count or 0)
     return counts
+
+
+def idempotent_script(pipe: Any, script: Script, keys: list[str], args: list[Any]) -> None:
+    """Queue ``script`` in a read pipeline. Only for scripts whose re-send changes nothing (a
+    union made again from the same keys): a cluster pipeline may re-send what it queued."""
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def execute_reads(client: Any, build: Callable[[Any], None], scripts: list[Script]) -> list[Any]:
+    """Run the pipeline ``build`` fills; if a node does not know one of ``scripts`` yet
+    (NOSCRIPT: nothing ran), load them (on every primary of a cluster) and run it once more."""
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=False)
+        build(pipe)
+        replies = pipe.execute(raise_on_error=False)
+        if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
+            for script in scripts:
+                client.script_load(script.script)
+            continue
+        for reply in replies:
+            if isinstance(reply, RedisError):
+                raise reply
+        return list(replies)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_with_unions(
+    client: Any, unions: list[tuple[str, list[str]]], script: Script, build: Callable[[Any], None]
+) -> list[Any]:
+    """Run the read pipeline ``build`` fills, after checking in the same pipeline that each
+    union (its key, its sources) exists. A union missing (the day's first read, or the first
+    after an import) is made by ``script`` and the read runs once more; so the usual read is
+    one round trip that names no source, however many days the union holds."""
+
+    def run() -> tuple[list[Any], list[Any]]:
+        pipe = client.pipeline(transaction=False)
+        for union, _ in unions:
+            pipe.exists(union)
+        build(pipe)
+        replies = pipe.execute()
+        return replies[: len(unions)], replies[len(unions) :]
+
+    exists, replies = run()
+    missing = [(union, sources) for (union, sources), made in zip(unions, exists, strict=True) if not made]
+    if not missing:
+        return replies
+
+    def make(pipe: Any) -> None:
+        for union, sources in missing:
+            idempotent_script(pipe, script, [union, *sources], [history.UNION_TTL])
+
+    execute_reads(client, make, [script])
+    return run()[1]

@@ -175,3 +175,63 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if n > tonumber(ARGV[1]) then return 0 end
 return 1
 """
+
+
+# One counted page hit, in one server-side step on the page's slot: dedupe (with an
+# Idempotency-Key), the page's creation within the slot's share of PAGES_MAX (a new page past
+# it is refused and nothing is written), the count, its minute/hour/day buckets, the
+# visitor in the day's HyperLogLog (salted with the slot's salt of the day), and the page in
+# the slot's top-pages index of the day. A replay returns the N the first request got.
+#   KEYS: count, record, minute, hour, day, uniques, salt, registry, top of the day
+#   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, minute/hour/
+#         day/uniques TTLs, a fresh salt, the salt's TTL, the visitor's digest ("" for none),
+#         the top index's TTL
+#   returns {N, replayed, created}; N = -1 when a new page was refused
+COUNT_PAGE_HIT = """
+#!lua
+local keyed = ARGV[1] ~= '0'
+if keyed then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return {tonumber(seen), 1, 0} end
+end
+local created = 0
+if redis.call('SISMEMBER', KEYS[8], ARGV[2]) == 0 then
+  if redis.call('SCARD', KEYS[8]) >= tonumber(ARGV[3]) then return {-1, 0, 0} end
+  redis.call('SADD', KEYS[8], ARGV[2])
+  created = 1
+end
+local n = redis.call('INCR', KEYS[1])
+if keyed then redis.call('SET', KEYS[2], n, 'EX', ARGV[1]) end
+for i = 3, 5 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[i + 1])
+end
+if ARGV[10] ~= '' then
+  local salt = redis.call('GET', KEYS[7])
+  if not salt then
+    salt = ARGV[8]
+    redis.call('SET', KEYS[7], salt, 'EX', ARGV[9])
+  end
+  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[10]))
+  redis.call('EXPIRE', KEYS[6], ARGV[7])
+end
+redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])
+redis.call('EXPIRE', KEYS[9], ARGV[11])
+return {n, 0, created}
+"""
+
+# The top pages of a slot over a period's closed days, summed once a day and kept until the
+# next (as PERIOD_UNION does for visitors): a read then sums two sorted sets per slot, the
+# closed days' and today's, whatever the period. Idempotent, so it may be retried or raced.
+# A slot with no page in those days gets a placeholder member "" (no page id is empty), so
+# the union exists and readers see it made.
+#   KEYS: the union, then the closed days' top indexes   ARGV: the union's TTL
+TOP_UNION = """
+#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZUNIONSTORE', KEYS[1], #KEYS - 1, unpack(KEYS, 2))
+  if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZADD', KEYS[1], 0, '') end
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.data.hit_store import HitStore
 from hitcounter.model import history
 
 
 def read_stats(store: HitStore, period: history.Period, now_ms: int, recent_imports: int = 0) -> dict[str, Any]:
+    """The site's history: ``shape`` of its counts; with ``recent_imports``, the latest
+    imports, newest first."""
+    return shape(store.history(period, now_ms, recent_imports), period, now_ms, recent_imports)
+
+
+def shape(counts: HistoryCounts, period: history.Period, now_ms: int, recent_imports: int = 0) -> dict[str, Any]:
     """The period's series (each bucket's start and hits, and for days their uniques), its
-    totals, and today's; with ``recent_imports``, the latest imports, newest first."""
-    counts = store.history(period, now_ms, recent_imports)
+    totals, and today's."""
     today = history.day_id(now_ms)
     series = []
     today_hits = 0

@@ -120,3 +120,9 @@ def days_of(period: Period, now_ms: int) -> list[str]:
     """The day ids the period touches (for its unique visitors), oldest first."""
     starts = bucket_starts(period, now_ms)
     return sorted({bucket_id("day", s) for s in starts})
+
+
+# A page's history is the site's, kept shorter where it would grow with the number of pages
+# (docs/pages.md): minute buckets long enough for the 1h period, hour buckets for the 48h,
+# daily unique visitors 35 days (the 30d period); day buckets and counts as long as the site's.
+PAGE_TTLS = {"minute": 2 * 3600 + 120, "hour": 49 * 3600, "day": DAY_TTL, "uniques": 35 * 86400}

@@ -5,6 +5,7 @@ Serverless. Pure functions: no I/O."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 
 def hits_tag(shards: int, shard: int) -> str:
@@ -53,3 +54,30 @@ def refused_key_class(*, surrogates: bool = True) -> str:
         low = 0xE000 if not surrogates and first <= 0xDFFF <= high else first
         parts.append(char(low) if low == high else f"{char(low)}-{char(high)}")
     return "".join(parts)
+
+
+# Pages (``/pages/{page}``): an id is what a site owner names a page, and becomes part of a
+# Redis key, so it is a narrow ASCII set, never "." or "..".
+PAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Pages spread over this many hash tags (slots), each with its own registry and top-pages
+# index beside its pages' keys, so a page hit stays one script in one slot while pages spread
+# over a cluster's shards (a busy site is no longer one hot key).
+PAGE_SLOTS = 64
+
+
+def valid_page(page: str) -> bool:
+    return bool(PAGE_ID.fullmatch(page)) and page not in (".", "..")
+
+
+def page_slot(page: str) -> int:
+    return shard_of(page, PAGE_SLOTS)
+
+
+def page_tag_key(prefix: str, slot: int, name: str) -> str:
+    """A key beside the pages of ``slot``: its registry, its top-pages index, its salt."""
+    return f"{prefix}{{pg:{slot}}}:{name}"
+
+
+def page_key(prefix: str, page: str, name: str) -> str:
+    """A key of one page (``count``, ``m:…``, ``u:…``), under its slot's hash tag."""
+    return page_tag_key(prefix, page_slot(page), f"page:{page}:{name}")

@@ -81,6 +81,14 @@ def log_unavailable(err: BackendUnavailable) -> None:
         logger.error(f"backing service unavailable: {err.cause}", extra=extra)
 
 
+def log_refused_badge(err: AppError) -> None:
+    """A badge drawn with a dash instead of its number: logged as the error would be."""
+    if isinstance(err, BackendUnavailable):
+        log_unavailable(err)
+    else:
+        logger.warning("badge drawn without its number", extra={"error_code": err.code})
+
+
 def _allowed_methods(app: APIGatewayHttpResolver, path: str) -> list[str]:
     # Powertools exposes no public route table; its Route objects carry the compiled rule.
     routes = getattr(app, "_static_routes", []) + getattr(app, "_dynamic_routes", [])

@@ -133,21 +133,48 @@ def _imports(imports: list[dict[str, Any]]) -> str:
     )
 
 
-def render(stats: dict[str, Any], imports: list[dict[str, Any]]) -> str:
+def _pages(pages: list[dict[str, Any]], period: str) -> str:
+    """The period's top pages, each linking to its own view (ids are [A-Za-z0-9._-]: safe in
+    a URL and in HTML, escaped all the same)."""
+    if not pages:
+        return "<p>No page counted in this period.</p>"
+    rows = "".join(
+        f'<tr><td><a href="?page={escape(p["page"])}&amp;period={escape(period)}">{escape(p["page"])}</a></td>'
+        f"<td class=n>{int(p['hits'])}</td><td class=n>{int(p['uniques'])}</td></tr>"
+        for p in pages
+    )
+    return f"<table id=pages><tr><th>Page</th><th class=n>Hits</th><th class=n>Unique visitors</th></tr>{rows}</table>"
+
+
+def render(
+    stats: dict[str, Any],
+    imports: list[dict[str, Any]],
+    pages: list[dict[str, Any]] | None = None,
+    page: str | None = None,
+) -> str:
+    """The site's page (its history, its top pages, the latest imports), or with ``page`` one
+    page's own view (its history, a link back)."""
+    keep = f"page={escape(page)}&amp;" if page else ""
     nav = "".join(
-        f'<a href="?period={name}"{" aria-current=page" if name == stats["period"] else ""}>{name}</a>'
+        f'<a href="?{keep}period={name}"{" aria-current=page" if name == stats["period"] else ""}>{name}</a>'
         for name in PERIODS
+    )
+    title = f"Hit counter: {escape(page)}" if page else "Hit counter"
+    below = (
+        f'<p><a id=back href="?period={escape(stats["period"])}">All pages</a></p>'
+        if page
+        else f"<h2>Top pages</h2>{_pages(pages or [], stats['period'])}<h2>Latest imports</h2>{_imports(imports)}"
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="color-scheme" content="light dark"><title>Hit counter</title>'
-        f"<style>{_CSS}</style></head><body><main><h1>Hit counter</h1>"
+        f'<meta name="color-scheme" content="light dark"><title>{title}</title>'
+        f"<style>{_CSS}</style></head><body><main><h1>{title}</h1>"
         f'<dl><div><dt>Total hits</dt><dd id="total">{stats["total"]}</dd></div>'
         f'<div><dt>Hits today</dt><dd id="today">{stats["today"]["hits"]}</dd></div>'
         f'<div><dt>Unique visitors today</dt><dd id="uniques-today">{stats["today"]["uniques"]}</dd></div></dl>'
         f'<h2>Over time</h2><nav aria-label="Period">{nav}</nav>{_chart(stats)}{_table(stats)}'
-        f"<h2>Latest imports</h2>{_imports(imports)}"
+        f"{below}"
         f"<footer>Unique visitors are HyperLogLog estimates (about 0.81% standard error). "
         f"Period {escape(stats['period'])}: {stats['hits']} hits, about {stats['uniques']} unique visitors.</footer>"
         "</main></body></html>"

@@ -17,11 +17,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from hitcounter.core.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from hitcounter.core.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from hitcounter.logic.imports import validate_key
 from hitcounter.logic.sessions import MAX_DATA_BYTES
 from hitcounter.model import history
 from hitcounter.model.history import Visit
+from hitcounter.model.keys import valid_page
 
 MAX_JSON_DEPTH = 32
 # JSON strings (with their escapes) taken out before brackets are counted for the depth check.
@@ -127,8 +128,9 @@ def visit(event: BaseProxyEvent) -> Visit:
     return Visit(request_time_ms(event), who)
 
 
-def wants_json(request_headers: Mapping[str, str]) -> bool:
-    """True when the Accept header prefers JSON over text (``*/*`` and no header mean text)."""
+def _preferred(request_headers: Mapping[str, str]) -> tuple[str, float]:
+    """The media type the Accept header prefers, and its weight (``*/*`` loses a tie to a
+    named type; no header is ``""``)."""
     accept = request_headers.get("accept") or ""
     best, best_q = "", -1.0
     for part in accept.split(","):
@@ -145,7 +147,20 @@ def wants_json(request_headers: Mapping[str, str]) -> bool:
         specific = media not in ("*/*", "")
         if q > best_q or (q == best_q and specific and best in ("*/*", "")):
             best, best_q = media, q
-    return best_q > 0 and best in ("application/json", "application/*")
+    return best, best_q
+
+
+def wants_json(request_headers: Mapping[str, str]) -> bool:
+    """True when the Accept header prefers JSON over text (``*/*`` and no header mean text)."""
+    best, q = _preferred(request_headers)
+    return q > 0 and best in ("application/json", "application/*")
+
+
+def wants_text(request_headers: Mapping[str, str]) -> bool:
+    """True when the Accept header prefers plain text (the page routes answer JSON otherwise,
+    ``*/*`` and no header included)."""
+    best, q = _preferred(request_headers)
+    return q > 0 and best in ("text/plain", "text/*")
 
 
 def idempotency_key(request_headers: Mapping[str, str]) -> str | None:
@@ -177,3 +192,41 @@ def import_key(event: BaseProxyEvent, prefix: str) -> str:
     payload = json_body(event, _MAX_IMPORT_BODY)
     key = payload.get("key") if isinstance(payload, dict) else None
     return validate_key(key, prefix)
+
+
+def page_id(page: str) -> str:
+    """A page id from the path: 1-64 of ``[A-Za-z0-9._-]``, not ``.`` or ``..``; anything
+    else is no such page, and nothing of it is echoed or stored."""
+    if not valid_page(page):
+        raise NotFound("no such page")
+    return page
+
+
+def _query(event: BaseProxyEvent) -> Mapping[str, str]:
+    params = event.get("queryStringParameters") or {}
+    return params if isinstance(params, dict) else {}
+
+
+def limit(event: BaseProxyEvent, default: int, most: int) -> int:
+    """``?limit=``: a whole number from 1 to ``most``."""
+    raw = _query(event).get("limit")
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise BadRequest(f"limit must be a whole number from 1 to {most}")
+    return int(raw)
+
+
+def badge_counts(event: BaseProxyEvent) -> bool:
+    """``?count=false`` shows the badge without counting (a README badge viewed often)."""
+    return str(_query(event).get("count", "true")).strip().lower() not in ("false", "0", "no")
+
+
+def badge_label(event: BaseProxyEvent) -> str | None:
+    return _query(event).get("label")
+
+
+def page_param(event: BaseProxyEvent) -> str | None:
+    """``?page=`` of the dashboard: a page's own view, checked like a path's page id."""
+    raw = _query(event).get("page")
+    return None if raw is None else page_id(raw)

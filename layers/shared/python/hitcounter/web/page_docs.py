@@ -1,0 +1,100 @@
+"""What the OpenAPI document says of the page routes (``functions/pages``); the shared
+helpers and every other route are in ``hitcounter.web.api_docs``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hitcounter.model.keys import PAGE_ID
+from hitcounter.web.api_docs import _PERIOD, _UNAVAILABLE, Schema, _error, _json
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+_PAGE_ID: Schema = {"type": "string", "pattern": f"^{PAGE_ID.pattern}$", "not": {"enum": [".", ".."]}}
+_PAGES_FULL = {507: _error("A new page past PAGES_MAX: refused, nothing stored (existing pages go on counting)")}
+_NO_PAGE = {404: _error("No such page, or an id that is not 1-64 of [A-Za-z0-9._-] (never echoed)")}
+
+PAGE: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The page's hit was counted (or, for a replayed Idempotency-Key, was counted before)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["page", "hits"],
+                    "properties": {"page": _PAGE_ID, "hits": _COUNT},
+                }
+            },
+            "text/plain": {"schema": {"type": "string", "pattern": "^Hello World! [0-9]+ times\\.$"}},
+        },
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+    },
+    400: _error("Unusable Idempotency-Key"),
+    **_NO_PAGE,
+    **_PAGES_FULL,
+    **_UNAVAILABLE,
+}
+BADGE: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "An SVG badge with the page's count (a dash past PAGES_MAX or while Redis is away: an <img> "
+        "never breaks); counts one hit unless ?count=false",
+        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+    },
+    **_NO_PAGE,
+}
+PAGE_STATS: dict[int, OpenAPIResponse] = {
+    200: _json(
+        "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id",
+        {"type": "object", "required": ["page", "period", "total", "series"], "properties": {"page": _PAGE_ID}},
+    ),
+    400: _error("An unknown period"),
+    **_NO_PAGE,
+    **_UNAVAILABLE,
+}
+TOP_PAGES: dict[int, OpenAPIResponse] = {
+    200: _json(
+        "The period's busiest pages (ranked by whole UTC days), busiest first, at most ?limit",
+        {
+            "type": "object",
+            "required": ["period", "pages"],
+            "properties": {
+                "period": {"type": "string"},
+                "pages": {
+                    "type": "array",
+                    "maxItems": 50,
+                    "items": {
+                        "type": "object",
+                        "required": ["page", "hits", "uniques"],
+                        "properties": {"page": _PAGE_ID, "hits": _COUNT, "uniques": _COUNT},
+                    },
+                },
+            },
+        },
+    ),
+    400: _error("An unknown period or limit"),
+    **_UNAVAILABLE,
+}
+
+_PAGE_PATH = {"name": "page", "in": "path", "required": True, "schema": _PAGE_ID}
+_ACCEPT = {
+    "name": "Accept",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": 'text/plain for "Hello World! N times."; anything else gives JSON',
+}
+PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
+    ("get", "/pages/{page}/badge.svg"): [
+        _PAGE_PATH,
+        {"name": "count", "in": "query", "required": False, "schema": {"type": "string", "enum": ["true", "false"]}},
+        {"name": "label", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 32}},
+    ],
+    ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
+    ("get", "/pages"): [
+        _PERIOD,
+        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+    ],
+}

@@ -1,0 +1,222 @@
+"""Per-page counters through the handler, on a real redis-server: counts, badges, history,
+top pages, PAGES_MAX, bad ids, one round trip per page hit."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from localapi.services import free_port
+from tests.support.events import Invoke, body_json, header, invoker, load_event, page_event, stats_event
+from tests.support.servers import RedisServer
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_a_page_counts_apart_from_the_seeds_counter_and_other_pages(invoke_hits: Invoke) -> None:
+    assert [body_json(invoke_hits(page_event("about")))["hits"] for _ in range(3)] == [1, 2, 3]
+    assert body_json(invoke_hits(page_event("blog.post-1"))) == {"page": "blog.post-1", "hits": 1}
+    assert body_json(invoke_hits(load_event("hits/get-hits"))) == {"hits": 0}  # the seed's count is its own
+    text = invoke_hits(page_event("about", accept="text/plain"))
+    assert (text["body"], header(text, "Content-Type")) == ("Hello World! 4 times.", "text/plain")
+    assert header(text, "Cache-Control") == "no-store"
+
+
+def test_an_idempotency_key_counts_once_and_replays_its_n(invoke_hits: Invoke) -> None:
+    first = invoke_hits(page_event("docs", idempotency_key="k-1"))
+    again = invoke_hits(page_event("docs", idempotency_key="k-1"))
+    assert body_json(first) == body_json(again) == {"page": "docs", "hits": 1}
+    assert header(again, "Idempotent-Replayed") == "true"
+    assert body_json(invoke_hits(page_event("docs")))["hits"] == 2
+
+
+@pytest.mark.parametrize(
+    "page", ["<script>", "a" * 65, "..", ".", "a\x00b", "caf\u00e9", "a b", "a/b", "%2e%2e", "x;y", ""]
+)
+def test_a_bad_page_id_is_no_such_page_and_stores_nothing(
+    invoke_hits: Invoke, shared_redis: RedisServer, page: str
+) -> None:
+    for route in ("", "/badge.svg", "/stats"):
+        response = invoke_hits(page_event(page, route))
+        assert response["statusCode"] == 404, (route, response)
+        # The route refuses the id, or the resolver's own pattern does: 404 either way.
+        assert body_json(response)["error"] in (
+            {"code": "not_found", "message": "no such page"},
+            {"code": "not_found", "message": "no such resource"},
+        )
+        assert page not in response["body"] or page in ("", ".", "a")
+    assert shared_redis.client().keys("*pg:*") == []
+
+
+def test_concurrent_hits_on_several_pages_are_exact_and_every_answer_distinct(invoke_hits: Invoke) -> None:
+    pages = [f"page-{i}" for i in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: body_json(invoke_hits(page_event(pages[i % 4]))), range(200)))
+    for page in pages:
+        seen = sorted(a["hits"] for a in answers if a["page"] == page)
+        assert seen == list(range(1, 51)), page
+
+
+def test_the_badge_is_an_svg_with_the_number_and_count_false_only_shows(invoke_hits: Invoke) -> None:
+    for _ in range(2):
+        invoke_hits(page_event("home"))
+    response = invoke_hits(page_event("home", "/badge.svg", {"label": "views"}))
+    assert response["statusCode"] == 200
+    assert header(response, "Content-Type") == "image/svg+xml; charset=utf-8"
+    assert header(response, "Cache-Control") == "no-cache, no-store, must-revalidate"
+    texts = [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text")]
+    assert texts == ["views", "3"]  # the badge's own view counted
+    shown = invoke_hits(page_event("home", "/badge.svg", {"count": "false"}))
+    assert [t.text for t in ET.fromstring(shown["body"]).iter(f"{SVG}text")] == ["hits", "3"]
+    assert body_json(invoke_hits(page_event("home")))["hits"] == 4
+
+
+def test_a_label_is_bounded_and_escaped(invoke_hits: Invoke) -> None:
+    response = invoke_hits(page_event("home", "/badge.svg", {"label": "<b>&\"'" + "x" * 100}))
+    root = ET.fromstring(response["body"])  # still well-formed XML
+    label = next(root.iter(f"{SVG}text")).text or ""
+    assert label.startswith("<b>&\"'") and len(label) == 32
+    assert "<b>" not in response["body"]
+
+
+@pytest.fixture
+def invoke_down(hits_module: ModuleType, function_env: Callable[..., None]) -> Invoke:
+    """The hits handler with Redis unreachable."""
+    function_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", KEY_PREFIX="test:")
+    return invoker(hits_module)
+
+
+def test_a_badge_still_renders_a_dash_while_redis_is_away(invoke_down: Invoke) -> None:
+    response = invoke_down(page_event("home", "/badge.svg"))
+    assert response["statusCode"] == 200 and header(
+        response,
+        "Content-Type",
+    ).startswith("image/svg+xml")  # type: ignore[union-attr]
+    assert [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text")] == ["hits", "–"]
+    assert invoke_down(page_event("home"))["statusCode"] == 503  # JSON says what happened
+
+
+@pytest.fixture
+def invoke_capped(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
+    """PAGES_MAX=128: two pages per slot."""
+    function_env(REDIS_URL=redis_url, KEY_PREFIX="test:", PAGES_MAX="128")
+    return invoker(hits_module)
+
+
+def test_pages_max_holds_under_a_flood_of_new_ids_and_old_pages_go_on(
+    invoke_capped: Invoke, shared_redis: RedisServer
+) -> None:
+    statuses = [invoke_capped(page_event(f"flood-{i}"))["statusCode"] for i in range(600)]
+    created = statuses.count(200)
+    assert 100 <= created <= 128 and set(statuses) == {200, 507}
+    registered = sum(shared_redis.client().scard(k) for k in shared_redis.client().keys("test:{pg:*}:pages"))
+    assert registered == created
+    refused = next(i for i, s in enumerate(statuses) if s == 507)
+    body = body_json(invoke_capped(page_event(f"flood-{refused}")))
+    assert body["error"]["code"] == "pages_full"
+    assert shared_redis.client().keys(f"*page:flood-{refused}:*") == []  # nothing stored for it
+    first = statuses.index(200)
+    assert body_json(invoke_capped(page_event(f"flood-{first}")))["hits"] == 2  # existing pages count on
+    badge = invoke_capped(page_event(f"flood-{refused}", "/badge.svg"))
+    assert badge["statusCode"] == 200 and "–" in badge["body"]
+
+
+def test_a_pages_history_is_its_own_and_exact(invoke_hits: Invoke) -> None:
+    at = now_ms()
+    for page, n in (("a", 3), ("b", 1)):
+        for i in range(n):
+            event = page_event(page, user_agent=f"agent-{i}")
+            event["requestContext"]["timeEpoch"] = at
+            invoke_hits(event)
+    event = page_event("a", "/stats", {"period": "48h"})
+    event["requestContext"]["timeEpoch"] = at
+    stats = body_json(invoke_hits(event))
+    assert (stats["page"], stats["total"], stats["hits"], stats["today"]) == ("a", 3, 3, {"hits": 3, "uniques": 3})
+    assert stats["series"][-1]["hits"] == 3
+    unknown = page_event("never", "/stats")
+    assert invoke_hits(unknown)["statusCode"] == 404
+
+
+def test_top_pages_busiest_first_bounded_with_uniques(invoke_hits: Invoke) -> None:
+    for page, n in (("x", 5), ("y", 2), ("z", 7)):
+        for i in range(n):
+            invoke_hits(page_event(page, user_agent=f"ua-{i % 2}"))
+    top = load_event("hits/get-top-pages")
+    top["queryStringParameters"] = {"period": "30d", "limit": "2"}
+    body = body_json(invoke_hits(top))
+    assert body == {
+        "period": "30d",
+        "pages": [{"page": "z", "hits": 7, "uniques": 2}, {"page": "x", "hits": 5, "uniques": 2}],
+    }
+    top["queryStringParameters"] = {"limit": "51"}
+    assert invoke_hits(top)["statusCode"] == 400
+
+
+def test_one_round_trip_per_counted_page_hit(invoke_hits: Invoke) -> None:
+    from redis.connection import AbstractConnection
+
+    invoke_hits(page_event("rt"))  # connect and load the script first
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        for _ in range(10):
+            invoke_hits(page_event("rt"))
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+    assert sent[0] == 10
+
+
+def test_the_dashboard_lists_top_pages_and_each_has_its_own_view(invoke_hits: Invoke) -> None:
+    for _ in range(2):
+        invoke_hits(page_event("blog.post-1"))
+    page = invoke_hits(stats_event(now_ms(), "30d", "/dashboard"))["body"]
+    assert 'href="?page=blog.post-1&amp;period=30d"' in page
+    own = stats_event(now_ms(), "30d", "/dashboard")
+    own["queryStringParameters"] = {"page": "blog.post-1"}
+    view = invoke_hits(own)
+    assert view["statusCode"] == 200 and "Hit counter: blog.post-1" in view["body"]
+    own["queryStringParameters"] = {"page": "<x>"}
+    assert invoke_hits(own)["statusCode"] == 404
+
+
+def test_pages_spread_over_the_slots_of_a_cluster(
+    cluster: Any, hits_module: ModuleType, function_env: Callable[..., None]
+) -> None:
+    cluster.flushall()
+    function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="")
+    invoke = invoker(hits_module)
+    for i in range(30):
+        assert body_json(invoke(page_event(f"p{i}")))["hits"] == 1
+    top = load_event("hits/get-top-pages")
+    top["queryStringParameters"] = {"limit": "50"}
+    assert len(body_json(invoke(top))["pages"]) == 30
+    nodes = {cluster.client().get_node_from_key(f"{{pg:{s}}}").name for s in range(64)}
+    assert len(nodes) >= 2  # the slots are spread over more than one master
+    stats = page_event("p3", "/stats")
+    assert body_json(invoke(stats))["total"] == 1
+
+
+def test_reserved_settings_are_read_and_validated() -> None:
+    from hitcounter.core.errors import ConfigError
+    from hitcounter.core.settings import load_settings
+
+    pages = load_settings({"DEDUPE_SECONDS": "2", "RATE_LIMIT_PER_MINUTE": "60", "PAGES_MAX": "5"}).pages
+    assert (pages.dedupe_seconds, pages.rate_limit_per_minute, pages.pages_max) == (2, 60, 5)
+    with pytest.raises(ConfigError, match="PAGES_MAX"):
+        load_settings({"PAGES_MAX": "0"})
