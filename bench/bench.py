@@ -39,6 +39,7 @@ def measure() -> dict[str, Any]:
                 ("loop", "the local loop", lambda: runtime.local_loop(server.url)),
                 ("warm", "warm, in process", lambda: inprocess.warm(server)),
                 ("round_trips", "round trips", lambda: inprocess.round_trips(server)),
+                ("badge", "the badge", inprocess.badge_render),
                 ("cold", "cold", lambda: inprocess.cold(server)),
                 ("local", "the local server", lambda: workloads.local_server(server)),
             )

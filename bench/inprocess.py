@@ -63,7 +63,11 @@ def warm(server: RedisServer) -> dict[str, float]:
     from hitcounter.model.history import Visit
 
     step_visit = Visit(int(time.time() * 1000), "0" * 64)
+    page_hit = load_event("hits/get-page")
+    badge = load_event("hits/get-page-badge")
     subjects: dict[str, Callable[[], object]] = {
+        "page": lambda: hits.lambda_handler(page_hit, ctx),
+        "badge": lambda: hits.lambda_handler(badge, ctx),
         "step": lambda: store.incr(step_visit),
         "stats": lambda: hits.lambda_handler(stats_event, ctx),
         "dashboard": lambda: hits.lambda_handler(page_event, ctx),
@@ -92,6 +96,14 @@ def warm(server: RedisServer) -> dict[str, float]:
         result[f"{name}_min"], result[f"{name}_max"] = min(values), max(values)
         result[f"{name}_us"] = statistics.median(values) * incr
     return result
+
+
+def badge_render() -> dict[str, float]:
+    """The badge alone: its size, and the time to draw it (no Redis)."""
+    from hitcounter.web import badge
+
+    svg = badge.render("views", 1_234_567)
+    return {"bytes": len(svg.encode()), "render_us": per_call_us(lambda: badge.render("views", 1_234_567), 20_000)}
 
 
 def part(label: str, microseconds: float, noise: float) -> str:

@@ -51,6 +51,17 @@ def tables(r: dict[str, Any]) -> list[str]:
             f"| {label} | {rie['ours'][key]['median']:{fmt}} {unit} | {rie['bare'][key]['median']:{fmt}} {unit} "
             f"| {_spread(rie['ratio'][key])} | {goal.verdict(rie['ratio'][key]['median'])} |"
         )
+    for key, label, unit, fmt in (
+        ("warm", "a page hit, warm", "ms", ".2f"),
+        ("duration", "a page hit, billed `Duration`", "ms", ".2f"),
+        ("first", "a page hit, first invocation", "ms", ".0f"),
+    ):
+        goal = GOALS[{"warm": "runtime_warm", "duration": "runtime_duration", "first": "runtime_first"}[key]]
+        lines.append(
+            f"| {label} (`GET /pages/{{page}}`) | {rie['page'][key]['median']:{fmt}} {unit} "
+            f"| {rie['bare'][key]['median']:{fmt}} {unit} | {_spread(rie['page_ratio'][key])} "
+            f"| {goal.verdict(rie['page_ratio'][key]['median'])} |"
+        )
     lines += [
         "",
         "### Memory and cost",
@@ -92,6 +103,12 @@ def tables(r: dict[str, Any]) -> list[str]:
         f"| {w['incr_us']:.0f} µs | {w['step_ratio']:.2f}× ({w['step_min']:.2f}–{w['step_max']:.2f}) | |",
         f"| warm `GET /` with the step swapped for one `INCR` → as it is | {history_before:.2f}× "
         f"→ {w['handler_ratio']:.2f}× | | | |",
+        f"| a page hit, `GET /pages/{{page}}` (one EVALSHA: also the page's registry and top index) "
+        f"| {w['page_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['page_ratio']:.2f}× ({w['page_min']:.2f}–"
+        f"{w['page_max']:.2f}) | |",
+        f"| its badge, `GET /pages/{{page}}/badge.svg` (counts, draws) | {w['badge_us']:.0f} µs "
+        f"| {w['incr_us']:.0f} µs | {w['badge_ratio']:.2f}× | |",
+        f"| the badge alone: {r['badge']['bytes']} bytes of SVG, drawn in | {r['badge']['render_us']:.1f} µs | | | |",
         f"| `GET /stats?period=30d` | {w['stats_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['stats_ratio']:.2f}× | |",
         f"| `GET /dashboard` | {w['dashboard_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['dashboard_ratio']:.2f}× | |",
         f"| Redis round trips per counted hit | {rt['ours']:.2f} | seed: {rt['seed']:.2f} | "

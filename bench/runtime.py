@@ -177,8 +177,9 @@ def _event(name: str) -> dict[str, Any]:
 
 
 def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
-    """Ours (GET / through HitsFunction as built) vs the bare INCR handler, ``runs`` fresh
-    runtimes each: first invocation, warm latency, billed Duration (medians, with min-max)."""
+    """Ours (GET / through HitsFunction as built, and a page hit, GET /pages/{page}) vs the
+    bare INCR handler, ``runs`` fresh runtimes each: first invocation, warm latency, billed
+    Duration (medians, with min-max; ratios per run)."""
     from localapi import template as sam_template
 
     functions = sam_template.load(ROOT / "template.yaml").functions
@@ -189,27 +190,30 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
         bare.mkdir()
         (bare / "app.py").write_text(BARE)
         env = {**functions["HitsFunction"].environment, "REDIS_URL": redis_url, "KEY_PREFIX": "bench:"}
-        cases = {"ours": (build / "HitsFunction", "app.lambda_handler"), "bare": (bare, "app.lambda_handler")}
-        event = _event("hits/get-root")
+        ours = (build / "HitsFunction", "app.lambda_handler")
+        cases = {
+            "ours": (*ours, _event("hits/get-root")),
+            "page": (*ours, _event("hits/get-page")),
+            "bare": (bare, "app.lambda_handler", _event("hits/get-root")),
+        }
         results: dict[str, dict[str, list[float]]] = {k: {"first": [], "warm": [], "duration": []} for k in cases}
-        ratios: dict[str, list[float]] = {"first": [], "warm": [], "duration": []}
-        for run in range(-1, runs):  # run -1 warms the page cache for both and is not counted
-            # Both runtimes live at once and take turns, so the machine's drift hits both alike.
+        ratios: dict[str, dict[str, list[float]]] = {
+            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page")
+        }
+        for run in range(-1, runs):  # run -1 warms the page cache for all and is not counted
+            # The runtimes live at once and take turns, so the machine's drift hits all alike.
             order = list(cases) if run % 2 == 0 else list(reversed(cases))
-            with (
-                runtime(*cases[order[0]], layers, env) as first_rt,
-                runtime(*cases[order[1]], layers, env) as second_rt,
-            ):
-                rts = {order[0]: first_rt, order[1]: second_rt}
+            with contextlib.ExitStack() as stack:
+                rts = {name: stack.enter_context(runtime(*cases[name][:2], layers, env)) for name in order}
                 warm: dict[str, list[float]] = {name: [] for name in cases}
                 for name in order:
                     # The emulator starts the runtime on the first invocation: INIT is inside it.
-                    took, answer = rts[name].invoke(event)
+                    took, answer = rts[name].invoke(cases[name][2])
                     assert answer.get("statusCode") == 200, answer
                     results[name]["first"].append(took)
                 for _ in range(warm_n):
                     for name in order:
-                        warm[name].append(rts[name].invoke(event)[0])
+                        warm[name].append(rts[name].invoke(cases[name][2])[0])
                 for name in cases:
                     results[name]["warm"].append(statistics.median(warm[name]))
                     results[name]["duration"].append(statistics.median(rts[name].durations()[1:]))
@@ -218,10 +222,12 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
                     for values in parts.values():
                         values.clear()
                 continue
-            for key, values in ratios.items():
-                values.append(results["ours"][key][-1] / results["bare"][key][-1])
+            for name, by_key in ratios.items():
+                for key, values in by_key.items():
+                    values.append(results[name][key][-1] / results["bare"][key][-1])
     summary: dict[str, Any] = {name: {k: _spread(v) for k, v in parts.items()} for name, parts in results.items()}
-    summary["ratio"] = {k: _spread(v) for k, v in ratios.items()}
+    summary["ratio"] = {k: _spread(v) for k, v in ratios["ours"].items()}
+    summary["page_ratio"] = {k: _spread(v) for k, v in ratios["page"].items()}
     return summary
 
 

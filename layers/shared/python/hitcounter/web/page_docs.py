@@ -89,8 +89,21 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
     ("get", "/pages/{page}/badge.svg"): [
         _PAGE_PATH,
-        {"name": "count", "in": "query", "required": False, "schema": {"type": "string", "enum": ["true", "false"]}},
-        {"name": "label", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 32}},
+        # A badge must never break an <img>: odd values are read, not refused.
+        {
+            "name": "count",
+            "in": "query",
+            "required": False,
+            "description": "false (or 0, no) shows the count without counting; anything else counts",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "label",
+            "in": "query",
+            "required": False,
+            "description": "the badge's label: its printable characters, cut to 32 (default: hits)",
+            "schema": {"type": "string"},
+        },
     ],
     ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
     ("get", "/pages"): [
