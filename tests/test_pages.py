@@ -220,3 +220,27 @@ def test_reserved_settings_are_read_and_validated() -> None:
     assert (pages.dedupe_seconds, pages.rate_limit_per_minute, pages.pages_max) == (2, 60, 5)
     with pytest.raises(ConfigError, match="PAGES_MAX"):
         load_settings({"PAGES_MAX": "0"})
+
+
+def test_a_hot_page_spreads_over_hits_shards_and_every_read_adds_them_up(
+    cluster: Any, hits_module: ModuleType, function_env: Callable[..., None]
+) -> None:
+    from hitcounter.model.keys import page_slot
+
+    cluster.flushall()
+    function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="", HITS_SHARDS="4")
+    invoke = invoker(hits_module)
+    answers = [body_json(invoke(page_event("hot", user_agent=f"visitor-{i}")))["hits"] for i in range(40)]
+    assert max(answers) == 40 and len(set(answers)) >= 30  # concurrent-free here: nearly all distinct
+    counts = [cluster.client().get(f"{{pg:{page_slot('hot', s)}}}:page:hot:count") for s in range(4)]
+    assert sum(int(c or 0) for c in counts) == 40 and sum(1 for c in counts if c) >= 2  # spread
+    nodes = {cluster.client().get_node_from_key(f"{{pg:{page_slot('hot', s)}}}").name for s in range(4)}
+    assert len(nodes) >= 2  # over more than one master
+    stats = body_json(invoke(page_event("hot", "/stats", {"period": "48h"})))
+    assert (stats["total"], stats["hits"]) == (40, 40) and abs(stats["uniques"] - 40) <= 2
+    top = load_event("hits/get-top-pages")
+    top["queryStringParameters"] = {"period": "30d"}
+    (entry,) = body_json(invoke(top))["pages"]
+    assert (entry["page"], entry["hits"]) == ("hot", 40) and abs(entry["uniques"] - 40) <= 2
+    keyed = [body_json(invoke(page_event("hot", idempotency_key="k")))["hits"] for _ in range(2)]
+    assert keyed[0] == keyed[1] == 41

@@ -132,6 +132,10 @@ def test_every_http_event_through_sam_local_invoke(stack: Stack) -> None:
         "session/delete-session": 401,
         "imports/get-import": 404,
         "docs/get-openapi": 200,
+        "hits/get-page": 200,
+        "hits/get-page-badge": 200,
+        "hits/get-page-stats": 200,
+        "hits/get-top-pages": 200,
     }
     functions = {
         "hits": "HitsFunction",
@@ -145,3 +149,29 @@ def test_every_http_event_through_sam_local_invoke(stack: Stack) -> None:
             stack.template, stack.image, stack.env_json, functions[folder], EVENTS / f"{name}.json"
         )
         assert result["statusCode"] == status, (name, result)
+
+
+def _cors(base: str, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(f"{base}{path}", method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, got = response.status, response.headers
+    except urllib.error.HTTPError as err:
+        status, got = err.code, err.headers
+    return status, {k.lower(): v for k, v in got.items() if k.lower().startswith("access-control-allow-o")}
+
+
+def test_cross_origin_reads_and_preflights_match_make_dev(stack: Stack, template: Template) -> None:
+    origin = {"Origin": "https://blog.example.org"}
+    preflight = origin | {"Access-Control-Request-Method": "GET"}
+    env = {"REDIS_URL": stack.redis.url, "KEY_PREFIX": "local:", **stack.s3.env}
+    local = Server(LocalApi(template, {"Parameters": env})).start()
+    try:
+        for method, headers in (("OPTIONS", preflight), ("GET", origin)):
+            sam = _cors(stack.url, method, "/pages/home", headers)
+            ours = _cors(local.url, method, "/pages/home", headers)
+            assert ours[1] == {"access-control-allow-origin": "*"}, ours
+            if sam != ours:
+                assert "cors" in KNOWN_DIFFERENCES, (method, sam, ours)
+    finally:
+        local.stop()

@@ -65,7 +65,13 @@ def services() -> Services:
         hits=HitStore(client, settings.key_prefix, settings.idempotency_ttl_seconds, settings.hits_shards),
         sessions=SessionStore(client, settings.key_prefix, settings.session_ttl_seconds),
         imports=ImportStore(client, settings.key_prefix, settings.hits_shards),
-        pages=PageStore(client, settings.key_prefix, settings.pages.pages_max, settings.idempotency_ttl_seconds),
+        pages=PageStore(
+            client,
+            settings.key_prefix,
+            settings.pages.pages_max,
+            settings.idempotency_ttl_seconds,
+            settings.hits_shards,
+        ),
     )
 
 

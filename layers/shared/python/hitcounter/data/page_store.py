@@ -16,7 +16,7 @@ from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import COUNT_PAGE_HIT, PERIOD_UNION, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import PAGE_TTLS, Visit
-from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key
+from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,14 @@ class PageHit:
 
 
 class PageStore:
-    def __init__(self, handle: RedisHandle, key_prefix: str, pages_max: int, idempotency_ttl: int = 86400) -> None:
+    def __init__(
+        self, handle: RedisHandle, key_prefix: str, pages_max: int, idempotency_ttl: int = 86400, shards: int = 1
+    ) -> None:
         self._redis = handle
         self._prefix = key_prefix
+        # HITS_SHARDS > 1: each page is spread over that many slots (a hot page's increments
+        # over a cluster's shards); a hit counts on one, and a read sums them, as for the site.
+        self.shards = min(shards, PAGE_SLOTS)
         self.pages_max = pages_max
         # Each slot holds its share; with page ids spread by a hash, the whole holds about
         # PAGES_MAX (a slot may fill a little before the others: docs/pages.md).
@@ -43,24 +48,35 @@ class PageStore:
         self._period_union = script(PERIOD_UNION)
         self._top_union = script(TOP_UNION)
 
-    def _key(self, page: str, name: str) -> str:
-        return page_key(self._prefix, page, name)
+    def _key(self, page: str, name: str, shard: int = 0) -> str:
+        return page_key(self._prefix, page, name, shard)
+
+    def _shard(self, visit: Visit, digest: str | None) -> int:
+        """A keyed hit goes to its key's shard (its retries find their record), a visitor to
+        its own (so per-shard uniques add up), anything else anywhere."""
+        if self.shards == 1:
+            return 0
+        if digest is not None:
+            return shard_of(digest, self.shards)
+        return shard_of(visit.visitor, self.shards) if visit.visitor else secrets.randbelow(self.shards)
 
     def hit(self, page: str, visit: Visit, idempotency_key: str | None = None) -> PageHit:
-        """Count one hit of ``page``: one EVALSHA, never re-sent."""
-        slot = page_slot(page)
+        """Count one hit of ``page``: one EVALSHA, never re-sent; with HITS_SHARDS > 1, then
+        the page's total, read (two round trips, as for the site's sharded counter)."""
         day = history.day_id(visit.at_ms)
-        record = self._key(page, "count")
+        digest = None
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
-            record = self._key(page, f"idem:{digest}")
+        shard = self._shard(visit, digest)
+        slot = page_slot(page, shard)
+        record = self._key(page, "count", shard) if digest is None else self._key(page, f"idem:{digest}", shard)
         keys = [
-            self._key(page, "count"),
+            self._key(page, "count", shard),
             record,
-            self._key(page, f"m:{history.minute_id(visit.at_ms)}"),
-            self._key(page, f"h:{history.hour_id(visit.at_ms)}"),
-            self._key(page, f"d:{day}"),
-            self._key(page, f"u:{day}"),
+            self._key(page, f"m:{history.minute_id(visit.at_ms)}", shard),
+            self._key(page, f"h:{history.hour_id(visit.at_ms)}", shard),
+            self._key(page, f"d:{day}", shard),
+            self._key(page, f"u:{day}", shard),
             page_tag_key(self._prefix, slot, f"salt:{day}"),
             page_tag_key(self._prefix, slot, "pages"),
             page_tag_key(self._prefix, slot, f"top:{day}"),
@@ -77,23 +93,41 @@ class PageStore:
             history.SALT_TTL,
             visit.visitor,
             history.DAY_TTL,
+            "n" if self.shards == 1 else "0",
         ]
         with self._redis.use() as client:
             n, replayed, created = self._count(keys=keys, args=args, client=client)
         if int(n) < 0:
             return PageHit(0, refused=True)
-        return PageHit(int(n), bool(replayed), bool(created))
+        if self.shards == 1 or (replayed and int(n) > 0):
+            return PageHit(int(n), bool(replayed), bool(created))
+        # Sharded: the N a request sees is the page's total just after its increment, and a
+        # key's record takes that total (idempotent: the same value, only if it exists).
+        total = self.count(page) or 0
+        if digest is not None and not replayed:
+            with self._redis.use() as client:
+                client.set(record, total, xx=True, keepttl=True)
+        return PageHit(total, bool(replayed), bool(created))
 
     def count(self, page: str) -> int | None:
-        """The page's count, None for a page nobody has counted."""
+        """The page's count (its shards summed, one pipeline of GETs), None for a page nobody
+        has counted."""
         with self._redis.use() as client:
-            raw = client.get(self._key(page, "count"))
-        return None if raw is None else int(raw)
+            pipe = client.pipeline(transaction=False)
+            for shard in range(self.shards):
+                pipe.get(self._key(page, "count", shard))
+            values = [int(v) for v in pipe.execute() if v is not None]
+        return sum(values) if values else None
 
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts:
         with self._redis.use() as client:
             return read_history(
-                client, self._period_union, lambda _shard, name: self._key(page, name), 1, period, now_ms
+                client,
+                self._period_union,
+                lambda shard, name: self._key(page, name, shard),
+                self.shards,
+                period,
+                now_ms,
             )
 
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
@@ -127,26 +161,27 @@ class PageStore:
 
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
         """Each page's unique visitors over the period (the days its HyperLogLogs are kept),
-        from the same two-key union as its history, in one pipeline."""
+        from the same two-key unions as its history (per shard, summed), in one pipeline."""
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
         cached = len(days) > 1 and period.unit == "day"
-        unions = (
-            [
-                (self._key(p, f"uq:{period.name}:{today}"), [self._key(p, f"u:{d}") for d in days if d != today])
-                for p in pages
-            ]
-            if cached
-            else []
-        )
+        shards = [(page, shard) for page in pages for shard in range(self.shards)]
+        unions = []
+        if cached:
+            for page, shard in shards:
+                closed = [self._key(page, f"u:{d}", shard) for d in days if d != today]
+                unions.append((self._key(page, f"uq:{period.name}:{today}", shard), closed))
 
         def build(pipe: Any) -> None:
-            for i, page in enumerate(pages):
+            for i, (page, shard) in enumerate(shards):
                 if cached:
-                    pipe.execute_command("PFCOUNT", unions[i][0], self._key(page, f"u:{today}"))
+                    pipe.execute_command("PFCOUNT", unions[i][0], self._key(page, f"u:{today}", shard))
                 else:
-                    pipe.execute_command("PFCOUNT", *[self._key(page, f"u:{d}") for d in days])
+                    pipe.execute_command("PFCOUNT", *[self._key(page, f"u:{d}", shard) for d in days])
 
         with self._redis.use() as client:
             replies = read_with_unions(client, unions, self._period_union, build)
-        return {page: int(n) for page, n in zip(pages, replies, strict=True)}
+        totals = dict.fromkeys(pages, 0)
+        for (page, _), n in zip(shards, replies, strict=True):
+            totals[page] += int(n)
+        return totals

@@ -185,7 +185,8 @@ return 1
 #   KEYS: count, record, minute, hour, day, uniques, salt, registry, top of the day
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, minute/hour/
 #         day/uniques TTLs, a fresh salt, the salt's TTL, the visitor's digest ("" for none),
-#         the top index's TTL
+#         the top index's TTL, "n" to record the count or "0" a placeholder (a sharded page:
+#         the caller records the total)
 #   returns {N, replayed, created}; N = -1 when a new page was refused
 COUNT_PAGE_HIT = """
 #!lua
@@ -201,7 +202,11 @@ if redis.call('SISMEMBER', KEYS[8], ARGV[2]) == 0 then
   created = 1
 end
 local n = redis.call('INCR', KEYS[1])
-if keyed then redis.call('SET', KEYS[2], n, 'EX', ARGV[1]) end
+if keyed then
+  local value = 0
+  if ARGV[12] == 'n' then value = n end
+  redis.call('SET', KEYS[2], value, 'EX', ARGV[1])
+end
 for i = 3, 5 do
   redis.call('INCR', KEYS[i])
   redis.call('EXPIRE', KEYS[i], ARGV[i + 1])

@@ -69,8 +69,10 @@ def valid_page(page: str) -> bool:
     return bool(PAGE_ID.fullmatch(page)) and page not in (".", "..")
 
 
-def page_slot(page: str) -> int:
-    return shard_of(page, PAGE_SLOTS)
+def page_slot(page: str, shard: int = 0) -> int:
+    """The slot of a page's ``shard``: its own slot, then (``HITS_SHARDS`` > 1, a hot page
+    spread over several) the slots after it."""
+    return (shard_of(page, PAGE_SLOTS) + shard) % PAGE_SLOTS
 
 
 def page_tag_key(prefix: str, slot: int, name: str) -> str:
@@ -78,6 +80,6 @@ def page_tag_key(prefix: str, slot: int, name: str) -> str:
     return f"{prefix}{{pg:{slot}}}:{name}"
 
 
-def page_key(prefix: str, page: str, name: str) -> str:
-    """A key of one page (``count``, ``m:…``, ``u:…``), under its slot's hash tag."""
-    return page_tag_key(prefix, page_slot(page), f"page:{page}:{name}")
+def page_key(prefix: str, page: str, name: str, shard: int = 0) -> str:
+    """A key of one page's shard (``count``, ``m:…``, ``u:…``), under that shard's slot."""
+    return page_tag_key(prefix, page_slot(page, shard), f"page:{page}:{name}")
