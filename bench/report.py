@@ -41,27 +41,18 @@ def tables(r: dict[str, Any]) -> list[str]:
         "| measure | ours | bare `INCR` handler | ratio (min–max) | goal |",
         "|---|---|---|---|---|",
     ]
-    for key, label, unit, fmt in (
-        ("warm", "warm invocation, as the caller sees it", "ms", ".2f"),
-        ("duration", "billed `Duration` (the emulator's REPORT line)", "ms", ".2f"),
-        ("first", "first invocation of a fresh runtime, INIT included", "ms", ".0f"),
-    ):
-        goal = GOALS[{"warm": "runtime_warm", "duration": "runtime_duration", "first": "runtime_first"}[key]]
-        lines.append(
-            f"| {label} | {rie['ours'][key]['median']:{fmt}} {unit} | {rie['bare'][key]['median']:{fmt}} {unit} "
-            f"| {_spread(rie['ratio'][key])} | {goal.verdict(rie['ratio'][key]['median'])} |"
-        )
-    for key, label, unit, fmt in (
-        ("warm", "a page hit, warm", "ms", ".2f"),
-        ("duration", "a page hit, billed `Duration`", "ms", ".2f"),
-        ("first", "a page hit, first invocation", "ms", ".0f"),
-    ):
-        goal = GOALS[{"warm": "runtime_warm", "duration": "runtime_duration", "first": "runtime_first"}[key]]
-        lines.append(
-            f"| {label} (`GET /pages/{{page}}`) | {rie['page'][key]['median']:{fmt}} {unit} "
-            f"| {rie['bare'][key]['median']:{fmt}} {unit} | {_spread(rie['page_ratio'][key])} "
-            f"| {goal.verdict(rie['page_ratio'][key]['median'])} |"
-        )
+    rows = (
+        ("warm", "warm invocation, as the caller sees it", ".2f"),
+        ("duration", "billed `Duration` (the emulator's REPORT line)", ".2f"),
+        ("first", "first invocation of a fresh runtime, INIT included", ".0f"),
+    )
+    for subject, ratio, route in (("ours", "ratio", ""), ("page", "page_ratio", "a page hit (`GET /pages/{page}`), ")):
+        for key, label, fmt in rows:
+            goal = GOALS[f"runtime_{key}"]
+            lines.append(
+                f"| {route}{label} | {rie[subject][key]['median']:{fmt}} ms | {rie['bare'][key]['median']:{fmt}} ms "
+                f"| {_spread(rie[ratio][key])} | {goal.verdict(rie[ratio][key]['median'])} |"
+            )
     lines += [
         "",
         "### Memory and cost",

@@ -59,6 +59,8 @@ KNOWN_DIFFERENCES = {
     "unknown-route": "SAM answers an undeclared route with REST API's 403 Missing Authentication Token; "
     'an HTTP API (and make dev) answers 404 {"message":"Not Found"}. Not a function\'s answer: '
     "see docs/local-development.md.",
+    "cors-preflight-status": "SAM answers a CORS preflight with 200; an HTTP API (and make dev) with 204 No "
+    "Content. The CORS headers agree, so a browser treats both alike.",
     "time-epoch-seconds": "SAM's HTTP API events carry requestContext.timeEpoch in seconds; API Gateway's (and "
     "make dev's) in milliseconds. The history reads a value below 10^11 as seconds (as milliseconds it would "
     "be before March 1973), so the buckets agree.",

@@ -27,6 +27,20 @@ def script(source: str) -> Script:
     return Script(None, text.encode())  # type: ignore[arg-type]
 
 
+# A visitor into the day's HyperLogLog, salted with the day's salt (made by the day's first hit,
+# from the fresh one the caller sends): the same few lines in every counting script, with
+# their KEYS and ARGV positions filled in.
+_ADD_VISITOR = """if ARGV[{digest}] ~= '' then
+  local salt = redis.call('GET', KEYS[{salt}])
+  if not salt then
+    salt = ARGV[{fresh_salt}]
+    redis.call('SET', KEYS[{salt}], salt, 'EX', ARGV[{salt_ttl}])
+  end
+  redis.call('PFADD', KEYS[{hll}], redis.sha1hex(salt .. ARGV[{digest}]))
+  redis.call('EXPIRE', KEYS[{hll}], ARGV[{hll_ttl}])
+end"""
+
+
 # One counted hit, in one server-side step: dedupe (with an Idempotency-Key), count, and add
 # the hit to its minute, hour and day buckets and its visitor to the day's HyperLogLog. Every
 # key is under the counter shard's hash tag. A replay returns the N the first request got
@@ -35,7 +49,8 @@ def script(source: str) -> Script:
 #   ARGV: record TTL ("0": no Idempotency-Key), "n" to record the count or "0" a placeholder
 #         (sharded: the caller records the total), minute/hour/day TTLs, a fresh salt (used
 #         only if the day has none), the salt's TTL, the visitor's digest ("" for none)
-COUNT_HIT = """
+COUNT_HIT = (
+    """
 #!lua
 local keyed = ARGV[1] ~= '0'
 if keyed then
@@ -52,17 +67,12 @@ for i = 3, 5 do
   redis.call('INCR', KEYS[i])
   redis.call('EXPIRE', KEYS[i], ARGV[i])
 end
-if ARGV[8] ~= '' then
-  local salt = redis.call('GET', KEYS[7])
-  if not salt then
-    salt = ARGV[6]
-    redis.call('SET', KEYS[7], salt, 'EX', ARGV[7])
-  end
-  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[8]))
-  redis.call('EXPIRE', KEYS[6], ARGV[5])
-end
+"""
+    + _ADD_VISITOR.format(digest=8, hll=6, salt=7, fresh_salt=6, salt_ttl=7, hll_ttl=5)
+    + """
 return {n, 0}
 """
+)
 
 
 # The unique visitors of a period's closed days (every day but today), merged once per day
@@ -188,7 +198,8 @@ return 1
 #         the top index's TTL, "n" to record the count or "0" a placeholder (a sharded page:
 #         the caller records the total)
 #   returns {N, replayed, created}; N = -1 when a new page was refused
-COUNT_PAGE_HIT = """
+COUNT_PAGE_HIT = (
+    """
 #!lua
 local keyed = ARGV[1] ~= '0'
 if keyed then
@@ -211,19 +222,14 @@ for i = 3, 5 do
   redis.call('INCR', KEYS[i])
   redis.call('EXPIRE', KEYS[i], ARGV[i + 1])
 end
-if ARGV[10] ~= '' then
-  local salt = redis.call('GET', KEYS[7])
-  if not salt then
-    salt = ARGV[8]
-    redis.call('SET', KEYS[7], salt, 'EX', ARGV[9])
-  end
-  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[10]))
-  redis.call('EXPIRE', KEYS[6], ARGV[7])
-end
+"""
+    + _ADD_VISITOR.format(digest=10, hll=6, salt=7, fresh_salt=8, salt_ttl=9, hll_ttl=7)
+    + """
 redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])
 redis.call('EXPIRE', KEYS[9], ARGV[11])
 return {n, 0, created}
 """
+)
 
 # The top pages of a slot over a period's closed days, summed once a day and kept until the
 # next (as PERIOD_UNION does for visitors): a read then sums two sorted sets per slot, the
