@@ -12,7 +12,11 @@ import pytest
 from hitcounter.data import scripts
 from hitcounter.web import dashboard
 
-SCRIPTS = {name: value for name, value in vars(scripts).items() if name.isupper() and isinstance(value, str)}
+SCRIPTS = {
+    name: value
+    for name, value in vars(scripts).items()
+    if name.isupper() and not name.startswith("_") and isinstance(value, str)
+}
 
 
 def test_there_are_scripts() -> None:
