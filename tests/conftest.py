@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -16,9 +15,16 @@ import pytest
 from hitcounter import runtime
 from localapi import template as sam_template
 from localapi.services import LocalS3
-from localapi.worker import LambdaContext
-from tests.support.events import IMPORTS_BUCKET, ROOT, Invoke, invoker
+from tests.support.events import IMPORTS_BUCKET, ROOT, Invoke, context, invoker
 from tests.support.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests at the top of tests/ are the contract tier: the handlers, the local server,
+    production Redis, the template (``-m contract`` runs them alone)."""
+    for item in items:
+        if Path(str(item.fspath)).parent == ROOT / "tests":
+            item.add_marker(pytest.mark.contract)
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +115,7 @@ def run_worker(
     module = function_modules["ImportWorkerFunction"]
 
     def run(event: dict[str, Any], budget_ms: int = 60_000) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("w", int(time.time() * 1000) + budget_ms))
+        result: dict[str, Any] = module.lambda_handler(event, context("w", budget_ms))
         return result
 
     return run
@@ -197,7 +203,7 @@ def invoke_imports(
     module = function_modules["ImportsFunction"]
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = module.lambda_handler(event, LambdaContext("r", 0))
+        result: dict[str, Any] = module.lambda_handler(event, context("r"))
         return result
 
     return invoke

@@ -19,6 +19,7 @@ from hitcounter.logic import deploy_check
 from localapi import template as sam_template
 from localapi.server import LocalApi
 from localapi.services import LocalS3
+from tests.support.events import context
 from tests.support.servers import RedisServer, free_port
 
 TARGETS = "hits=HitsFunction,session=SessionFunction,imports=ImportsFunction,docs=DocsFunction"
@@ -150,10 +151,9 @@ def test_a_function_it_does_not_know_fails(codedeploy: tuple[Any, Reports], lamb
 def test_the_hook_function_refuses_an_event_that_is_not_codedeploys(
     function_modules: dict[str, Any], function_env: Any
 ) -> None:
-    from localapi.worker import LambdaContext
 
     function_env("PreTrafficHookFunction")
-    result = function_modules["PreTrafficHookFunction"].lambda_handler({"hello": 1}, LambdaContext("h", 0))
+    result = function_modules["PreTrafficHookFunction"].lambda_handler({"hello": 1}, context("h"))
     assert result == {"status": "Failed", "reason": "not a CodeDeploy lifecycle hook event"}
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from devtools import openapi
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import ROOT, body_json, load_event
+from tests.support.events import ROOT, body_json, context, load_event
 
 
 def test_the_committed_document_matches_the_code() -> None:
@@ -30,7 +29,7 @@ def test_every_template_route_is_documented(template: Template) -> None:
 
 def test_docs_function_serves_it(function_modules: dict[str, ModuleType], function_env: Callable[..., None]) -> None:
     function_env("DocsFunction")
-    response = function_modules["DocsFunction"].lambda_handler(load_event("docs/get-openapi"), LambdaContext("r", 0))
+    response = function_modules["DocsFunction"].lambda_handler(load_event("docs/get-openapi"), context("r"))
     assert response["statusCode"] == 200
     document = body_json(response)
     assert document["openapi"].startswith("3.") and "/session" in document["paths"]

@@ -19,9 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitcounter.model import history
-from localapi.worker import LambdaContext
 from tests.support.events import IMPORTS_BUCKET as BUCKET
-from tests.support.events import Invoke, body_json, hit, stats_event
+from tests.support.events import Invoke, body_json, context, hit, stats_event
 from tests.support.events import import_job as job
 from tests.support.servers import RedisCluster3, RedisServer
 
@@ -141,7 +140,7 @@ def test_sharded_and_cluster_stats_add_up(
     function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", HITS_SHARDS=shards, KEY_PREFIX="hist:")
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = hits_module.lambda_handler(event, LambdaContext("r", int(time.time() * 1000) + 9000))
+        result: dict[str, Any] = hits_module.lambda_handler(event, context("r", 9000))
         return result
 
     at = ms("2026-11-20T08:30:00")

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from localapi.worker import LambdaContext
-from tests.support.events import ROOT, Invoke, body_json, header, load_event
+from tests.support.events import ROOT, Invoke, body_json, context, header, load_event
 from tests.support.servers import FaultProxy, RedisServer, redis_server, wait_for
 
 
@@ -171,7 +170,7 @@ def test_redis_down_is_a_fast_503_with_retry_after(
     for name in ("hits/get-root", "hits/get-hits", "hits/get-health-ready"):
         event = load_event(name)
         started = time.monotonic()
-        response = hits_module.lambda_handler(event, LambdaContext("r", int(time.time() * 1000) + 10_000))
+        response = hits_module.lambda_handler(event, context("r", 10_000))
         elapsed = time.monotonic() - started
         assert response["statusCode"] == 503
         assert header(response, "Retry-After") == "1"
@@ -179,7 +178,7 @@ def test_redis_down_is_a_fast_503_with_retry_after(
         # Bounded by the 0.5 s connect timeout and no retries: far below the 10 s function timeout.
         assert elapsed < 2.5
     # Liveness does not depend on Redis.
-    health = hits_module.lambda_handler(load_event("hits/get-health"), LambdaContext("r", 0))
+    health = hits_module.lambda_handler(load_event("hits/get-health"), context("r"))
     assert health["statusCode"] == 200
     logged = logs()
     assert logged.count('"level":"ERROR"') == 3  # one line per failed request
@@ -190,7 +189,7 @@ def test_redis_down_is_a_fast_503_with_retry_after(
 def test_redis_back_is_served_without_a_restart(
     hits_module, function_env: Callable[..., None], own_redis: RedisServer
 ) -> None:
-    ctx = LambdaContext("r", int(time.time() * 1000) + 10_000)
+    ctx = context("r", 10_000)
     function_env(REDIS_URL=own_redis.url)
     assert hits_module.lambda_handler(load_event("hits/get-root"), ctx)["statusCode"] == 200
     own_redis.stop()
@@ -217,7 +216,7 @@ def test_silently_dead_socket_is_replaced_by_the_health_check(
     proxy = FaultProxy(own_redis.port)
     try:
         function_env(REDIS_URL=proxy.url, REDIS_HEALTH_CHECK_INTERVAL="0.05", REDIS_COMMAND_TIMEOUT="0.2")
-        ctx = LambdaContext("r", int(time.time() * 1000) + 10_000)
+        ctx = context("r", 10_000)
         assert hits_module.lambda_handler(load_event("hits/get-root"), ctx)["statusCode"] == 200
         # Given the pooled socket went silent (no FIN, no RST: a frozen, forgotten flow)
         proxy.freeze()
@@ -237,7 +236,7 @@ def test_a_lost_reply_is_not_resent(hits_module, function_env: Callable[..., Non
     proxy = FaultProxy(own_redis.port)
     try:
         function_env(REDIS_URL=proxy.url, REDIS_COMMAND_TIMEOUT="0.2")
-        ctx = LambdaContext("r", int(time.time() * 1000) + 10_000)
+        ctx = context("r", 10_000)
         assert hits_module.lambda_handler(load_event("hits/get-root"), ctx)["body"] == "Hello World! 1 times."
         # Given the INCR reaches Redis but its reply is lost
         proxy.swallow_replies()

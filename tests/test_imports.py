@@ -24,8 +24,7 @@ from hitcounter.data.objects import map_client_error
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import EVENTS, Invoke, body_json, header
+from tests.support.events import EVENTS, Invoke, body_json, context, header
 from tests.support.events import IMPORTS_BUCKET as BUCKET
 from tests.support.events import get_import as get
 from tests.support.events import import_job as job
@@ -173,7 +172,7 @@ def test_an_object_larger_than_free_scratch_is_refused_before_download(
     function_env("ImportWorkerFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(tiny_scratch))
     s3.put_object(Bucket=BUCKET, Key="logs/big.log", Body=b"x" * (3 * 1024 * 1024))
     work = job(s3, "logs/big.log")
-    result = function_modules["ImportWorkerFunction"].lambda_handler(work, LambdaContext("r", 0))
+    result = function_modules["ImportWorkerFunction"].lambda_handler(work, context("r"))
     assert result["imports"] == [{"error": "insufficient_storage"}]
     assert list(tiny_scratch.iterdir()) == []
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from localapi.worker import LambdaContext
-from tests.support.events import Invoke, body_json, load_event
+from tests.support.events import Invoke, body_json, context, load_event
 
 
 def _lines(out: str) -> list[dict[str, Any]]:
@@ -33,7 +32,7 @@ def test_error_log_has_the_request_id_and_no_secret(
 
     function_env(REDIS_URL=f"redis://app:pa55word@127.0.0.1:{free_port()}/0")
     event = load_event("hits/get-root")
-    response = hits_module.lambda_handler(event, LambdaContext("lambda-req", 0))
+    response = hits_module.lambda_handler(event, context("lambda-req"))
     assert response["statusCode"] == 503
     out = logs()
     errors = [line for line in _lines(out) if line.get("level") == "ERROR"]
@@ -47,13 +46,13 @@ def test_bad_configuration_is_a_clean_500_and_a_log_naming_the_variable(
     hits_module, function_env: Callable[..., None], logs: Callable[[], str]
 ) -> None:
     function_env(REDIS_URL="", REDIS_PORT="not-a-port")
-    response = hits_module.lambda_handler(load_event("hits/get-root"), LambdaContext("r", 0))
+    response = hits_module.lambda_handler(load_event("hits/get-root"), context("r"))
     assert response["statusCode"] == 500
     assert body_json(response)["error"]["code"] == "misconfigured"
     assert "REDIS_PORT" in logs()
     # Fixing the environment recovers without a new execution environment.
     function_env(REDIS_URL="redis://127.0.0.1:1/0", REDIS_CONNECT_TIMEOUT="0.1")
-    assert hits_module.lambda_handler(load_event("hits/get-health"), LambdaContext("r", 0))["statusCode"] == 200
+    assert hits_module.lambda_handler(load_event("hits/get-health"), context("r"))["statusCode"] == 200
 
 
 def test_tracing_is_opt_in_and_degrades_clearly_without_the_sdk(
@@ -68,9 +67,9 @@ def test_tracing_is_opt_in_and_degrades_clearly_without_the_sdk(
         "import sys, json, time\n"
         "if sys.argv[1] == 'hidden':\n    sys.modules['aws_xray_sdk'] = None\n"
         "import app\n"
-        "from localapi.worker import LambdaContext\n"
+        "from tests.support.events import context\n"
         "ev = json.load(open('events/hits/get-root.json'))\n"
-        "print(json.dumps(app.lambda_handler(ev, LambdaContext('r', int(time.time() * 1000) + 5000))))\n"
+        "print(json.dumps(app.lambda_handler(ev, context('r', 5000))))\n"
     )
     for sdk in ("present", "hidden"):
         env = {

@@ -25,13 +25,12 @@ from hitcounter.data.redis_auth import ElastiCacheIAMProvider
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import ROOT, body_json, load_event
+from tests.support.events import ROOT, body_json, context, load_event
 from tests.support.servers import RedisCluster3, RedisClusterN, TLSRedisServer, redis_server
 
 
 def call(modules: dict[str, ModuleType], function: str, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = modules[function].lambda_handler(event, LambdaContext("r", 0))
+    result: dict[str, Any] = modules[function].lambda_handler(event, context("r"))
     return result
 
 

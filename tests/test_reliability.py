@@ -15,8 +15,7 @@ import pytest
 
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
-from localapi.worker import LambdaContext
-from tests.support.events import Invoke, body_json, header, load_event
+from tests.support.events import Invoke, body_json, context, header, load_event
 from tests.support.servers import FaultProxy, RedisServer, redis_server
 
 
@@ -43,7 +42,7 @@ def test_the_record_lives_idempotency_ttl_seconds(
     hits_module: ModuleType, function_env: Callable[..., None], redis_url: str, shared_redis: RedisServer
 ) -> None:
     function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", IDEMPOTENCY_TTL_SECONDS="120")
-    hits_module.lambda_handler(keyed("k1"), LambdaContext("r", 0))
+    hits_module.lambda_handler(keyed("k1"), context("r"))
     (record,) = shared_redis.client().keys("t:{hits}:idem:*")
     assert 110 < shared_redis.client().ttl(record) <= 120
     assert "k1" not in record  # the client's key is hashed, never used as a Redis key
@@ -88,7 +87,7 @@ def proxied(hits_module: ModuleType, function_env: Callable[..., None]) -> Itera
 
 def test_without_a_key_a_lost_reply_counts_at_most_once(hits_module: ModuleType, proxied) -> None:
     proxy, server = proxied
-    ctx = LambdaContext("r", 0)
+    ctx = context("r")
     hits_module.lambda_handler(load_event("hits/get-root"), ctx)
     proxy.swallow_replies()
     assert hits_module.lambda_handler(load_event("hits/get-root"), ctx)["statusCode"] == 503
@@ -99,7 +98,7 @@ def test_without_a_key_a_lost_reply_counts_at_most_once(hits_module: ModuleType,
 
 def test_with_a_key_a_retry_after_a_lost_reply_counts_exactly_once(hits_module: ModuleType, proxied) -> None:
     proxy, server = proxied
-    ctx = LambdaContext("r", 0)
+    ctx = context("r")
     hits_module.lambda_handler(keyed("first"), ctx)
     proxy.swallow_replies()
     # The INCR ran, its reply was lost: the client sees 503 and retries with the same key.
@@ -132,15 +131,15 @@ def test_every_route_that_needs_redis_fails_fast_and_recovers(
         server.stop()
         for function, name in REDIS_ROUTES:
             started = time.monotonic()
-            response = function_modules[function].lambda_handler(load_event(name), LambdaContext("r", 0))
+            response = function_modules[function].lambda_handler(load_event(name), context("r"))
             elapsed = time.monotonic() - started
             assert (response["statusCode"], header(response, "Retry-After")) == (503, "1"), name
             assert elapsed < 2.5, name  # connect timeout 0.5 s, nothing retried
-        health = function_modules["HitsFunction"].lambda_handler(load_event("hits/get-health"), LambdaContext("r", 0))
+        health = function_modules["HitsFunction"].lambda_handler(load_event("hits/get-health"), context("r"))
         assert health["statusCode"] == 200
         server.restart()
         for function, name in (("HitsFunction", "hits/get-root"), ("SessionFunction", "session/post-session")):
-            response = function_modules[function].lambda_handler(load_event(name), LambdaContext("r", 0))
+            response = function_modules[function].lambda_handler(load_event(name), context("r"))
             assert response["statusCode"] in (200, 201), name
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from localapi.worker import LambdaContext
-from tests.support.events import Invoke, header, load_event
+from tests.support.events import Invoke, context, header, load_event
 
 
 @pytest.mark.parametrize(
@@ -82,7 +81,7 @@ def test_the_openapi_document_marks_the_iam_routes_as_sigv4(
 
     function_env("DocsFunction")
     response: dict[str, Any] = function_modules["DocsFunction"].lambda_handler(
-        load_event("docs/get-openapi"), LambdaContext("r", 0)
+        load_event("docs/get-openapi"), context("r")
     )
     document = json.loads(response["body"])
     secured = {

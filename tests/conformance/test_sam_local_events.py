@@ -28,8 +28,8 @@ from werkzeug.test import EnvironBuilder
 
 from localapi.server import build_event, build_response
 from localapi.template import Route, Template
-from localapi.worker import LambdaContext
 from tests.support.contract import CONTRACT, KNOWN_DIFFERENCES
+from tests.support.events import context
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.conformance
@@ -115,7 +115,7 @@ def run_contract(
         headers = {k: v.replace("{sid}", sid) for k, v in template_headers.items()}
         route, params = _route(template, method, path)
         event = make_event(route, params, method, path, headers, body)
-        result = modules[route.function].lambda_handler(event, LambdaContext("c", 0))
+        result = modules[route.function].lambda_handler(event, context("c"))
         got = answer(result) if answer is our_answer else answer(result, method, path)
         for cookie in got[3]:
             if cookie.startswith("__Host-sid=") and "Max-Age=0" not in cookie:

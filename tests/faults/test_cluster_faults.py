@@ -19,8 +19,7 @@ import pytest
 
 from localapi.pool import WorkerPool
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import body_json, header, load_event
+from tests.support.events import body_json, context, header, load_event
 from tests.support.servers import RedisClusterN, wait_for
 
 pytestmark = pytest.mark.faults
@@ -59,7 +58,7 @@ def invoker(
     def make(env: dict[str, str]) -> Invoke:
         if request.param == "warm":
             function_env(**env)
-            return lambda event: hits_module.lambda_handler(event, LambdaContext("r", int(time.time() * 1000) + 10_000))
+            return lambda event: hits_module.lambda_handler(event, context("r", 10_000))
         log = (tmp_path / "function.log").open("a")
         pool = WorkerPool(template.functions["HitsFunction"], env, recycle=True, log=log)
         pools.append(pool)
@@ -194,9 +193,7 @@ def test_lost_replies_on_a_sharded_cluster_never_count_twice(
         function_env(**cluster_env(cluster, HITS_SHARDS="4", REDIS_COMMAND_TIMEOUT="0.2"))
 
         def invoke(event: dict[str, Any]) -> dict[str, Any]:
-            result: dict[str, Any] = hits_module.lambda_handler(
-                event, LambdaContext("r", int(time.time() * 1000) + 10_000)
-            )
+            result: dict[str, Any] = hits_module.lambda_handler(event, context("r", 10_000))
             return result
 
         for attempt in range(10):

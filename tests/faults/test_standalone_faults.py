@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -17,15 +16,14 @@ import redis
 
 from localapi.pool import WorkerPool
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import body_json, header, load_event
+from tests.support.events import body_json, context, header, load_event
 from tests.support.servers import FaultProxy, RedisClusterN, RedisServer, TLSRedisServer, redis_server, wait_for
 
 pytestmark = pytest.mark.faults
 
 
 def call(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = module.lambda_handler(event, LambdaContext("r", int(time.time() * 1000) + 10_000))
+    result: dict[str, Any] = module.lambda_handler(event, context("r", 10_000))
     return result
 
 

@@ -21,8 +21,7 @@ from hitcounter.data import scratch as scratch_space
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
-from localapi.worker import LambdaContext
-from tests.support.events import ROOT, import_job
+from tests.support.events import ROOT, context, import_job
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.hostile
@@ -138,8 +137,8 @@ def test_a_gzip_bomb_stops_at_its_byte_bound_or_its_time_budget_counting_nothing
     )
     work = job(s3, "logs/bomb.gz")
     started = time.monotonic()
-    context = LambdaContext("w", int(time.time() * 1000) + 3000)
-    assert function_modules["ImportWorkerFunction"].lambda_handler(work, context)["imports"] == [
+    three_seconds_left = context("w", 3000)
+    assert function_modules["ImportWorkerFunction"].lambda_handler(work, three_seconds_left)["imports"] == [
         {"error": "out_of_time"}
     ]
     assert time.monotonic() - started < 3  # stopped before the "function timeout"

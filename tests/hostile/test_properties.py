@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from localapi.services import LocalS3
-from localapi.worker import LambdaContext
-from tests.support.events import load_event
+from tests.support.events import context, load_event
 
 pytestmark = pytest.mark.hostile
 
@@ -89,7 +88,7 @@ def handlers(
         function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(tmp_path))
 
         def call(function: str, event: dict[str, Any]) -> dict[str, Any]:
-            result: dict[str, Any] = function_modules[function].lambda_handler(event, LambdaContext("p", 0))
+            result: dict[str, Any] = function_modules[function].lambda_handler(event, context("p"))
             return result
 
         yield call
