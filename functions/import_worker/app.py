@@ -7,6 +7,7 @@ from urllib.parse import unquote_plus
 from hitcounter.core.errors import AppError, BackendUnavailable
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.logic import imports
+from hitcounter.model.keys import import_key
 from hitcounter.runtime import services
 from hitcounter.web.entry import event_entrypoint
 
@@ -14,7 +15,7 @@ from hitcounter.web.entry import event_entrypoint
 def _import(key: str, etag: str | None, context: Any, job_id: str | None = None) -> dict[str, Any]:
     s = services()
     try:
-        imports.validate_key(key, s.settings.imports_prefix)
+        import_key(key, s.settings.imports_prefix)
         summary, created = imports.run(
             s.objects,
             s.imports,

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from hitcounter.core.errors import AppError, BackendUnavailable, MethodNotAllowed, NotFound, Unauthorized, Unprocessable
-from hitcounter.logic.imports import import_id, validate_key
+from hitcounter.logic.imports import import_id
 from hitcounter.logic.sessions import COOKIE, session_ids
+from hitcounter.model.keys import import_key as validate_key
 from hitcounter.web import contract
 from hitcounter.web.cookies import cleared_cookie, session_cookie
 

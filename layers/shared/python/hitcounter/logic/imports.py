@@ -20,18 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
+from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge
 from hitcounter.core.settings import ImportLimits
 from hitcounter.data.import_store import ImportStore
 from hitcounter.data.objects import ObjectChanged, ObjectInfo, ObjectStore
 from hitcounter.data.scratch import ensure_room, invocation_dir
 from hitcounter.logic.accesslog import History, Limits, bucket_ttls, summarize
-from hitcounter.model.keys import refused_key_class
 
 _ID = re.compile(r"[0-9a-f]{32}")
-MAX_KEY_CHARS = 256
-# By Unicode category (hitcounter.model.keys.REFUSED_KEY_RANGES), not a C0 range alone.
-_REFUSED = re.compile(f"[{refused_key_class()}]")
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
 
@@ -52,21 +48,6 @@ class ImportCrashed(AppError):
 
 def import_id(bucket: str, key: str, etag: str) -> str:
     return hashlib.sha256(f"{bucket}\n{key}\n{etag}".encode()).hexdigest()[:32]
-
-
-def validate_key(key: object, prefix: str) -> str:
-    if not isinstance(key, str) or not key:
-        raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
-    # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
-    # a local path (the download is always saved as "object"), so ".." is only a name.
-    if len(key) > MAX_KEY_CHARS or _REFUSED.search(key):
-        raise Unprocessable(
-            f'"key" must be at most {MAX_KEY_CHARS} characters of Unicode text: no control, format (bidi, '
-            "zero-width), surrogate, private-use or separator characters"
-        )
-    if not key.startswith(prefix):
-        raise Unprocessable(f'"key" must be under {prefix!r}')
-    return key
 
 
 def _now() -> int:

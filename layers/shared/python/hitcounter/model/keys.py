@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from hitcounter.core.errors import Unprocessable
+
 
 def hits_tag(shards: int, shard: int) -> str:
     """The hash tag of a counter shard: ``{hits}`` unsharded, ``{hits:i}`` for shard i."""
@@ -83,3 +85,23 @@ def page_tag_key(prefix: str, slot: int, name: str) -> str:
 def page_key(prefix: str, page: str, name: str, shard: int = 0) -> str:
     """A key of one page's shard (``count``, ``m:…``, ``u:…``), under that shard's slot."""
     return page_tag_key(prefix, page_slot(page, shard), f"page:{page}:{name}")
+
+
+MAX_IMPORT_KEY_CHARS = 256
+_REFUSED = re.compile(f"[{refused_key_class()}]")
+
+
+def import_key(key: object, prefix: str) -> str:
+    """An access log's S3 key as an import may take it, or the error saying what is wrong."""
+    if not isinstance(key, str) or not key:
+        raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
+    # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
+    # a local path (the download is always saved as "object"), so ".." is only a name.
+    if len(key) > MAX_IMPORT_KEY_CHARS or _REFUSED.search(key):
+        raise Unprocessable(
+            f'"key" must be at most {MAX_IMPORT_KEY_CHARS} characters of Unicode text: no control, format (bidi, '
+            "zero-width), surrogate, private-use or separator characters"
+        )
+    if not key.startswith(prefix):
+        raise Unprocessable(f'"key" must be under {prefix!r}')
+    return key

@@ -18,10 +18,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter.core.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from hitcounter.logic.imports import validate_key
 from hitcounter.logic.sessions import MAX_DATA_BYTES
 from hitcounter.model import history
 from hitcounter.model.history import Visit
+from hitcounter.model.keys import import_key as validate_key
 from hitcounter.model.keys import valid_page
 
 MAX_JSON_DEPTH = 32
