@@ -27,6 +27,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     from hitcounter.web import api_docs, page_docs
 
     parameters = {**api_docs.PARAMETERS, **page_docs.PARAMETERS}
+    bodies = {**api_docs.REQUEST_BODIES, **page_docs.REQUEST_BODIES}
 
     paths: dict[str, dict[str, Any]] = {}
     routed = {r.function for r in tpl.routes}  # functions behind the API (not the import worker)
@@ -43,7 +44,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
             for method, operation in operations.items():
                 if params := parameters.get((method, path)):
                     operation["parameters"] = params
-                if body := api_docs.REQUEST_BODIES.get((method, path)):
+                if body := bodies.get((method, path)):
                     operation["requestBody"] = body
                 paths.setdefault(path, {})[method] = operation
     for route in tpl.routes:

@@ -28,7 +28,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server, build_event, build_response
 from localapi.template import Route
 from tests.support.events import EVENTS, ROOT
-from tests.support.http import http
+from tests.support.http import http, signed
 from tests.support.servers import redis_server, wait_for
 
 
@@ -398,3 +398,23 @@ def test_cross_origin_reads_and_preflights_as_the_http_api_answers_them(iam_api:
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
     assert "idempotent-replayed" in headers["Access-Control-Expose-Headers"]
     assert "Access-Control-Allow-Origin" not in http("GET", f"{iam_api.url}/pages/home")[1]
+
+
+def test_a_starting_count_needs_an_operators_signature(iam_api: Server) -> None:
+    url = f"{iam_api.url}/pages/from-elsewhere/count"
+    body = json.dumps({"hits": 777}).encode()
+    plain = {"Content-Type": "application/json"}
+    assert _post_put(url, plain, body) == 403  # unsigned: API Gateway's IAM authorizer refuses
+    assert _post_put(url, signed("PUT", url, plain, body), body) == 201
+    assert (
+        json.loads(http("GET", f"{iam_api.url}/pages/from-elsewhere", {"Accept": "application/json"})[2])["hits"] == 778
+    )
+
+
+def _post_put(url: str, headers: dict[str, str], body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code

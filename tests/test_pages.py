@@ -3,6 +3,7 @@ top pages, PAGES_MAX, bad ids, one round trip per page hit."""
 
 from __future__ import annotations
 
+import json
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -244,3 +245,58 @@ def test_a_hot_page_spreads_over_hits_shards_and_every_read_adds_them_up(
     assert (entry["page"], entry["hits"]) == ("hot", 40) and abs(entry["uniques"] - 40) <= 2
     keyed = [body_json(invoke(page_event("hot", idempotency_key="k")))["hits"] for _ in range(2)]
     assert keyed[0] == keyed[1] == 41
+
+
+@pytest.mark.parametrize("signal", [{"dnt": "1"}, {"sec_gpc": "1"}])
+def test_a_privacy_signal_counts_the_hit_and_records_no_visitor(
+    invoke_hits: Invoke, shared_redis: RedisServer, signal: dict[str, str]
+) -> None:
+    for i in range(5):
+        event = page_event("private", user_agent=f"ua-{i}")
+        event["headers"].update({k.replace("_", "-"): v for k, v in signal.items()})
+        assert body_json(invoke_hits(event))["hits"] == i + 1
+    invoke_hits(page_event("private", user_agent="ua-tracked"))  # one visitor without a signal
+    stats = body_json(invoke_hits(page_event("private", "/stats", {"period": "48h"})))
+    assert (stats["total"], stats["today"]["uniques"]) == (6, 1)
+    # The seed's GET / counts as it always did: every request, with its visitor.
+    event = load_event("hits/get-root-json")
+    event["headers"]["dnt"] = "1"
+    invoke_hits(event)
+    assert shared_redis.client().pfcount(*shared_redis.client().keys("test:{hits}:u:*")) == 1
+
+
+def _seed(page: str, body: object) -> dict[str, Any]:
+    event = load_event("hits/put-page-count")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/pages/{page}/count"
+    event["pathParameters"] = {"page": page}
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def test_a_page_starts_from_an_old_count_once(invoke_hits: Invoke) -> None:
+    created = invoke_hits(_seed("old-blog", {"hits": 12345}))
+    assert (created["statusCode"], body_json(created)) == (201, {"page": "old-blog", "hits": 12345})
+    assert body_json(invoke_hits(page_event("old-blog")))["hits"] == 12346  # it goes on from there
+    again = invoke_hits(_seed("old-blog", {"hits": 1}))
+    assert (again["statusCode"], body_json(again)["error"]["code"]) == (409, "page_counts")
+    assert body_json(invoke_hits(page_event("old-blog", "/stats")))["total"] == 12346
+    invoke_hits(page_event("counted"))
+    assert invoke_hits(_seed("counted", {"hits": 9}))["statusCode"] == 409  # a page that counts keeps its count
+
+
+@pytest.mark.parametrize(
+    "body", [{"hits": -1}, {"hits": "10"}, {"hits": 1.5}, {"hits": True}, {}, [1], {"hits": 10**16}, "null"]
+)
+def test_a_starting_count_must_be_a_whole_number_and_nothing_is_stored_otherwise(
+    invoke_hits: Invoke, shared_redis: RedisServer, body: object
+) -> None:
+    response = invoke_hits(_seed("fresh", body))
+    assert (response["statusCode"], body_json(response)["error"]["code"]) == (422, "invalid_fields")
+    assert shared_redis.client().keys("*page:fresh:*") == []
+
+
+def test_a_starting_count_is_refused_past_pages_max_and_for_a_bad_id(invoke_capped: Invoke) -> None:
+    statuses = [invoke_capped(_seed(f"seed-{i}", {"hits": 1}))["statusCode"] for i in range(300)]
+    assert set(statuses) == {201, 507} and 100 <= statuses.count(201) <= 128
+    assert invoke_capped(_seed("..", {"hits": 1}))["statusCode"] == 404
+    assert invoke_capped(_seed("x", "{not json"))["statusCode"] == 400

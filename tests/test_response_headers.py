@@ -90,6 +90,6 @@ def test_the_openapi_document_marks_the_iam_routes_as_sigv4(
         for method, operation in operations.items()
         if operation.get("security") == [{"sigv4": []}]
     }
-    assert secured == {("POST", "/imports"), ("GET", "/imports/{id}")}
+    assert secured == {("POST", "/imports"), ("GET", "/imports/{id}"), ("PUT", "/pages/{page}/count")}
     scheme = document["components"]["securitySchemes"]["sigv4"]
     assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"

@@ -94,6 +94,7 @@ def test_routes_are_explicit_named_events(template: Template) -> None:
         ("GET", "/pages/{page}/badge.svg"),
         ("GET", "/pages/{page}/stats"),
         ("GET", "/pages"),
+        ("PUT", "/pages/{page}/count"),
     }
     assert all(r.method != "ANY" and "{proxy+}" not in r.path for r in template.routes)
 
@@ -363,7 +364,7 @@ def test_only_the_import_routes_need_aws_iam() -> None:
             for method, operation in operations.items()
             if operation.get("security") == [{"AWS_IAM": []}]
         }
-        assert secured == {("POST", "/imports"), ("GET", "/imports/{id}")}
+        assert secured == {("POST", "/imports"), ("GET", "/imports/{id}"), ("PUT", "/pages/{page}/count")}
 
 
 def test_cost_and_load_are_bounded_and_requests_logged() -> None:

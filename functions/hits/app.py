@@ -91,7 +91,7 @@ def hit(page: str) -> Response[str]:
     page = request.page_id(page)
     event = app.current_event
     headers = request.headers(event)
-    counted = pages.count(services().pages, page, request.idempotency_key(headers), request.visit(event))
+    counted = pages.count(services().pages, page, request.idempotency_key(headers), request.page_visit(event))
     extra = {"Idempotent-Replayed": "true"} if counted.replayed else {}
     if request.wants_text(headers):
         body = f"Hello World! {counted.total} times."
@@ -108,7 +108,7 @@ def badge_svg(page: str) -> Response[str]:
     try:
         store = services().pages
         if request.badge_counts(event):
-            value = pages.count(store, page, None, request.visit(event)).total
+            value = pages.count(store, page, None, request.page_visit(event)).total
         else:
             value = store.count(page) or 0
     except AppError as err:
@@ -141,6 +141,17 @@ def top() -> Response[str]:
     limit = request.limit(event, pages.TOP_DEFAULT, pages.TOP_MAX)
     body = pages.top_pages(services().pages, request.period(event), request.request_time_ms(event), limit)
     return contract.json_response(200, body)
+
+
+@app.put(
+    "/pages/<page>/count",
+    cache_control=contract.NO_STORE,
+    summary="Give a page its starting count (signed with AWS IAM)",
+    responses=page_docs.SEED,
+)
+def seed(page: str) -> Response[str]:
+    body = request.json_body(app.current_event, request.MAX_SEED_BODY)
+    return contract.json_response(201, pages.seed(services().pages, request.page_id(page), body))
 
 
 lambda_handler = entrypoint(app.resolve)

@@ -87,3 +87,12 @@ def test_pages_are_readable_from_other_origins_and_bad_ids_are_not_found(call: C
     assert status == 200 and isinstance(json.loads(body)["pages"], list)
     assert call("GET", "/pages/%3Cscript%3E")[0] == 404
     assert call("GET", "/pages/" + "a" * 65)[0] == 404
+
+
+@pytest.mark.writes
+def test_a_page_starts_from_an_old_count_when_an_operator_says_so(call: Call) -> None:
+    page = f"e2e-seed-{uuid.uuid4().hex[:12]}"
+    assert call("PUT", f"/pages/{page}/count", body={"hits": 500})[0] == 403  # unsigned
+    assert call("PUT", f"/pages/{page}/count", body={"hits": 500}, sign=True)[0] == 201
+    assert call("PUT", f"/pages/{page}/count", body={"hits": 9}, sign=True)[0] == 409
+    assert json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])["hits"] == 501

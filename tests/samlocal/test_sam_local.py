@@ -136,6 +136,7 @@ def test_every_http_event_through_sam_local_invoke(stack: Stack) -> None:
         "hits/get-page-badge": 200,
         "hits/get-page-stats": 200,
         "hits/get-top-pages": 200,
+        "hits/put-page-count": 409,  # after get-page above: the page already counts
     }
     functions = {
         "hits": "HitsFunction",

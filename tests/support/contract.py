@@ -42,6 +42,10 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/pages/<b>x", {}, None),
     ("GET", "/pages/blog.post-1/stats", {}, None),
     ("GET", "/pages", {}, None),
+    ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 1000}'),
+    ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),
+    ("PUT", "/pages/other/count", {"Content-Type": "application/json"}, '{"hits": -1}'),
+    ("GET", "/pages/seeded", {"Accept": "application/json"}, None),
     # After the hits above: the history (30 days by day: the same answer unless a UTC midnight
     # passes between the runs) and the page made of it.
     ("GET", "/stats", {}, None),

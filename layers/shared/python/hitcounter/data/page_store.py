@@ -13,7 +13,7 @@ from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
 from hitcounter.data.redis_client import RedisHandle
-from hitcounter.data.scripts import COUNT_PAGE_HIT, PERIOD_UNION, TOP_UNION, script
+from hitcounter.data.scripts import COUNT_PAGE_HIT, PERIOD_UNION, SEED_PAGE, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import PAGE_TTLS, Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of
@@ -47,6 +47,17 @@ class PageStore:
         self._count = script(COUNT_PAGE_HIT)
         self._period_union = script(PERIOD_UNION)
         self._top_union = script(TOP_UNION)
+        self._seed = script(SEED_PAGE)
+
+    def seed(self, page: str, hits: int) -> int:
+        """Give a page that has no count its starting count: 1 done, 0 it already counts, -1
+        refused (PAGES_MAX). One script on the page's first shard, after a read of every
+        shard when the page is spread (HITS_SHARDS > 1)."""
+        if self.shards > 1 and self.count(page) is not None:
+            return 0
+        keys = [self._key(page, "count"), page_tag_key(self._prefix, page_slot(page), "pages")]
+        with self._redis.use() as client:
+            return int(self._seed(keys=keys, args=[page, self.slot_cap, hits], client=client))
 
     def _key(self, page: str, name: str, shard: int = 0) -> str:
         return page_key(self._prefix, page, name, shard)

@@ -246,3 +246,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return 1
 """
+
+# A page's starting count (an old counter's number, carried over), once: refused when the page
+# already counts, or when it is new and its slot holds its share of PAGES_MAX. INCRBY on the
+# missing key sets it to N; like every page count it lives for good (PAGES_MAX bounds them).
+#   KEYS: the count, the slot's registry   ARGV: the page id, the slot's page cap, N
+#   returns 1 seeded, 0 the page already counts, -1 refused (PAGES_MAX)
+SEED_PAGE = """
+#!lua
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
+  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+  redis.call('SADD', KEYS[2], ARGV[1])
+end
+redis.call('INCRBY', KEYS[1], ARGV[3])
+return 1
+"""

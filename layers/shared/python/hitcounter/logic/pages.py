@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hitcounter.core.errors import InsufficientStorage, NotFound
+from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.data.page_store import PageHit, PageStore
 from hitcounter.logic.stats import shape
@@ -29,6 +29,28 @@ def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit
         logger.warning("a new page was refused: PAGES_MAX reached", extra={"error_code": "pages_full"})
         raise PagesFull()
     return hit
+
+
+class PageCounts(AppError):
+    status = 409
+    code = "page_counts"
+    message = "the page already counts: a starting count is only for a page that has none"
+
+
+MAX_SEED = 10**15
+
+
+def seed(store: PageStore, page: str, body: object) -> dict[str, Any]:
+    """``PUT /pages/{page}/count``: the starting count of a page that has none."""
+    hits = body.get("hits") if isinstance(body, dict) else None
+    if isinstance(hits, bool) or not isinstance(hits, int) or not 0 <= hits <= MAX_SEED:
+        raise Unprocessable(f'"hits" must be a whole number from 0 to {MAX_SEED}')
+    done = store.seed(page, hits)
+    if done == 0:
+        raise PageCounts()
+    if done < 0:
+        raise PagesFull()
+    return {"page": page, "hits": hits}
 
 
 def page_stats(store: PageStore, page: str, period: history.Period, now_ms: int) -> dict[str, Any]:

@@ -77,6 +77,20 @@ TOP_PAGES: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 
+SEED: dict[int, OpenAPIResponse] = {
+    201: _json(
+        "The page now counts from the given number",
+        {"type": "object", "required": ["page", "hits"], "properties": {"page": _PAGE_ID, "hits": _COUNT}},
+    ),
+    400: _error("The body is not valid JSON"),
+    409: _error("The page already counts"),
+    415: _error("The body is not application/json"),
+    422: _error('"hits" is not a whole number from 0 to 10^15'),
+    **_NO_PAGE,
+    **_PAGES_FULL,
+    **_UNAVAILABLE,
+}
+
 _PAGE_PATH = {"name": "page", "in": "path", "required": True, "schema": _PAGE_ID}
 _ACCEPT = {
     "name": "Accept",
@@ -106,8 +120,24 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
         },
     ],
     ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
+    ("put", "/pages/{page}/count"): [_PAGE_PATH],
     ("get", "/pages"): [
         _PERIOD,
         {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
     ],
+}
+
+REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("put", "/pages/{page}/count"): {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["hits"],
+                    "properties": {"hits": {"type": "integer", "minimum": 0, "maximum": 10**15}},
+                }
+            }
+        },
+    }
 }

@@ -128,6 +128,16 @@ def visit(event: BaseProxyEvent) -> Visit:
     return Visit(request_time_ms(event), who)
 
 
+def page_visit(event: BaseProxyEvent) -> Visit:
+    """A page hit's visit: as ``visit``, except that a browser asking not to be tracked
+    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without any visitor: no digest is computed,
+    none reaches Redis, and the hit adds to no unique count."""
+    request_headers = headers(event)
+    if (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1":
+        return Visit(request_time_ms(event))
+    return visit(event)
+
+
 def _preferred(request_headers: Mapping[str, str]) -> tuple[str, float]:
     """The media type the Accept header prefers, and its weight (``*/*`` loses a tie to a
     named type; no header is ``""``)."""
@@ -175,6 +185,7 @@ def idempotency_key(request_headers: Mapping[str, str]) -> str | None:
 
 _MAX_SESSION_BODY = 64 * 1024  # refuse anything this large before parsing it
 _MAX_IMPORT_BODY = 16 * 1024
+MAX_SEED_BODY = 1024
 
 
 def session_data(event: BaseProxyEvent) -> dict[str, Any]:
