@@ -43,6 +43,9 @@ MAX_SEED = 10**15
 def seed(store: PageStore, page: str, body: object) -> dict[str, Any]:
     """``PUT /pages/{page}/count``: the starting count of a page that has none."""
     hits = body.get("hits") if isinstance(body, dict) else None
+    # JSON has one number type: 303.0 is the whole number 303 (as JSON Schema's "integer" says).
+    if isinstance(hits, float) and hits.is_integer():
+        hits = int(hits)
     if isinstance(hits, bool) or not isinstance(hits, int) or not 0 <= hits <= MAX_SEED:
         raise Unprocessable(f'"hits" must be a whole number from 0 to {MAX_SEED}')
     done = store.seed(page, hits)
