@@ -305,8 +305,8 @@ def _sign_at(url: str, body: bytes, when: datetime, extra: dict[str, str] | None
     return dict(request.headers.items())
 
 
-def _post(url: str, headers: dict[str, str], body: bytes) -> int:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+def _status(method: str, url: str, headers: dict[str, str], body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status)
@@ -329,7 +329,7 @@ def _post(url: str, headers: dict[str, str], body: bytes) -> int:
 )
 def test_a_signature_more_than_five_minutes_off_is_refused(iam_api: Server, offset: timedelta, status: int) -> None:
     url, body = f"{iam_api.url}/imports", b'{"key": "logs/missing.log"}'
-    assert _post(url, _sign_at(url, body, datetime.now(UTC) + offset), body) == status
+    assert _status("POST", url, _sign_at(url, body, datetime.now(UTC) + offset), body) == status
 
 
 def test_the_payload_hash_is_the_servers_own(iam_api: Server) -> None:
@@ -338,11 +338,11 @@ def test_the_payload_hash_is_the_servers_own(iam_api: Server) -> None:
     # A client that signs "UNSIGNED-PAYLOAD" could have its body swapped: API Gateway hashes
     # the body itself, so such a signature never matches.
     unsigned = _sign_at(url, body, now, {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
-    assert _post(url, unsigned, b'{"key": "logs/other.log"}') == 403
-    assert _post(url, unsigned, body) == 403
+    assert _status("POST", url, unsigned, b'{"key": "logs/other.log"}') == 403
+    assert _status("POST", url, unsigned, body) == 403
     # The body's real hash, signed, is fine.
     hashed = _sign_at(url, body, now, {"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
-    assert _post(url, hashed, body) == 404
+    assert _status("POST", url, hashed, body) == 404
 
 
 def test_a_head_past_http_apis_quota_is_refused_before_any_function(iam_api: Server) -> None:
@@ -404,17 +404,8 @@ def test_a_starting_count_needs_an_operators_signature(iam_api: Server) -> None:
     url = f"{iam_api.url}/pages/from-elsewhere/count"
     body = json.dumps({"hits": 777}).encode()
     plain = {"Content-Type": "application/json"}
-    assert _post_put(url, plain, body) == 403  # unsigned: API Gateway's IAM authorizer refuses
-    assert _post_put(url, signed("PUT", url, plain, body), body) == 201
+    assert _status("PUT", url, plain, body) == 403  # unsigned: API Gateway's IAM authorizer refuses
+    assert _status("PUT", url, signed("PUT", url, plain, body), body) == 201
     assert (
         json.loads(http("GET", f"{iam_api.url}/pages/from-elsewhere", {"Accept": "application/json"})[2])["hits"] == 778
     )
-
-
-def _post_put(url: str, headers: dict[str, str], body: bytes) -> int:
-    request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
