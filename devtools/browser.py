@@ -51,10 +51,15 @@ def _run(url: str, *flags: str, timeout: float = 60) -> str:
         return out
 
 
-def dump_dom(url: str, wait_ms: int = 0) -> str:
+def dump_dom(url: str, wait_ms: int = 0, user_agent: str | None = None) -> str:
     """The DOM after the page loaded, serialised (what a user's browser shows); ``wait_ms`` of
-    virtual time lets the page's own requests (an image, a fetch) finish first."""
-    return _run(url, "--dump-dom", *([f"--virtual-time-budget={wait_ms}"] if wait_ms else []))
+    virtual time lets the page's own requests (an image, a fetch) finish first;
+    ``user_agent`` replaces headless Chromium's own ("HeadlessChrome", which crawler lists
+    rightly name as automation) with a person's browser's."""
+    flags = [f"--virtual-time-budget={wait_ms}"] if wait_ms else []
+    if user_agent:
+        flags.append(f"--user-agent={user_agent}")
+    return _run(url, "--dump-dom", *flags)
 
 
 def screenshot(url: str, path: Path, width: int = 900, height: int = 1000, dark: bool = False) -> None:

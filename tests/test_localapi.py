@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server, build_event, build_response
 from localapi.template import Route
 from tests.support.events import EVENTS, ROOT
-from tests.support.http import http, signed
+from tests.support.http import http, person, signed
 from tests.support.servers import redis_server, wait_for
 
 
@@ -406,6 +407,27 @@ def test_a_starting_count_needs_an_operators_signature(iam_api: Server) -> None:
     plain = {"Content-Type": "application/json"}
     assert _status("PUT", url, plain, body) == 403  # unsigned: API Gateway's IAM authorizer refuses
     assert _status("PUT", url, signed("PUT", url, plain, body), body) == 201
-    assert (
-        json.loads(http("GET", f"{iam_api.url}/pages/from-elsewhere", {"Accept": "application/json"})[2])["hits"] == 778
-    )
+    answer = http("GET", f"{iam_api.url}/pages/from-elsewhere", {**person(1), "Accept": "application/json"})
+    assert json.loads(answer[2])["hits"] == 778
+
+
+def test_make_dev_counts_a_page_as_the_stack_would_reloads_bots_and_the_client_limit(iam_api: Server) -> None:
+    # One client (this test's loopback address), as a browser: the first view counts, its
+    # reload does not, a crawler does not, and past 60 counted hits a minute a 429 says when.
+    # The window is the UTC minute of the server's clock: start in a minute with room left.
+    while time.time() % 60 > 50:
+        time.sleep(0.2)
+    url = f"{iam_api.url}/pages/over-http"
+    first = http("GET", url, person(0))
+    assert json.loads(first[2])["hits"] == 1 and first[1]["RateLimit-Remaining"] == "59"
+    assert json.loads(http("GET", url, person(0))[2])["hits"] == 1  # a reload
+    assert json.loads(http("GET", url, {"User-Agent": "Googlebot/2.1"})[2])["hits"] == 1
+    statuses = [http("GET", url, person(i))[0] for i in range(1, 80)]
+    assert statuses.count(200) == 59 and statuses.count(429) == 20, statuses
+    status, headers, body = http("GET", url, person(99))
+    assert status == 429 and json.loads(body)["error"]["code"] == "rate_limited"
+    assert 1 <= int(headers["Retry-After"]) <= 60 and headers["RateLimit-Remaining"] == "0"
+    badge = http("GET", f"{url}/badge.svg", person(100))
+    assert badge[0] == 200 and badge[1]["Content-Type"].startswith("image/svg+xml")
+    stats = json.loads(http("GET", f"{url}/stats")[2])
+    assert stats["bots"] == {"total": 1, "by_reason": {"crawler": 1}}

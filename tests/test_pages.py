@@ -151,7 +151,10 @@ def test_a_pages_history_is_its_own_and_exact(invoke_hits: Invoke) -> None:
 def test_top_pages_busiest_first_bounded_with_uniques(invoke_hits: Invoke) -> None:
     for page, n in (("x", 5), ("y", 2), ("z", 7)):
         for i in range(n):
-            invoke_hits(page_event(page, user_agent=f"ua-{i % 2}"))
+            # Two visitors (one address, two agents), each coming back a minute later.
+            event = page_event(page, source_ip="203.0.113.7", user_agent=f"ua-{i % 2}")
+            event["requestContext"]["timeEpoch"] += i * 60_000
+            invoke_hits(event)
     top = load_event("hits/get-top-pages")
     top["queryStringParameters"] = {"period": "30d", "limit": "2"}
     body = body_json(invoke_hits(top))

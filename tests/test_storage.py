@@ -26,6 +26,9 @@ README_BYTES = {
     "content record": 200,
     "page count": 150,
     "page bucket": 160,
+    "recent visitor": 200,
+    "limit window client": 150,
+    "bot tally": 220,
     "hyperloglog byte per visitor": 6,
 }
 # MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
@@ -115,6 +118,14 @@ def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, red
     (count_key,) = client.keys("*:page:*:count")
     sizes["page count"] = int(client.memory_usage(count_key, samples=0) or 0)
     sizes["page bucket"] = _usage(client, "*:page:*:d:*")
+    # The accuracy rules: the page's recent visitors (one), the slot's limit window (one
+    # client), and the page's bot tally of the day with every reason in it.
+    sizes["recent visitor"] = _usage(client, "*:page:*:recent")
+    sizes["limit window client"] = _usage(client, "*:rl:*")
+    for agent, language in (("Googlebot/2.1", "en"), ("", "en"), ("Mozilla/5.0 (X11; Linux x86_64)", "")):
+        page["headers"]["user-agent"], page["headers"]["accept-language"] = agent, language
+        invoke_hits(page)
+    sizes["bot tally"] = _usage(client, "*:page:*:b:*")
     # A HyperLogLog's bytes per visitor at its worst: just after it turns dense (12 KB).
     hll, added = "{hits}:hll-probe", 0
     while client.execute_command("OBJECT", "ENCODING", hll) != "raw" if added else True:
@@ -159,6 +170,12 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
             d.pages_max * (history.PAGE_TTLS["minute"] / 60 + history.PAGE_TTLS["hour"] / 3600),
         )
         * measured["page bucket"]
+        # A bot tally per page and day (every reason), kept as long as the page's uniques.
+        + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["bot tally"]
+        # Recent visitors live DEDUPE_SECONDS, a limit window 2 minutes: at most the hits of
+        # that long, one entry each.
+        + page_hits_a_day * 3600 / 86400 * measured["recent visitor"]
+        + page_hits_a_day * 120 / 86400 * measured["limit window client"]
     )
     total = (sessions + records + ledger + buckets + hlls + pages) * OVERHEAD
     print(

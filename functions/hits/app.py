@@ -91,8 +91,11 @@ def hit(page: str) -> Response[str]:
     page = request.page_id(page)
     event = app.current_event
     headers = request.headers(event)
-    counted = pages.count(services().pages, page, request.idempotency_key(headers), request.page_visit(event))
-    extra = {"Idempotent-Replayed": "true"} if counted.replayed else {}
+    store, visit = services().pages, request.page_visit(event)
+    counted = pages.count(store, page, request.idempotency_key(headers), visit, request.bot_reason(event))
+    extra = pages.answer_headers(store, counted, visit)
+    if counted.replayed:
+        extra["Idempotent-Replayed"] = "true"
     if request.wants_text(headers):
         body = f"Hello World! {counted.total} times."
         return Response(200, content_types.TEXT_PLAIN, body, headers=extra | contract.NOSNIFF)
@@ -108,7 +111,9 @@ def badge_svg(page: str) -> Response[str]:
     try:
         store = services().pages
         if request.badge_counts(event):
-            value = pages.count(store, page, None, request.page_visit(event)).total
+            # A reload, a client past its limit or a bot counts nothing, and still sees the
+            # page's number: an <img> never breaks.
+            value = pages.count(store, page, None, request.page_visit(event), request.bot_reason(event)).total
         else:
             value = store.count(page) or 0
     except AppError as err:

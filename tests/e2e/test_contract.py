@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import Call
+from tests.support.http import person
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +71,25 @@ def test_a_session_lives_in_redis_across_requests(call: Call) -> None:
 @pytest.mark.writes
 def test_a_page_counts_on_its_own_and_draws_its_badge(call: Call) -> None:
     page = f"e2e-{uuid.uuid4().hex[:12]}"
-    first = json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])
-    second = json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])
-    assert (first, second) == ({"page": page, "hits": 1}, {"page": page, "hits": 2})
+    first = call("GET", f"/pages/{page}", {**person(1), "Accept": "application/json"})
+    second = call("GET", f"/pages/{page}", {**person(2), "Accept": "application/json"})
+    assert (json.loads(first[2]), json.loads(second[2])) == ({"page": page, "hits": 1}, {"page": page, "hits": 2})
+    limit = {name.lower(): value for name, value in first[1].items()}
+    assert limit["ratelimit-limit"] == "60" and limit["ratelimit-remaining"] == "59"
     status, headers, svg = call("GET", f"/pages/{page}/badge.svg?count=false")
     assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and ">2<" in svg
     assert headers["Cache-Control"] == "no-cache, no-store, must-revalidate"
     assert json.loads(call("GET", f"/pages/{page}/stats")[2])["total"] == 2
+
+
+@pytest.mark.writes
+def test_crawlers_and_reloads_add_nothing(call: Call) -> None:
+    page = f"e2e-bots-{uuid.uuid4().hex[:12]}"
+    assert json.loads(call("GET", f"/pages/{page}", person(1))[2])["hits"] == 1
+    crawler = {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+    assert json.loads(call("GET", f"/pages/{page}", crawler)[2])["hits"] == 1
+    stats = json.loads(call("GET", f"/pages/{page}/stats")[2])
+    assert stats["total"] == 1 and stats["bots"]["by_reason"] == {"crawler": 1}
 
 
 def test_pages_are_readable_from_other_origins_and_bad_ids_are_not_found(call: Call) -> None:
@@ -95,4 +108,4 @@ def test_a_page_starts_from_an_old_count_when_an_operator_says_so(call: Call) ->
     assert call("PUT", f"/pages/{page}/count", body={"hits": 500})[0] == 403  # unsigned
     assert call("PUT", f"/pages/{page}/count", body={"hits": 500}, sign=True)[0] == 201
     assert call("PUT", f"/pages/{page}/count", body={"hits": 9}, sign=True)[0] == 409
-    assert json.loads(call("GET", f"/pages/{page}", {"Accept": "application/json"})[2])["hits"] == 501
+    assert json.loads(call("GET", f"/pages/{page}", {**person(1), "Accept": "application/json"})[2])["hits"] == 501

@@ -4,6 +4,8 @@ from API Gateway: what the conformance tier feeds SAM's own event code and the r
 
 from __future__ import annotations
 
+from tests.support.http import person
+
 # (method, path, headers, body). "{sid}" and "{import}" are filled from earlier answers.
 CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/", {}, None),
@@ -34,18 +36,20 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/imports/0123456789abcdef0123456789abcdef", {}, None),
     ("GET", "/imports/not-an-id", {}, None),
     ("GET", "/openapi.json", {}, None),
-    ("GET", "/pages/blog.post-1", {"Accept": "application/json"}, None),
-    ("GET", "/pages/blog.post-1", {"Accept": "text/plain"}, None),
-    ("GET", "/pages/blog.post-1", {"Accept": "application/json", "Idempotency-Key": "page-1"}, None),
-    ("GET", "/pages/blog.post-1", {"Accept": "application/json", "Idempotency-Key": "page-1"}, None),
-    ("GET", "/pages/blog.post-1/badge.svg", {}, None),
+    ("GET", "/pages/blog.post-1", {**person(1), "Accept": "application/json"}, None),
+    ("GET", "/pages/blog.post-1", {**person(2), "Accept": "text/plain"}, None),
+    ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
+    ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
+    ("GET", "/pages/blog.post-1/badge.svg", person(4), None),
+    # A crawler: answered the current count, tallied under the page's bots.
+    ("GET", "/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, None),
     ("GET", "/pages/<b>x", {}, None),
     ("GET", "/pages/blog.post-1/stats", {}, None),
     ("GET", "/pages", {}, None),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 1000}'),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),
     ("PUT", "/pages/other/count", {"Content-Type": "application/json"}, '{"hits": -1}'),
-    ("GET", "/pages/seeded", {"Accept": "application/json"}, None),
+    ("GET", "/pages/seeded", {**person(5), "Accept": "application/json"}, None),
     # After the hits above: the history (30 days by day: the same answer unless a UTC midnight
     # passes between the runs) and the page made of it.
     ("GET", "/stats", {}, None),

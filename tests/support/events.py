@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 import uuid
@@ -101,14 +102,23 @@ def get_import(import_id: str) -> dict[str, Any]:
     return event
 
 
-def page_event(page: str, route: str = "", query: dict[str, str] | None = None, **headers: str) -> dict[str, Any]:
+_CLIENTS = itertools.count(1)
+
+
+def page_event(
+    page: str, route: str = "", query: dict[str, str] | None = None, source_ip: str | None = None, **headers: str
+) -> dict[str, Any]:
     """A page route's event (``route`` "", "/badge.svg" or "/stats") for ``page``, as API
-    Gateway builds it whatever the id (the route matches any one path segment)."""
+    Gateway builds it whatever the id (the route matches any one path segment), from a
+    browser (its User-Agent and Accept-Language). Each event comes from a client of its own
+    (a fresh documentation address, IPv6 so they never run out) unless ``source_ip`` names
+    one: a test of counting is not a test of reloads or of the per-client limit."""
     name = {"": "hits/get-page", "/badge.svg": "hits/get-page-badge", "/stats": "hits/get-page-stats"}[route]
     event = load_event(name)
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/pages/{page}{route}"
     event["pathParameters"] = {"page": page}
     event["queryStringParameters"] = query or None
     event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event["requestContext"]["http"]["sourceIp"] = source_ip or f"2001:db8::{next(_CLIENTS):x}"
     event["headers"].update({k.replace("_", "-"): v for k, v in headers.items()})
     return event

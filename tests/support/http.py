@@ -13,6 +13,16 @@ from localapi import sigv4
 LOCAL_KEY, LOCAL_SECRET = "testing", "testing"
 
 
+def person(n: int) -> dict[str, str]:
+    """A browser's headers, a visitor of its own per ``n`` (its User-Agent ends in ``n``):
+    page hits count only for people, once per visitor within DEDUPE_SECONDS, and a test
+    that is not about reloads or bots sends these."""
+    return {
+        "User-Agent": f"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0 test/{n}",
+        "Accept-Language": "en-GB,en;q=0.8",
+    }
+
+
 def http(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
     request = urllib.request.Request(url, method=method, headers=headers or {})
     try:

@@ -71,6 +71,8 @@ def services() -> Services:
             settings.pages.pages_max,
             settings.idempotency_ttl_seconds,
             settings.hits_shards,
+            dedupe_seconds=settings.pages.dedupe_seconds,
+            rate_limit=settings.pages.rate_limit_per_minute,
         ),
     )
 

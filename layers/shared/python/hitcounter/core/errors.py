@@ -12,6 +12,8 @@ class AppError(Exception):
     status: int = 500
     code: str = "internal_error"
     message: str = "internal error"
+    # Response headers the error carries (Retry-After, RateLimit-*), added by the contract.
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)

@@ -59,12 +59,18 @@ class ImportLimits:
     per_day: int  # imports started a day (UTC) at most: what bounds the ledger's size
 
 
+# The page routes' accuracy rules by default (docs/pages.md says why these numbers).
+DEDUPE_SECONDS = 5
+RATE_LIMIT_PER_MINUTE = 60
+
+
 @dataclass(frozen=True, slots=True)
 class PageSettings:
     pages_max: int  # pages created by their first hit, at most (a new one past it is refused)
-    # Reserved for the accuracy rules of the page routes (0: off); read and validated now so
-    # a deployment can set them before they act.
+    # A visitor's reloads of a page within this many seconds of their counted hit count
+    # nothing (0: off).
     dedupe_seconds: int
+    # Counted page hits per client (source IP) per minute, at most (0: off).
     rate_limit_per_minute: int
 
 
@@ -240,8 +246,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         scratch_dir=_scratch_dir(env),
         pages=PageSettings(
             pages_max=_int(env, "PAGES_MAX", 10_000, 1, 1_000_000),
-            dedupe_seconds=_int(env, "DEDUPE_SECONDS", 0, 0, 3600),
-            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 0, 0, 100_000),
+            dedupe_seconds=_int(env, "DEDUPE_SECONDS", DEDUPE_SECONDS, 0, 3600),
+            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE, 0, 100_000),
         ),
         imports=ImportLimits(
             max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),

@@ -15,24 +15,48 @@ from hitcounter.data.history_reads import HistoryCounts, read_history, read_with
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import COUNT_PAGE_HIT, PERIOD_UNION, SEED_PAGE, TOP_UNION, script
 from hitcounter.model import history
-from hitcounter.model.history import PAGE_TTLS, Visit
+from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of
+
+# What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``).
+COUNTED, REPLAYED, RELOAD, LIMITED, BOT, REFUSED = "counted", "replayed", "reload", "limited", "bot", "refused"
+_OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, -1: REFUSED}
 
 
 @dataclass(frozen=True, slots=True)
 class PageHit:
-    """A page's count after this hit (or the replayed one); ``refused`` when the page was new
-    and its slot already holds its share of PAGES_MAX (nothing was written)."""
+    """A page's count after this request, and what became of it: ``counted``; ``replayed``
+    (an Idempotency-Key seen before: the N the first request got); ``reload`` (the same
+    visitor within DEDUPE_SECONDS), ``limited`` (the client is past RATE_LIMIT_PER_MINUTE)
+    or ``bot``: nothing counted, N is the current count; ``refused``: a new page past its
+    slot's share of PAGES_MAX, nothing written. ``used``: the client's counted hits in the
+    current minute (0 with the limit off)."""
 
     total: int
-    replayed: bool = False
+    outcome: str = COUNTED
     created: bool = False
-    refused: bool = False
+    used: int = 0
+
+    @property
+    def replayed(self) -> bool:
+        return self.outcome == REPLAYED
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == REFUSED
 
 
 class PageStore:
     def __init__(
-        self, handle: RedisHandle, key_prefix: str, pages_max: int, idempotency_ttl: int = 86400, shards: int = 1
+        self,
+        handle: RedisHandle,
+        key_prefix: str,
+        pages_max: int,
+        idempotency_ttl: int = 86400,
+        shards: int = 1,
+        *,
+        dedupe_seconds: int = 0,
+        rate_limit: int = 0,
     ) -> None:
         self._redis = handle
         self._prefix = key_prefix
@@ -44,6 +68,8 @@ class PageStore:
         # PAGES_MAX (a slot may fill a little before the others: docs/pages.md).
         self.slot_cap = math.ceil(pages_max / PAGE_SLOTS)
         self.idempotency_ttl = idempotency_ttl
+        self.dedupe_ms = dedupe_seconds * 1000
+        self.rate_limit = rate_limit
         self._count = script(COUNT_PAGE_HIT)
         self._period_union = script(PERIOD_UNION)
         self._top_union = script(TOP_UNION)
@@ -63,17 +89,21 @@ class PageStore:
         return page_key(self._prefix, page, name, shard)
 
     def _shard(self, visit: Visit, digest: str | None) -> int:
-        """A keyed hit goes to its key's shard (its retries find their record), a visitor to
-        its own (so per-shard uniques add up), anything else anywhere."""
+        """A keyed hit goes to its key's shard (its retries find their record); anything
+        else to its client's (so one client's limit window and one visitor's reloads and
+        uniques stay on one shard: a visitor is one client and one User-Agent), else its
+        visitor's, else anywhere."""
         if self.shards == 1:
             return 0
         if digest is not None:
             return shard_of(digest, self.shards)
-        return shard_of(visit.visitor, self.shards) if visit.visitor else secrets.randbelow(self.shards)
+        who = (visit.client if self.rate_limit else "") or visit.visitor
+        return shard_of(who, self.shards) if who else secrets.randbelow(self.shards)
 
-    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None) -> PageHit:
-        """Count one hit of ``page``: one EVALSHA, never re-sent; with HITS_SHARDS > 1, then
-        the page's total, read (two round trips, as for the site's sharded counter)."""
+    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit:
+        """One request of ``page`` (``bot``: the reason it is counted apart, None for a
+        person): one EVALSHA, never re-sent; with HITS_SHARDS > 1, then the page's total,
+        read (two round trips, as for the site's sharded counter)."""
         day = history.day_id(visit.at_ms)
         digest = None
         if idempotency_key is not None:
@@ -91,34 +121,38 @@ class PageStore:
             page_tag_key(self._prefix, slot, f"salt:{day}"),
             page_tag_key(self._prefix, slot, "pages"),
             page_tag_key(self._prefix, slot, f"top:{day}"),
+            self._key(page, "recent", shard),
+            page_tag_key(self._prefix, slot, f"rl:{history.minute_id(visit.at_ms)}"),
+            self._key(page, f"b:{day}", shard),
         ]
         args: list[str | int] = [
             self.idempotency_ttl if idempotency_key is not None else 0,
             page,
             self.slot_cap,
-            PAGE_TTLS["minute"],
-            PAGE_TTLS["hour"],
-            PAGE_TTLS["day"],
-            PAGE_TTLS["uniques"],
             secrets.token_hex(16),  # the slot's salt of the day, if this is its first hit
-            history.SALT_TTL,
             visit.visitor,
-            history.DAY_TTL,
             "n" if self.shards == 1 else "0",
+            visit.client if self.rate_limit else "",
+            visit.at_ms,
+            self.dedupe_ms,
+            self.rate_limit,
+            bot or "",
         ]
         with self._redis.use() as client:
-            n, replayed, created = self._count(keys=keys, args=args, client=client)
-        if int(n) < 0:
-            return PageHit(0, refused=True)
-        if self.shards == 1 or (replayed and int(n) > 0):
-            return PageHit(int(n), bool(replayed), bool(created))
-        # Sharded: the N a request sees is the page's total just after its increment, and a
-        # key's record takes that total (idempotent: the same value, only if it exists).
+            n, code, created, used = self._count(keys=keys, args=args, client=client)
+        outcome = _OUTCOMES[int(code)]
+        if outcome == REFUSED:
+            return PageHit(0, REFUSED)
+        if self.shards == 1 or (outcome == REPLAYED and int(n) > 0):
+            return PageHit(int(n), outcome, bool(created), int(used))
+        # Sharded: the N a request sees is the page's total (after its increment, if it
+        # counted), and a key's record takes that total (idempotent: the same value, only if
+        # it exists).
         total = self.count(page) or 0
-        if digest is not None and not replayed:
+        if digest is not None and outcome == COUNTED:
             with self._redis.use() as client:
                 client.set(record, total, xx=True, keepttl=True)
-        return PageHit(total, bool(replayed), bool(created))
+        return PageHit(total, outcome, bool(created), int(used))
 
     def count(self, page: str) -> int | None:
         """The page's count (its shards summed, one pipeline of GETs), None for a page nobody
@@ -140,6 +174,34 @@ class PageStore:
                 period,
                 now_ms,
             )
+
+    def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]:
+        """The page's requests counted apart as bots over the period's whole UTC days, by
+        reason: per shard, the closed days' tallies summed once a day (``TOP_UNION``) and
+        today's, in one pipeline, flat in the period's length."""
+        days = history.days_of(period, now_ms)
+        today = history.day_id(now_ms)
+        unions = []
+        if len(days) > 1:
+            for shard in range(self.shards):
+                closed = [self._key(page, f"b:{d}", shard) for d in days if d != today]
+                unions.append((self._key(page, f"bq:{period.name}:{today}", shard), closed))
+
+        def build(pipe: Any) -> None:
+            for shard in range(self.shards):
+                pipe.zrange(self._key(page, f"b:{today}", shard), 0, -1, withscores=True)
+            for union, _ in unions:
+                pipe.zrange(union, 0, -1, withscores=True)
+
+        with self._redis.use() as client:
+            replies = read_with_unions(client, unions, self._top_union, build)
+        reasons: dict[str, int] = {}
+        for members in replies:
+            for member, score in members:
+                name = member.decode() if isinstance(member, bytes) else str(member)
+                if name and score:  # "" marks a union made of days with no bot
+                    reasons[name] = reasons.get(name, 0) + int(score)
+        return dict(sorted(reasons.items()))
 
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """The period's busiest pages, busiest first: per slot, the closed days' sum (made

@@ -7,7 +7,7 @@ from typing import Any
 
 from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
-from hitcounter.data.page_store import PageHit, PageStore
+from hitcounter.data.page_store import BOT, LIMITED, RELOAD, REPLAYED, PageHit, PageStore
 from hitcounter.logic.stats import shape
 from hitcounter.model import history
 from hitcounter.model.history import Visit
@@ -20,15 +20,56 @@ class PagesFull(InsufficientStorage):
     message = "the counter holds as many pages as it may (PAGES_MAX); existing pages go on counting"
 
 
-def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit) -> PageHit:
-    """One hit of ``page``: at most once without a key, exactly once per key; a new page past
-    PAGES_MAX is refused with nothing stored."""
-    hit = store.hit(page, visit, idempotency_key)
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+    message = "this client has counted as many page hits as it may this minute (RATE_LIMIT_PER_MINUTE)"
+
+    def __init__(self, limit: int, reset: int) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(reset), **rate_headers(limit, limit, reset)}
+
+
+def rate_headers(limit: int, used: int, reset: int) -> dict[str, str]:
+    """The client's standing in its window, as the IETF draft's ``RateLimit-*`` fields
+    (draft-ietf-httpapi-ratelimit-headers-07, the form Abacus answers): the limit, what is
+    left of it, and the seconds until the window ends."""
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(limit - used, 0)),
+        "RateLimit-Reset": str(reset),
+        "RateLimit-Policy": f"{limit};w=60",
+    }
+
+
+def window_reset(at_ms: int) -> int:
+    """Seconds until the fixed one-minute window of a request at ``at_ms`` ends (1-60)."""
+    return 60 - (at_ms // 1000) % 60
+
+
+def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit, bot: str | None) -> PageHit:
+    """One request of ``page``: a person's counts at most once without a key, exactly once
+    per key, unless it is a reload or its client is past the limit; a bot's is tallied
+    apart; a new page past PAGES_MAX is refused with nothing stored."""
+    hit = store.hit(page, visit, idempotency_key, bot)
     if hit.refused:
         count_metric("PagesRefused")
         logger.warning("a new page was refused: PAGES_MAX reached", extra={"error_code": "pages_full"})
         raise PagesFull()
     return hit
+
+
+def answer_headers(store: PageStore, hit: PageHit, visit: Visit) -> dict[str, str]:
+    """The RateLimit-* fields of a person's page hit (none with the limit off, for a replay
+    or a bot), or ``RateLimited`` when the client is past the limit (nothing was counted)."""
+    if not store.rate_limit or not visit.client or hit.outcome in (REPLAYED, BOT):
+        return {}
+    reset = window_reset(visit.at_ms)
+    if hit.outcome == LIMITED:
+        raise RateLimited(store.rate_limit, reset)
+    if hit.outcome == RELOAD:
+        return {}
+    return rate_headers(store.rate_limit, hit.used, reset)
 
 
 class PageCounts(AppError):
@@ -57,11 +98,17 @@ def seed(store: PageStore, page: str, body: object) -> dict[str, Any]:
 
 
 def page_stats(store: PageStore, page: str, period: history.Period, now_ms: int) -> dict[str, Any]:
-    """One page's history, in ``GET /stats``'s shape, with the page's id."""
+    """One page's history, in ``GET /stats``'s shape, with the page's id, and the requests
+    counted apart as bots over the period's whole UTC days, by reason."""
     counts = store.page_history(page, period, now_ms)
     if counts.total == 0 and store.count(page) is None:
         raise NotFound("no such page")
-    return {"page": page, **shape(counts, period, now_ms)}
+    reasons = store.bots(page, period, now_ms)
+    return {
+        "page": page,
+        **shape(counts, period, now_ms),
+        "bots": {"total": sum(reasons.values()), "by_reason": reasons},
+    }
 
 
 def top_pages(store: PageStore, period: history.Period, now_ms: int, limit: int) -> dict[str, Any]:

@@ -28,10 +28,19 @@ SALT_TTL = 48 * 3600
 @dataclass(frozen=True, slots=True)
 class Visit:
     """When a hit happened (epoch ms, the request's own time) and who made it (the
-    ``visitor_key`` digest; "" when the request says nothing of either)."""
+    ``visitor_key`` digest; "" when the request says nothing of either, or asks not to be
+    tracked), and, for the page routes' per-client limit, the ``client_key`` digest of its
+    source IP ("" for none)."""
 
     at_ms: int
     visitor: str = ""
+    client: str = ""
+
+
+def client_key(source_ip: str) -> str:
+    """The unsalted digest of a source IP, for the per-client limit only: Redis keeps it
+    salted with the day's salt, for two minutes at most, never raw."""
+    return hashlib.sha256(f"ip\n{source_ip}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def visitor_key(source_ip: str, user_agent: str) -> str:

@@ -55,7 +55,7 @@ def error_body(err: AppError) -> dict[str, Any]:
 
 
 def error_response(err: AppError, retry_after: int = 1) -> Response[str]:
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(err.headers)
     if isinstance(err, BackendUnavailable):
         headers["Retry-After"] = str(retry_after)
     if isinstance(err, MethodNotAllowed):

@@ -6,19 +6,40 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hitcounter.model.keys import PAGE_ID
-from hitcounter.web.api_docs import _PERIOD, _UNAVAILABLE, Schema, _error, _json
+from hitcounter.web.api_docs import _ERROR, _PERIOD, _UNAVAILABLE, Schema, _error, _json
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _PAGE_ID: Schema = {"type": "string", "pattern": f"^{PAGE_ID.pattern}$", "not": {"enum": [".", ".."]}}
 _PAGES_FULL = {507: _error("A new page past PAGES_MAX: refused, nothing stored (existing pages go on counting)")}
 _NO_PAGE = {404: _error("No such page, or an id that is not 1-64 of [A-Za-z0-9._-] (never echoed)")}
 
+_INT_HEADER: OpenAPIResponseHeader = {"schema": {"type": "integer", "minimum": 0}}
+_RATE_HEADERS: dict[str, OpenAPIResponseHeader] = {
+    "RateLimit-Limit": {"description": "RATE_LIMIT_PER_MINUTE", **_INT_HEADER},
+    "RateLimit-Remaining": {"description": "Counted hits this client has left this minute", **_INT_HEADER},
+    "RateLimit-Reset": {"description": "Seconds until the minute's window ends", **_INT_HEADER},
+    "RateLimit-Policy": {"schema": {"type": "string"}},
+}
+_BOTS: Schema = {
+    "type": "object",
+    "required": ["total", "by_reason"],
+    "properties": {
+        "total": _COUNT,
+        "by_reason": {
+            "type": "object",
+            "propertyNames": {"enum": ["crawler", "no_accept_language", "no_user_agent"]},
+            "additionalProperties": _COUNT,
+        },
+    },
+}
+
 PAGE: dict[int, OpenAPIResponse] = {
     200: {
-        "description": "The page's hit was counted (or, for a replayed Idempotency-Key, was counted before)",
+        "description": "The page's hit was counted (or, for a replayed Idempotency-Key, was counted before); a "
+        "reload within DEDUPE_SECONDS or a bot counts nothing and gets the current count",
         "content": {
             "application/json": {
                 "schema": {
@@ -29,10 +50,15 @@ PAGE: dict[int, OpenAPIResponse] = {
             },
             "text/plain": {"schema": {"type": "string", "pattern": "^Hello World! [0-9]+ times\\.$"}},
         },
-        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}, **_RATE_HEADERS},
     },
     400: _error("Unusable Idempotency-Key"),
     **_NO_PAGE,
+    429: _json(
+        "This client counted RATE_LIMIT_PER_MINUTE page hits this minute: nothing counted",
+        _ERROR,
+        {"Retry-After": _INT_HEADER, **_RATE_HEADERS},
+    ),
     **_PAGES_FULL,
     **_UNAVAILABLE,
 }
@@ -46,8 +72,13 @@ BADGE: dict[int, OpenAPIResponse] = {
 }
 PAGE_STATS: dict[int, OpenAPIResponse] = {
     200: _json(
-        "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id",
-        {"type": "object", "required": ["page", "period", "total", "series"], "properties": {"page": _PAGE_ID}},
+        "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id and the requests "
+        "counted apart as bots over the period's whole UTC days (kept 35 days), by reason",
+        {
+            "type": "object",
+            "required": ["page", "period", "total", "series", "bots"],
+            "properties": {"page": _PAGE_ID, "bots": _BOTS},
+        },
     ),
     400: _error("An unknown period"),
     **_NO_PAGE,

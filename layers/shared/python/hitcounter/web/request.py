@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter.core.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from hitcounter.logic.sessions import MAX_DATA_BYTES
-from hitcounter.model import history
+from hitcounter.model import bots, history
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import import_key as validate_key
 from hitcounter.model.keys import valid_page
@@ -130,12 +130,25 @@ def visit(event: BaseProxyEvent) -> Visit:
 
 def page_visit(event: BaseProxyEvent) -> Visit:
     """A page hit's visit: as ``visit``, except that a browser asking not to be tracked
-    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without any visitor: no digest is computed,
-    none reaches Redis, and the hit adds to no unique count."""
+    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without any visitor: no visitor digest is
+    computed, none reaches Redis, and the hit adds to no unique count and is not checked for
+    reloads. Every page hit carries its client's digest (of the source IP alone) for the
+    per-client limit, DNT or not: the limit guards the count, it does not track anyone."""
     request_headers = headers(event)
+    context = event.get("requestContext") or {}
+    source_ip = str((context.get("http") or {}).get("sourceIp") or "")
+    client = history.client_key(source_ip) if source_ip else ""
     if (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1":
-        return Visit(request_time_ms(event))
-    return visit(event)
+        return Visit(request_time_ms(event), client=client)
+    agent = request_headers.get("user-agent") or ""
+    who = history.visitor_key(source_ip, agent) if (source_ip or agent) else ""
+    return Visit(request_time_ms(event), who, client)
+
+
+def bot_reason(event: BaseProxyEvent) -> str | None:
+    """Why a page request is a bot's (``hitcounter.model.bots``), or None for a person's."""
+    request_headers = headers(event)
+    return bots.reason(request_headers.get("user-agent"), request_headers.get("accept-language"))
 
 
 def _preferred(request_headers: Mapping[str, str]) -> tuple[str, float]:

@@ -1,0 +1,82 @@
+"""Which requests are bots' (hitcounter.model.bots), and the per-client limit's fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from hitcounter.logic.pages import RateLimited, rate_headers, window_reset
+from hitcounter.model import bots
+
+BROWSERS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+    "Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 "
+    "Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S928B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 "
+    "Chrome/122.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 "
+    "Edg/131.0.0.0",
+]
+CRAWLERS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "python-requests/2.32.3",
+    "curl/8.5.0",
+    "Wget/1.21.4",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+]
+
+
+@pytest.mark.parametrize("agent", BROWSERS)
+def test_a_browser_with_its_language_is_a_person(agent: str) -> None:
+    assert bots.reason(agent, "en-GB,en;q=0.9") is None
+
+
+@pytest.mark.parametrize("agent", CRAWLERS)
+def test_declared_crawlers_and_tools_are_bots_whatever_they_send(agent: str) -> None:
+    assert bots.reason(agent, "en-US") == bots.CRAWLER
+
+
+def test_missing_headers_are_evidence_in_order() -> None:
+    assert bots.reason(None, "en") == bots.NO_USER_AGENT
+    assert bots.reason("   ", None) == bots.NO_USER_AGENT
+    assert bots.reason(BROWSERS[0], None) == bots.NO_ACCEPT_LANGUAGE
+    assert bots.reason(BROWSERS[0], " ") == bots.NO_ACCEPT_LANGUAGE
+    assert bots.reason("curl/8.5.0", None) == bots.CRAWLER  # the list first: a more useful reason
+
+
+def test_githubs_image_proxy_fetches_for_people() -> None:
+    assert bots.reason("github-camo (876de43e)", None) is None
+
+
+def test_only_the_first_characters_of_a_huge_agent_are_read() -> None:
+    # The classification's work is bounded by MAX_AGENT_CHARS, whatever a client sends.
+    agent = "Mozilla/5.0 " + "x" * 1_000_000
+    assert bots.reason(agent + "Googlebot", "en") is None  # past MAX_AGENT_CHARS: not read
+    assert bots.reason("Mozilla/5.0 Googlebot " + "x" * 1_000_000, "en") == bots.CRAWLER
+
+
+def test_verdicts_are_cached_per_agent_and_the_cache_is_bounded() -> None:
+    bots.listed.cache_clear()
+    for i in range(5000):
+        bots.reason(f"{BROWSERS[0]} n{i}", "en")
+    info = bots.listed.cache_info()
+    assert info.currsize == info.maxsize == 4096
+
+
+def test_rate_limit_fields_follow_the_draft() -> None:
+    assert rate_headers(60, 59, 12) == {
+        "RateLimit-Limit": "60",
+        "RateLimit-Remaining": "1",
+        "RateLimit-Reset": "12",
+        "RateLimit-Policy": "60;w=60",
+    }
+    assert rate_headers(60, 61, 1)["RateLimit-Remaining"] == "0"
+    assert [window_reset(ms) for ms in (0, 999, 1000, 59_999, 60_000)] == [60, 60, 59, 1, 60]
+    err = RateLimited(60, 7)
+    assert err.status == 429 and err.headers["Retry-After"] == "7" and err.headers["RateLimit-Remaining"] == "0"
+    assert RateLimited.headers == {}  # the class's own stays empty: each error carries its own
