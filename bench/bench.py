@@ -40,6 +40,7 @@ def measure() -> dict[str, Any]:
                 ("warm", "warm, in process", lambda: inprocess.warm(server)),
                 ("round_trips", "round trips", lambda: inprocess.round_trips(server)),
                 ("badge", "the badge", inprocess.badge_render),
+                ("bots", "telling bots from people", inprocess.bot_classification),
                 ("cold", "cold", lambda: inprocess.cold(server)),
                 ("local", "the local server", lambda: workloads.local_server(server)),
             )

@@ -65,9 +65,16 @@ def warm(server: RedisServer) -> dict[str, float]:
     step_visit = Visit(int(time.time() * 1000), "0" * 64)
     page_hit = load_event("hits/get-page")
     badge = load_event("hits/get-page-badge")
+    clients = iter(range(10**9))
+
+    def counted(event: dict[str, Any]) -> dict[str, Any]:
+        # A visitor of its own each time: a counted hit, not a reload or a limited one.
+        event["requestContext"]["http"]["sourceIp"] = f"2001:db8::{next(clients):x}"
+        return event
+
     subjects: dict[str, Callable[[], object]] = {
-        "page": lambda: hits.lambda_handler(page_hit, ctx),
-        "badge": lambda: hits.lambda_handler(badge, ctx),
+        "page": lambda: hits.lambda_handler(counted(page_hit), ctx),
+        "badge": lambda: hits.lambda_handler(counted(badge), ctx),
         "step": lambda: store.incr(step_visit),
         "stats": lambda: hits.lambda_handler(stats_event, ctx),
         "dashboard": lambda: hits.lambda_handler(page_event, ctx),
@@ -104,6 +111,29 @@ def badge_render() -> dict[str, float]:
 
     svg = badge.render("views", 1_234_567)
     return {"bytes": len(svg.encode()), "render_us": per_call_us(lambda: badge.render("views", 1_234_567), 20_000)}
+
+
+def bot_classification() -> dict[str, float]:
+    """Telling a bot from a person (hitcounter.model.bots), no Redis: the first call (the
+    list compiled), a browser's agent seen before (the cache), and a new agent every call
+    (a browser's agent: the list tried in full; a crawler's: until its pattern matches),
+    what a client that varies its agent makes each request cost."""
+    from hitcounter.model import bots
+
+    bots.listed.cache_clear()
+    bots._detector.cache_clear()
+    browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
+    started = time.perf_counter()
+    bots.reason(browser, "en")
+    first_ms = (time.perf_counter() - started) * 1000
+    counter = iter(range(10**9))
+    crawler = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    return {
+        "first_ms": first_ms,
+        "cached_us": per_call_us(lambda: bots.reason(browser, "en"), 20_000),
+        "new_agent_us": per_call_us(lambda: bots.reason(f"{browser} {next(counter)}", "en"), 2_000),
+        "crawler_us": per_call_us(lambda: bots.reason(f"{crawler} {next(counter)}", "en"), 2_000),
+    }
 
 
 def part(label: str, microseconds: float, noise: float) -> str:

@@ -100,6 +100,10 @@ def tables(r: dict[str, Any]) -> list[str]:
         f"| its badge, `GET /pages/{{page}}/badge.svg` (counts, draws) | {w['badge_us']:.0f} µs "
         f"| {w['incr_us']:.0f} µs | {w['badge_ratio']:.2f}× | |",
         f"| the badge alone: {r['badge']['bytes']} bytes of SVG, drawn in | {r['badge']['render_us']:.1f} µs | | | |",
+        f"| telling a bot from a person: an agent seen before (cached) | {r['bots']['cached_us']:.1f} µs | | | |",
+        f"| the same, a new agent every request (the list tried in full) | {r['bots']['new_agent_us']:.0f} µs "
+        f"| | | a crawler's agent: {r['bots']['crawler_us']:.0f} µs; the list compiled on the first page hit: "
+        f"{r['bots']['first_ms']:.0f} ms |",
         f"| `GET /stats?period=30d` | {w['stats_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['stats_ratio']:.2f}× | |",
         f"| `GET /dashboard` | {w['dashboard_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['dashboard_ratio']:.2f}× | |",
         f"| Redis round trips per counted hit | {rt['ours']:.2f} | seed: {rt['seed']:.2f} | "

@@ -90,6 +90,14 @@ def test_the_openapi_document_marks_the_iam_routes_as_sigv4(
         for method, operation in operations.items()
         if operation.get("security") == [{"sigv4": []}]
     }
-    assert secured == {("POST", "/imports"), ("GET", "/imports/{id}"), ("PUT", "/pages/{page}/count")}
+    assert secured == {
+        ("POST", "/imports"),
+        ("GET", "/imports/{id}"),
+        ("PUT", "/pages/{page}/count"),
+        ("POST", "/exports"),
+        ("GET", "/exports/{id}"),
+        ("POST", "/restores"),
+        ("GET", "/restores/{id}"),
+    }
     scheme = document["components"]["securitySchemes"]["sigv4"]
     assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"

@@ -108,10 +108,28 @@ def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() ->
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     api = doc["Resources"]["ImportsFunction"]["Properties"]
     worker = doc["Resources"]["ImportWorkerFunction"]["Properties"]
-    for fn in (api, worker):
-        statements = fn["Policies"][-1]["Statement"]  # [0] is the Redis access policy, when auth needs one
-        assert {s["Action"] for s in statements} == {"s3:GetObject", "s3:ListBucket"}
-        assert statements[0]["Resource"]["Fn::Sub"].endswith("/logs/*")
+
+    def grants(fn: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        # [0] is the Redis access policy, when auth needs one; the last one is the bucket's.
+        statements = fn["Policies"][-1]["Statement"]
+        found = {}
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            found[s["Resource"]["Fn::Sub"].rsplit("}", 1)[-1] or "(bucket)"] = tuple(sorted(actions))
+        return found
+
+    # The HTTP side only sizes objects (HEAD); the worker reads logs, and writes and reads
+    # exports; neither can touch anything else in the bucket.
+    assert grants(api) == {
+        "/logs/*": ("s3:GetObject",),
+        "/exports/*": ("s3:GetObject",),
+        "(bucket)": ("s3:ListBucket",),
+    }
+    assert grants(worker) == {
+        "/logs/*": ("s3:GetObject",),
+        "/exports/*": ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"),
+        "(bucket)": ("s3:ListBucket",),
+    }
     # The HTTP side answers well inside API Gateway's 30 s and may invoke only the worker.
     assert api["Timeout"] <= 29 and api["Policies"][1] == {
         "LambdaInvokePolicy": {"FunctionName": {"Ref": "ImportWorkerFunction"}}
@@ -255,11 +273,13 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
         for role in roles.values()
         for p in role["Properties"].get("Policies", [])
         for st in p["PolicyDocument"]["Statement"]
-        if st["Action"] == "s3:GetObject"
+        if "s3:GetObject" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
     ]
-    assert [st["Resource"].rsplit(":", 1)[-1] for st in reads] == [
-        "hit-counter-dev-imports-123456789012-us-east-1/logs/*"
-    ] * 2  # the imports API (HEAD) and the worker
+    bucket = "hit-counter-dev-imports-123456789012-us-east-1"
+    # The imports API (HEAD) and the worker, each on the logs and on the exports, nothing else.
+    assert sorted(st["Resource"].rsplit(":", 1)[-1] for st in reads) == sorted(
+        [f"{bucket}/logs/*", f"{bucket}/exports/*"] * 2
+    )
 
 
 def test_secret_auth_with_snapstart() -> None:
@@ -364,7 +384,15 @@ def test_only_the_import_routes_need_aws_iam() -> None:
             for method, operation in operations.items()
             if operation.get("security") == [{"AWS_IAM": []}]
         }
-        assert secured == {("POST", "/imports"), ("GET", "/imports/{id}"), ("PUT", "/pages/{page}/count")}
+        assert secured == {
+            ("POST", "/imports"),
+            ("GET", "/imports/{id}"),
+            ("PUT", "/pages/{page}/count"),
+            ("POST", "/exports"),
+            ("GET", "/exports/{id}"),
+            ("POST", "/restores"),
+            ("GET", "/restores/{id}"),
+        }
 
 
 def test_cost_and_load_are_bounded_and_requests_logged() -> None:
@@ -413,7 +441,7 @@ def test_the_bucket_refuses_plain_http_and_listing_is_limited_to_logs() -> None:
         role = resources[f"{name}Role"]["Properties"]
         statements = [st for p in role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
         (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
-        assert listing["Condition"] == {"StringLike": {"s3:prefix": "logs/*"}}
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*", "exports/*"]}}
 
 
 # --- operations: alarms, dashboard, gradual deployment ------------------------------------

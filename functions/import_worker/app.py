@@ -1,12 +1,13 @@
-"""The import worker: runs each import handed over by POST /imports (an asynchronous invoke)
-and each log the bucket's ObjectCreated trigger announces, through the same code."""
+"""The worker: runs each import handed over by POST /imports (an asynchronous invoke) and
+each log the bucket's ObjectCreated trigger announces, through the same code; and each
+export and restore POST /exports and POST /restores hand over."""
 
 from typing import Any
 from urllib.parse import unquote_plus
 
 from hitcounter.core.errors import AppError, BackendUnavailable
 from hitcounter.core.observability import count_metric, logger
-from hitcounter.logic import imports
+from hitcounter.logic import imports, snapshots
 from hitcounter.model.keys import import_key
 from hitcounter.runtime import services
 from hitcounter.web.entry import event_entrypoint
@@ -40,7 +41,45 @@ def _import(key: str, etag: str | None, context: Any, job_id: str | None = None)
     return {"id": summary["id"], "counted": summary["counted"] if created else 0}
 
 
+def _snapshot(job: str, order: dict[str, Any], context: Any) -> dict[str, Any]:
+    s = services()
+    try:
+        if job == snapshots.EXPORT:
+            done = snapshots.run_export(
+                s.snapshots,
+                s.objects,
+                s.settings.scratch_dir,
+                prefix=s.settings.exports_prefix,
+                ident=str(order["id"]),
+                limits=s.settings.imports,
+                remaining_ms=context.get_remaining_time_in_millis,
+            )
+        else:
+            done = snapshots.run_restore(
+                s.snapshots,
+                s.objects,
+                s.settings.scratch_dir,
+                limits=s.settings.imports,
+                ident=str(order["id"]),
+                key=str(order["key"]),
+                etag=str(order["etag"]),
+                remaining_ms=context.get_remaining_time_in_millis,
+            )
+    except BackendUnavailable:
+        raise  # Redis or S3 away: Lambda retries the event (twice), then it is queued
+    except snapshots.SnapshotCrashed as err:
+        logger.error(f"{job} crashed", extra={"error_code": err.code, "reason": err.message})
+        return {"error": err.code}
+    except AppError as err:
+        logger.warning(f"{job} refused", extra={"error_code": err.code, "reason": err.message})
+        return {"error": err.code}
+    return {"id": done["id"], "records": done["records"]}
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    for job in (snapshots.EXPORT, snapshots.RESTORE):  # from POST /exports or /restores
+        if isinstance(event.get(job), dict):
+            return {job: _snapshot(job, event[job], context)}
     if isinstance(event.get("import"), dict):  # from POST /imports
         job = event["import"]
         return {"imports": [_import(str(job["key"]), str(job["etag"]), context, str(job["id"]))]}

@@ -1,13 +1,14 @@
-"""Imports past hits from web-server access logs in S3: POST /imports hands the work to the
-import worker and answers 202; GET /imports/{id} shows where it is."""
+"""Imports past hits from web-server access logs in S3, and exports and restores the whole
+store: each POST hands the work to the worker and answers 202; each GET shows where it is.
+Every route here is signed with AWS IAM (the template's authorizer)."""
 
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 
-from hitcounter.logic import imports
+from hitcounter.logic import imports, snapshots
 from hitcounter.runtime import services
-from hitcounter.web import api_docs, contract, request
+from hitcounter.web import api_docs, contract, request, snapshot_docs
 from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
@@ -36,6 +37,47 @@ def start() -> Response[str]:
 @app.get("/imports/<id>", cache_control=contract.NO_STORE, summary="One import's state", responses=api_docs.GET_IMPORT)
 def show(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     return contract.json_response(200, imports.lookup(services().imports, id))
+
+
+@app.post(
+    "/exports",
+    cache_control=contract.NO_STORE,
+    summary="Export every counter, page, bucket and HyperLogLog to the bucket",
+    responses=snapshot_docs.START_EXPORT,
+)
+def start_export() -> Response[str]:
+    body = snapshots.start_export(services().snapshots, _submit)
+    return contract.json_response(202, body, {"Location": f"/exports/{body['id']}"})
+
+
+@app.get(
+    "/exports/<id>", cache_control=contract.NO_STORE, summary="One export's state", responses=snapshot_docs.GET_EXPORT
+)
+def show_export(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
+    return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.EXPORT, id))
+
+
+@app.post(
+    "/restores",
+    cache_control=contract.NO_STORE,
+    summary="Load an export into an empty store",
+    responses=snapshot_docs.START_RESTORE,
+)
+def start_restore() -> Response[str]:
+    s = services()
+    key = request.import_key(app.current_event, s.settings.exports_prefix)
+    status, body = snapshots.start_restore(s.snapshots, s.objects, _submit, s.settings.imports, key)
+    return contract.json_response(status, body, {"Location": f"/restores/{body['id']}"})
+
+
+@app.get(
+    "/restores/<id>",
+    cache_control=contract.NO_STORE,
+    summary="One restore's state",
+    responses=snapshot_docs.GET_RESTORE,
+)
+def show_restore(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
+    return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.RESTORE, id))
 
 
 lambda_handler = entrypoint(app.resolve)

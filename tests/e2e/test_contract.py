@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -55,6 +56,23 @@ def test_the_import_routes_refuse_unsigned_calls_and_serve_signed_ones(call: Cal
     assert call("GET", f"/imports/{'0' * 32}")[0] == 403
     status, _, body = call("GET", f"/imports/{'0' * 32}", sign=True)
     assert status == 404, body
+
+
+@pytest.mark.writes
+def test_an_export_is_written_and_a_restore_refuses_a_store_that_counts(call: Call) -> None:
+    assert call("POST", "/exports")[0] == 403  # unsigned
+    status, headers, body = call("POST", "/exports", sign=True)
+    assert status == 202, body
+    location = {name.lower(): value for name, value in headers.items()}["location"]
+    deadline = time.monotonic() + 330  # the worker's 300 s timeout, and then some
+    state = json.loads(call("GET", location, sign=True)[2])
+    while state["state"] in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(2)  # polling a job a user would poll; the condition is its state
+        state = json.loads(call("GET", location, sign=True)[2])
+    assert state["state"] == "done" and state["key"].startswith("exports/"), state
+    # The deployed store counts: a restore is refused, nothing written.
+    status, _, body = call("POST", "/restores", body={"key": state["key"]}, sign=True)
+    assert (status, json.loads(body)["error"]["code"]) == (409, "store_not_empty")
 
 
 @pytest.mark.writes

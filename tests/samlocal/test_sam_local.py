@@ -131,6 +131,9 @@ def test_every_http_event_through_sam_local_invoke(stack: Stack) -> None:
         "session/put-session": 401,
         "session/delete-session": 401,
         "imports/get-import": 404,
+        "imports/get-export": 404,
+        "imports/get-restore": 404,
+        "imports/post-restore": 404,  # no such export in the bucket
         "docs/get-openapi": 200,
         "hits/get-page": 200,
         "hits/get-page-badge": 200,

@@ -25,7 +25,15 @@ def template() -> Template:
 def test_the_templates_route_throttles_are_read(template: Template) -> None:
     assert template.default_throttle == Throttle(10.0, 20)
     assert template.throttles["GET /"] == Throttle(100.0, 200)
-    assert {r.path for r in template.routes if r.iam} == {"/imports", "/imports/{id}", "/pages/{page}/count"}
+    assert {r.path for r in template.routes if r.iam} == {
+        "/imports",
+        "/imports/{id}",
+        "/pages/{page}/count",
+        "/exports",
+        "/exports/{id}",
+        "/restores",
+        "/restores/{id}",
+    }
 
 
 def test_a_bucket_admits_its_burst_then_refuses() -> None:

@@ -23,6 +23,7 @@ from hitcounter.web import contract
 if TYPE_CHECKING:
     from hitcounter.data.jobs import LambdaJobs
     from hitcounter.data.objects import ObjectStore
+    from hitcounter.data.snapshot_store import SnapshotStore
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class Services:
         if not self.settings.imports_bucket:
             raise ConfigError("IMPORTS_BUCKET is not set")
         return objects.ObjectStore(objects.build_client(), self.settings.imports_bucket)
+
+    @cached_property
+    def snapshots(self) -> SnapshotStore:
+        """Exports and restores (built on first use: only the imports function and the
+        worker need them)."""
+        from hitcounter.data.snapshot_store import SnapshotStore
+
+        s = self.settings
+        return SnapshotStore(self.redis, s.key_prefix, s.hits_shards, s.pages.pages_max)
 
     @cached_property
     def jobs(self) -> LambdaJobs:

@@ -84,6 +84,7 @@ class Settings:
     hits_shards: int
     imports_bucket: str  # empty where the function does no imports
     imports_prefix: str
+    exports_prefix: str  # where exports are written, and the only place a restore reads
     scratch_dir: Path
     imports: ImportLimits
     pages: PageSettings
@@ -243,6 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
         imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
+        exports_prefix=_exports_prefix(env),
         scratch_dir=_scratch_dir(env),
         pages=PageSettings(
             pages_max=_int(env, "PAGES_MAX", 10_000, 1, 1_000_000),
@@ -259,6 +261,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             per_day=_int(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
         ),
     )
+
+
+def _exports_prefix(env: Mapping[str, str]) -> str:
+    """Where exports go: a folder of its own, never inside the imports' (an export landing
+    under logs/ would be imported as an access log by the bucket's trigger)."""
+    prefix = env.get("EXPORTS_PREFIX", "exports/").strip()
+    imports = env.get("IMPORTS_PREFIX", "logs/").strip()
+    if not prefix.endswith("/") or prefix == "/" or prefix.startswith(imports) or imports.startswith(prefix):
+        raise ConfigError(f"EXPORTS_PREFIX must be a folder (ending in /) apart from IMPORTS_PREFIX, got {prefix!r}")
+    return prefix
 
 
 def _scratch_dir(env: Mapping[str, str]) -> Path:

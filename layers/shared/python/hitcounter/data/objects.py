@@ -81,3 +81,21 @@ class ObjectStore:
             raise map_client_error(exc) from exc
         except BotoCoreError as exc:
             raise BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable") from exc
+
+    def upload(self, path: Path, key: str) -> None:
+        """Put a local file under ``key`` (boto3 switches to a multipart upload for a large
+        one; the bucket's lifecycle aborts one left incomplete)."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": "application/gzip"})
+        except S3UploadFailedError as exc:  # boto3's transfer wraps the ClientError
+            cause = exc.__cause__ if isinstance(exc.__cause__, ClientError) else None
+            if cause is not None:
+                raise map_client_error(cause) from exc
+            raise BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable") from exc
+        except ClientError as exc:
+            raise map_client_error(exc) from exc
+        except BotoCoreError as exc:
+            raise BackendUnavailable("the object store is unavailable, retry shortly", cause="s3_unavailable") from exc

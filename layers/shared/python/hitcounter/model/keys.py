@@ -92,9 +92,10 @@ _REFUSED = re.compile(f"[{refused_key_class()}]")
 
 
 def import_key(key: object, prefix: str) -> str:
-    """An access log's S3 key as an import may take it, or the error saying what is wrong."""
+    """An S3 key as an import (an access log) or a restore (an export) may take it, or the
+    error saying what is wrong."""
     if not isinstance(key, str) or not key:
-        raise Unprocessable('"key" is required: the S3 key of an access log, e.g. "logs/access.log.gz"')
+        raise Unprocessable(f'"key" is required: the S3 key of an object under {prefix!r}')
     # 256 characters are at most 1024 bytes in UTF-8: always a valid S3 key. The key is never
     # a local path (the download is always saved as "object"), so ".." is only a name.
     if len(key) > MAX_IMPORT_KEY_CHARS or _REFUSED.search(key):

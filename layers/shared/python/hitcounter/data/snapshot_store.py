@@ -1,0 +1,149 @@
+"""Reading every exported key out of Redis, and writing a checked export back in
+(``hitcounter.model.snapshot`` says which keys and why), plus the exports' and restores'
+state records.
+
+Reads ride pipelines (re-sent safely). Restore writes ride pipelines too, against the rule
+the counting scripts keep (``hitcounter.data.scripts``), and that is safe here: every write
+sets a value the file names (SET, SADD, ZADD, RPUSH after DEL on a fresh key, PEXPIREAT),
+so a re-sent one changes nothing, and a restore runs only into an empty store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from hitcounter.data.redis_client import RedisHandle
+from hitcounter.model import snapshot
+from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key
+
+BATCH = 256  # keys per pipeline: bounded replies, few round trips
+STATE_TTL = 7 * 86400
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SnapshotStore:
+    def __init__(self, handle: RedisHandle, key_prefix: str, shards: int, pages_max: int) -> None:
+        self._redis = handle
+        self._prefix = key_prefix
+        self.shards = shards
+        # A slot's registry holds at most its share of PAGES_MAX (as the page store admits).
+        self.slot_cap = math.ceil(pages_max / PAGE_SLOTS)
+
+    # --- state of an export or a restore -------------------------------------------------
+
+    def _state_key(self, job: str, ident: str) -> str:
+        return hits_key(self._prefix, self.shards, 0, f"{job}:{ident}:state")
+
+    def state(self, job: str, ident: str) -> dict[str, Any] | None:
+        with self._redis.use() as client:
+            raw = client.get(self._state_key(job, ident))
+        return json.loads(raw) if raw else None
+
+    def set_state(self, job: str, ident: str, record: dict[str, Any]) -> None:
+        with self._redis.use() as client:
+            client.set(self._state_key(job, ident), json.dumps(record, separators=(",", ":")), ex=STATE_TTL)
+
+    # --- the store's contents ------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        """No counter and no page: every site shard's count and every slot's page registry
+        is missing (one pipeline of EXISTS, whatever the store holds). Every counted hit,
+        import, page and seed writes one of them."""
+        keys = [hits_key(self._prefix, self.shards, s, "count") for s in range(self.shards)]
+        keys += [page_tag_key(self._prefix, slot, "pages") for slot in range(PAGE_SLOTS)]
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.exists(key)
+            return not any(pipe.execute())
+
+    def dump(self) -> Iterator[tuple[str, str, Any, int | None]]:
+        """Every exported key: (its name without the prefix, kind, value, expiry in epoch
+        ms or None), by SCAN over every primary, read in pipelines of ``BATCH`` keys. Each
+        key is read whole; keys written meanwhile may or may not be in (docs/exports.md)."""
+        pattern = _glob_escape(self._prefix) + "*"
+        with self._redis.use() as client:
+            batch: list[tuple[str, str]] = []
+            for raw in client.scan_iter(match=pattern, count=1000):
+                name = _text(raw)[len(self._prefix) :]
+                kind = snapshot.kind(name, self.shards)
+                if kind is not None:
+                    batch.append((name, kind))
+                if len(batch) >= BATCH:
+                    yield from self._read(client, batch)
+                    batch = []
+            if batch:
+                yield from self._read(client, batch)
+
+    def _read(self, client: Any, batch: list[tuple[str, str]]) -> Iterator[tuple[str, str, Any, int | None]]:
+        pipe = client.pipeline(transaction=False)
+        for name, kind in batch:
+            key = self._prefix + name
+            pipe.pttl(key)
+            if kind in ("count", "hll", "summary", "content"):
+                pipe.get(key)
+            elif kind == "recent":
+                pipe.lrange(key, 0, -1)
+            elif kind == "registry":
+                pipe.smembers(key)
+            else:
+                pipe.zrange(key, 0, -1, withscores=True)
+        replies = pipe.execute()
+        now_ms = int(time.time() * 1000)
+        for i, (name, kind) in enumerate(batch):
+            ttl, value = replies[2 * i], replies[2 * i + 1]
+            if ttl == -2 or not value:
+                continue  # gone between the SCAN and the read
+            expires = None if ttl < 0 else now_ms + int(ttl)
+            yield name, kind, _shape(kind, value), expires
+
+    def load(self, records: list[snapshot.Record]) -> None:
+        """Write checked records (one pipeline): each key replaced whole, then its expiry."""
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for record in records:
+                key = self._prefix + record.key
+                value = record.value
+                if record.kind in ("count", "hll", "content"):
+                    pipe.set(key, value)
+                elif record.kind == "summary":
+                    pipe.set(key, json.dumps(value, separators=(",", ":")))
+                elif record.kind == "recent":
+                    pipe.delete(key)
+                    pipe.rpush(key, *[json.dumps(item, separators=(",", ":")) for item in value])
+                elif record.kind == "registry":
+                    pipe.sadd(key, *value)
+                elif value:  # top, bots
+                    pipe.zadd(key, value)
+                if record.expires_at is not None:
+                    pipe.pexpireat(key, record.expires_at)
+            pipe.execute()
+
+
+_SHAPES: dict[str, Any] = {
+    "count": int,
+    "hll": bytes,
+    "summary": json.loads,
+    "content": _text,
+    "recent": lambda items: [json.loads(item) for item in items],
+    "registry": lambda members: sorted(_text(member) for member in members),
+    "top": lambda pairs: {_text(member): int(score) for member, score in pairs},
+    "bots": lambda pairs: {_text(member): int(score) for member, score in pairs},
+}
+
+
+def _shape(kind: str, value: Any) -> Any:
+    """A value as the export writes it (``hitcounter.model.snapshot``)."""
+    return _SHAPES[kind](value)
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a SCAN MATCH pattern that matches only itself."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,285 @@
+"""Export and restore: every counter, page, bucket and HyperLogLog into one object in the
+imports bucket, and such an object back into an empty store (docs/exports.md).
+
+As for imports, each has two halves: ``start_*`` runs in the HTTP request (checks, a state
+record, the hand-over to the worker: ``202``), ``run_*`` in the worker. A restore reads its
+file twice: first every line is checked (format, version, layout, each key's name and
+value, the closing checksum) and nothing is written; then, only if all of it holds and the
+store is still empty, it is written. Both are bounded like imports: the object's size, its
+size uncompressed, a line's length, and the worker's time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import secrets
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
+from hitcounter.core.settings import ImportLimits
+from hitcounter.data.objects import ObjectStore
+from hitcounter.data.scratch import ensure_room, invocation_dir
+from hitcounter.data.snapshot_store import SnapshotStore
+from hitcounter.logic.accesslog import OutOfTime, TooLarge
+from hitcounter.model import snapshot
+
+EXPORT, RESTORE = "export", "restore"
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+_ID = re.compile(r"[0-9a-f]{32}")
+WRITE_BATCH = 500
+_CHECK_TIME_EVERY = 1000  # records
+
+
+class StoreNotEmpty(AppError):
+    status = 409
+    code = "store_not_empty"
+    message = "a restore loads into an empty store only: this one already counts (hits or pages)"
+
+
+class SnapshotCrashed(AppError):
+    status = 500
+    code = "crashed"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"stopped on an unexpected error ({kind})")
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def lookup(store: SnapshotStore, job: str, ident: str) -> dict[str, Any]:
+    """What ``GET /exports/{id}`` or ``GET /restores/{id}`` shows (the state is kept 7 days)."""
+    state = store.state(job, ident) if _ID.fullmatch(ident) else None
+    if state is None:
+        raise NotFound(f"no {job} with that id")
+    return {"id": ident, **state}
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def start_export(store: SnapshotStore, submit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A new export, handed to the worker: its id and ``pending``."""
+    ident = secrets.token_hex(16)
+    record = {"state": PENDING, "updated_at": _now()}
+    store.set_state(EXPORT, ident, record)
+    submit({EXPORT: {"id": ident}})
+    return {"id": ident, **record}
+
+
+def run_export(
+    store: SnapshotStore,
+    objects: ObjectStore,
+    scratch_root: Path,
+    *,
+    prefix: str,
+    ident: str,
+    limits: ImportLimits,
+    remaining_ms: Callable[[], int] = lambda: 2**31,
+) -> dict[str, Any]:
+    """Write every exported key to one gzip file in scratch space, then upload it as
+    ``{prefix}{time}-{id}.jsonl.gz``: ``done`` with its key, record count and checksum."""
+    record: dict[str, Any] = {"state": RUNNING, "updated_at": _now()}
+    store.set_state(EXPORT, ident, record)
+    created = datetime.now(UTC)
+    key = f"{prefix}{created.strftime('%Y%m%dT%H%M%SZ')}-{ident}.jsonl.gz"
+    try:
+        with invocation_dir(scratch_root) as workdir:
+            path = workdir / "export.jsonl.gz"
+            records, digest = _write_export(store, path, created, limits, remaining_ms)
+            objects.upload(path, key)
+            size = path.stat().st_size
+    except BackendUnavailable:
+        raise  # Redis or S3 away: Lambda retries the event
+    except AppError as err:
+        store.set_state(EXPORT, ident, record | _failed(err))
+        raise
+    except Exception as exc:
+        crashed = SnapshotCrashed(type(exc).__name__)
+        store.set_state(EXPORT, ident, record | _failed(crashed))
+        raise crashed from exc
+    done = {"state": DONE, "updated_at": _now(), "key": key, "records": records, "bytes": size, "sha256": digest}
+    store.set_state(EXPORT, ident, done)
+    return {"id": ident, **done}
+
+
+def _failed(err: AppError) -> dict[str, Any]:
+    return {"state": FAILED, "updated_at": _now(), "reason": {"code": err.code, "message": err.message}}
+
+
+def _write_export(
+    store: SnapshotStore, path: Path, created: datetime, limits: ImportLimits, remaining_ms: Callable[[], int]
+) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    records = written = 0
+    created_at = created.isoformat(timespec="seconds").replace("+00:00", "Z")
+    with gzip.open(path, "wb", compresslevel=6) as out:
+
+        def put(data: bytes) -> None:
+            nonlocal written
+            written += len(data)
+            if written > limits.max_decompressed_bytes:
+                raise TooLarge(
+                    f"the export would be larger than {limits.max_decompressed_bytes} bytes uncompressed, what a "
+                    "restore reads (IMPORT_MAX_DECOMPRESSED_BYTES)"
+                )
+            digest.update(data)
+            out.write(data)
+
+        put(snapshot.encode_header(snapshot.header(store.shards, created_at)))
+        for name, kind, value, expires in store.dump():
+            put(snapshot.encode(name, kind, value, expires))
+            records += 1
+            if records % _CHECK_TIME_EVERY == 0 and remaining_ms() < limits.time_margin_ms:
+                raise OutOfTime("the export would not finish before the function's timeout")
+        out.write(snapshot.trailer(records, digest.hexdigest()))
+    return records, digest.hexdigest()
+
+
+# --- restore -------------------------------------------------------------------------------
+
+
+def restore_id(bucket: str, key: str, etag: str) -> str:
+    return hashlib.sha256(f"restore\n{bucket}\n{key}\n{etag}".encode()).hexdigest()[:32]
+
+
+def start_restore(
+    store: SnapshotStore,
+    objects: ObjectStore,
+    submit: Callable[[dict[str, Any]], None],
+    limits: ImportLimits,
+    key: str,
+) -> tuple[int, dict[str, Any]]:
+    """``409`` unless the store is empty; ``200`` for an object restored before; otherwise
+    the restore handed to the worker (``202``)."""
+    info = objects.head(key)
+    if info.size > limits.max_object_bytes:
+        raise PayloadTooLarge(f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}")
+    ident = restore_id(objects.bucket, key, info.etag)
+    state = store.state(RESTORE, ident)
+    if state is not None and state["state"] == DONE:
+        return 200, {"id": ident, **state}
+    if not store.is_empty() and not _resumable(state):
+        raise StoreNotEmpty()
+    if (
+        state is not None
+        and state["state"] in (PENDING, RUNNING)
+        and _now() - state["updated_at"] < limits.stale_seconds
+    ):
+        return 202, {"id": ident, **state}
+    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now()}
+    store.set_state(RESTORE, ident, record)
+    submit({RESTORE: {"id": ident, "key": key, "etag": info.etag}})
+    return 202, {"id": ident, **record}
+
+
+def _resumable(state: dict[str, Any] | None) -> bool:
+    """A restore that began writing and stopped (out of time, a crash) may run again into
+    what it wrote: every write sets the value the file names."""
+    return state is not None and bool(state.get("writing"))
+
+
+def run_restore(
+    store: SnapshotStore,
+    objects: ObjectStore,
+    scratch_root: Path,
+    *,
+    limits: ImportLimits,
+    ident: str,
+    key: str,
+    etag: str,
+    remaining_ms: Callable[[], int] = lambda: 2**31,
+) -> dict[str, Any]:
+    state = store.state(RESTORE, ident) or {}
+    record: dict[str, Any] = {"state": RUNNING, "key": key, "etag": etag, "updated_at": _now()}
+    if state.get("state") == DONE:
+        return {"id": ident, **state}
+    try:
+        info = objects.head(key)
+        if info.etag != etag:
+            raise Unprocessable("the object changed after POST /restores named it: restore it again")
+        if info.size > limits.max_object_bytes:
+            raise PayloadTooLarge(f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}")
+        store.set_state(RESTORE, ident, record | {"writing": _resumable(state)})
+        ensure_room(scratch_root, info.size)
+        with invocation_dir(scratch_root) as workdir:
+            path = workdir / "object"
+            objects.download(info, path)
+            now_ms = int(time.time() * 1000)
+            total = sum(1 for _ in _records(path, store, limits, remaining_ms, now_ms))  # check it all first
+            if not store.is_empty() and not _resumable(state):
+                raise StoreNotEmpty()
+            record |= {"writing": True}
+            store.set_state(RESTORE, ident, record)
+            batch: list[snapshot.Record] = []
+            for item in _records(path, store, limits, remaining_ms, now_ms):
+                if item is not None:
+                    batch.append(item)
+                if len(batch) >= WRITE_BATCH:
+                    store.load(batch)
+                    batch = []
+            if batch:
+                store.load(batch)
+    except BackendUnavailable:
+        raise
+    except AppError as err:
+        store.set_state(RESTORE, ident, record | _failed(err))
+        raise
+    except Exception as exc:
+        crashed = SnapshotCrashed(type(exc).__name__)
+        store.set_state(RESTORE, ident, record | _failed(crashed))
+        raise crashed from exc
+    done = {"state": DONE, "key": key, "etag": etag, "updated_at": _now(), "records": total}
+    store.set_state(RESTORE, ident, done)
+    return {"id": ident, **done}
+
+
+def _records(
+    path: Path, store: SnapshotStore, limits: ImportLimits, remaining_ms: Callable[[], int], now_ms: int
+) -> Iterator[snapshot.Record | None]:
+    """Every key line of the file, checked (None: expired already); the header and the
+    closing checksum checked too, so a caller that reads to the end has read a whole,
+    unaltered export."""
+    digest = hashlib.sha256()
+    read = count = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            first = _line(stream)
+            if not first:
+                raise Unprocessable("the object is empty: not an export")
+            snapshot.check_header(first, store.shards)
+            digest.update(first)
+            read += len(first)
+            previous = _line(stream)
+            while previous:
+                current = _line(stream)
+                read += len(previous)
+                if read > limits.max_decompressed_bytes:
+                    raise TooLarge(f"the export is larger than {limits.max_decompressed_bytes} bytes uncompressed")
+                if not current:  # ``previous`` is the last line: the checksum
+                    snapshot.check_trailer(previous, count, digest.hexdigest())
+                    return
+                digest.update(previous)
+                count += 1
+                if count % _CHECK_TIME_EVERY == 0 and remaining_ms() < limits.time_margin_ms:
+                    raise OutOfTime("the restore would not finish before the function's timeout; nothing was written")
+                yield snapshot.check_record(previous, store.shards, store.slot_cap, now_ms)
+                previous = current
+            raise Unprocessable("the export ends without its closing line: it is truncated")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise Unprocessable("the object is not a readable gzip file") from exc
+
+
+def _line(stream: gzip.GzipFile) -> bytes:
+    line = stream.readline(snapshot.MAX_LINE_BYTES + 1)
+    if len(line) > snapshot.MAX_LINE_BYTES:
+        raise Unprocessable(f"a line is longer than {snapshot.MAX_LINE_BYTES} bytes: not an export")
+    return line

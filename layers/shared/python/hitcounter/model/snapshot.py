@@ -1,0 +1,323 @@
+"""The export format (version 1), and what a restore accepts: pure functions, no I/O.
+
+An export is gzip-compressed JSON Lines (docs/exports.md):
+
+* line 1, the header: ``{"format": "hitcounter-export", "version": 1, "created_at": "…Z",
+  "hits_shards": N, "page_slots": 64}``;
+* one line per key: ``{"k": name, "v": value, "x": expiry}``: ``k`` the key without the
+  deployment's ``KEY_PREFIX``, ``x`` when it expires (epoch ms) or null for never, ``v``
+  in the shape its kind gives (below);
+* the last line: ``{"end": true, "records": n, "sha256": hex}``, the SHA-256 of every byte
+  before it, so a truncated or altered file is refused as a whole.
+
+What is exported is what the answers are made of; what is exported of each key follows from
+its name alone (``kind``), so a file cannot choose a type for a key:
+
+=================  ==========================================  ==========================
+kind               keys (after the counter's or slot's tag)    ``v``
+=================  ==========================================  ==========================
+count              ``count``, ``m:…``/``h:…``/``d:…`` buckets,  an integer
+                   and a page's
+hll                ``u:DAY`` (site), ``page:ID:u:DAY``         the HyperLogLog's raw bytes,
+                                                               base64: uniques restore
+                                                               exactly
+summary            ``import:ID``                               the summary object
+content            ``content:SHA256``                          the import id it names
+recent             ``imports:recent``                          up to 10 summary objects
+registry           ``pages`` (a slot's page ids)               the ids
+top                ``top:DAY`` (a slot's pages of a day)       ``{page: hits}``
+bots               ``page:ID:b:DAY``                           ``{reason: count}``
+=================  ==========================================  ==========================
+
+Not exported: what is derived (the periods' unions, remade by the next read), what lives
+minutes or hours for one request's sake (idempotency records, reload and limit windows,
+import staging and states, the day's import tally, sessions), and the daily salts: a
+restore makes fresh ones, so a visitor seen on the day of the export, before it, may count
+once more that day.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hitcounter.core.errors import Unprocessable
+from hitcounter.model import history
+from hitcounter.model.bots import REASONS
+from hitcounter.model.keys import PAGE_SLOTS, page_slot, valid_page
+
+FORMAT, VERSION = "hitcounter-export", 1
+MAX_LINE_BYTES = 64 * 1024  # a dense HyperLogLog is 16.4 KB in base64
+MAX_COUNT = 2**63 - 1  # Redis's integers
+MAX_SUMMARY_BYTES = 16 * 1024
+HLL_REGISTERS = 16384
+HLL_DENSE_BYTES = 16 + HLL_REGISTERS * 6 // 8
+
+_SITE = re.compile(r"\{hits(?::(?P<shard>0|[1-9][0-9]{0,3}))?\}:(?P<name>.+)")
+_SLOT = re.compile(r"\{pg:(?P<slot>0|[1-9][0-9]?)\}:(?P<name>.+)")
+_PAGE = re.compile(r"page:(?P<page>[A-Za-z0-9._-]{1,64}):(?P<name>.+)")
+_BUCKET = re.compile(r"(?P<unit>[mhd]):(?P<id>[0-9]{8,12})")
+_IMPORT = re.compile(r"import:[0-9a-f]{32}")
+_CONTENT = re.compile(r"content:[0-9a-f]{64}")
+_UNIT_FORMAT = {unit.prefix: unit.id_format for unit in history.UNITS.values()}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One key of an export, checked: its name (no prefix), kind, value and expiry."""
+
+    key: str
+    kind: str
+    value: Any
+    expires_at: int | None
+
+
+def _bucket_id(unit: str, ident: str) -> bool:
+    try:
+        datetime.strptime(ident, _UNIT_FORMAT[unit])
+    except ValueError:
+        return False
+    return len(ident) == {"m": 12, "h": 10, "d": 8}[unit]
+
+
+def _day(ident: str) -> bool:
+    return _bucket_id("d", ident)
+
+
+def kind(key: str, shards: int) -> str | None:
+    """The kind of an exported key (its name without the prefix), or None for a key that is
+    not exported (or not one of this scheme's names at all). Page keys must sit in the slot
+    their id hashes to, for one of ``shards``, or no read would ever find them."""
+    site = _SITE.fullmatch(key)
+    if site:
+        shard = site["shard"]
+        ours = shard is None if shards == 1 else shard is not None and int(shard) < shards
+        return _site_kind(site["name"]) if ours else None
+    slot = _SLOT.fullmatch(key)
+    if slot is None or int(slot["slot"]) >= PAGE_SLOTS:
+        return None
+    return _slot_kind(int(slot["slot"]), slot["name"], shards)
+
+
+def _slot_kind(slot: int, name: str, shards: int) -> str | None:
+    if name == "pages":
+        return "registry"
+    if name.startswith("top:"):
+        return "top" if _day(name[4:]) else None
+    page = _PAGE.fullmatch(name)
+    if page is None or not valid_page(page["page"]):
+        return None
+    if slot not in {page_slot(page["page"], s) for s in range(shards)}:
+        return None
+    return _page_kind(page["name"])
+
+
+def _site_kind(name: str) -> str | None:
+    if name == "count":
+        return "count"
+    if name == "imports:recent":
+        return "recent"
+    if _IMPORT.fullmatch(name):
+        return "summary"
+    if _CONTENT.fullmatch(name):
+        return "content"
+    return _history_kind(name)
+
+
+def _page_kind(name: str) -> str | None:
+    if name == "count":
+        return "count"
+    if name.startswith("b:"):
+        return "bots" if _day(name[2:]) else None
+    return _history_kind(name)
+
+
+def _history_kind(name: str) -> str | None:
+    bucket = _BUCKET.fullmatch(name)
+    if bucket and _bucket_id(bucket["unit"], bucket["id"]):
+        return "count"
+    if name.startswith("u:") and _day(name[2:]):
+        return "hll"
+    return None
+
+
+def valid_hll(raw: bytes) -> bool:
+    """Whether ``raw`` is a HyperLogLog Redis can read: the "HYLL" header, then either the
+    dense registers (exactly 12,288 bytes) or sparse opcodes covering exactly 16,384
+    registers (ZERO, XZERO and VAL, as Redis's hyperloglog.c reads them). Redis itself
+    checks a sparse one only when it is counted, and then answers an error: a restore must
+    never store one it would refuse."""
+    if len(raw) < 16 or raw[:4] != b"HYLL" or raw[5:8] != b"\0\0\0":
+        return False
+    if raw[4] == 0:
+        return len(raw) == HLL_DENSE_BYTES
+    if raw[4] != 1:
+        return False
+    covered, i = 0, 16
+    while i < len(raw):
+        op = raw[i]
+        if op & 0x80:  # VAL: 1vvvvvxx
+            covered += (op & 0x3) + 1
+            i += 1
+        elif op & 0x40:  # XZERO: 01xxxxxx yyyyyyyy
+            if i + 1 >= len(raw):
+                return False
+            covered += (((op & 0x3F) << 8) | raw[i + 1]) + 1
+            i += 2
+        else:  # ZERO: 00xxxxxx
+            covered += (op & 0x3F) + 1
+            i += 1
+        if covered > HLL_REGISTERS:
+            return False
+    return covered == HLL_REGISTERS
+
+
+def recount(raw: bytes) -> bytes:
+    """The HyperLogLog with its cached cardinality marked stale, so Redis counts its
+    registers again rather than trust a number written in a file."""
+    return raw[:15] + bytes([raw[15] | 0x80]) + raw[16:]
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError("a count is a whole number from 0 to 2^63-1")
+    return value
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(json.dumps(value)) > MAX_SUMMARY_BYTES:
+        raise ValueError("a summary is a JSON object of at most 16 KiB")
+    return value
+
+
+def _scores(value: Any, member_ok: Any) -> dict[str, int]:
+    if not isinstance(value, dict) or not all(isinstance(m, str) and member_ok(m) for m in value):
+        raise ValueError("a sorted set is an object of allowed members")
+    return {member: _count(score) for member, score in value.items()}
+
+
+def _hll(value: Any) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except binascii.Error:
+        raw = b""
+    if not valid_hll(raw):
+        raise ValueError("not a HyperLogLog Redis can read")
+    return recount(raw)
+
+
+def _content(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{32}", value):
+        raise ValueError("a content record names an import id")
+    return value
+
+
+def _recent(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not 0 < len(value) <= 10:
+        raise ValueError("the recent imports are 1 to 10 summaries")
+    return [_object(item) for item in value]
+
+
+def _registry(value: Any, slot_cap: int) -> list[str]:
+    if not isinstance(value, list) or not 0 < len(value) <= slot_cap:
+        raise ValueError("a slot's registry holds 1 to its share of PAGES_MAX page ids")
+    if not all(isinstance(p, str) and valid_page(p) for p in value):
+        raise ValueError("a registry holds page ids")
+    return sorted(set(value))
+
+
+_CHECKS: dict[str, Any] = {
+    "count": lambda value, _: _count(value),
+    "hll": lambda value, _: _hll(value),
+    "summary": lambda value, _: _object(value),
+    "content": lambda value, _: _content(value),
+    "recent": lambda value, _: _recent(value),
+    "registry": _registry,
+    "top": lambda value, _: _scores(value, valid_page),
+    "bots": lambda value, _: _scores(value, lambda m: m in REASONS),
+}
+
+
+def check_value(kind_: str, value: Any, slot_cap: int) -> Any:
+    """The value as it will be written, or ValueError saying what is wrong with it."""
+    return _CHECKS[kind_](value, slot_cap)
+
+
+def header(hits_shards: int, created_at: str) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "created_at": created_at, "hits_shards": hits_shards,
+            "page_slots": PAGE_SLOTS}  # fmt: skip
+
+
+def encode_header(first: dict[str, Any]) -> bytes:
+    return json.dumps(first, separators=(",", ":")).encode() + b"\n"
+
+
+def check_header(line: bytes, hits_shards: int) -> None:
+    """Refuse a file that is not a version-1 export made with this deployment's layout."""
+    first = _json_line(line)
+    if not isinstance(first, dict) or first.get("format") != FORMAT:
+        raise Unprocessable("not a hit counter export (its first line names no hitcounter-export format)")
+    if first.get("version") != VERSION:
+        raise Unprocessable(f"export format version {first.get('version')!r} is not one this version reads ({VERSION})")
+    if first.get("hits_shards") != hits_shards or first.get("page_slots") != PAGE_SLOTS:
+        raise Unprocessable(
+            f"the export was made with HITS_SHARDS={first.get('hits_shards')!r}; this deployment has {hits_shards}: "
+            "restore it into a deployment with the same HITS_SHARDS"
+        )
+
+
+def _json_line(line: bytes) -> Any:
+    if len(line) > MAX_LINE_BYTES:
+        raise Unprocessable(f"a line is longer than {MAX_LINE_BYTES} bytes")
+    try:
+        return json.loads(line, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Unprocessable("a line is not JSON") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_record(line: bytes, shards: int, slot_cap: int, now_ms: int) -> Record | None:
+    """One key line, checked; None for one that has expired already (nothing to restore)."""
+    item = _json_line(line)
+    if not isinstance(item, dict) or set(item) != {"k", "v", "x"} or not isinstance(item["k"], str):
+        raise Unprocessable('a record is {"k", "v", "x"} and nothing else')
+    key, expires = item["k"], item["x"]
+    kind_ = kind(key, shards)
+    if kind_ is None:
+        raise Unprocessable("a record names a key this version does not export")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int) or expires <= 0):
+        raise Unprocessable('a record\'s "x" is its expiry in epoch milliseconds, or null')
+    try:
+        value = check_value(kind_, item["v"], slot_cap)
+    except ValueError as exc:
+        raise Unprocessable(f"a {kind_} record is invalid: {exc}") from exc
+    if expires is not None and expires <= now_ms:
+        return None
+    return Record(key, kind_, value, expires)
+
+
+def check_trailer(line: bytes, records: int, digest: str) -> None:
+    last = _json_line(line)
+    if not isinstance(last, dict) or last.get("end") is not True:
+        raise Unprocessable("the export ends without its closing line: it is truncated")
+    if last.get("records") != records or last.get("sha256") != digest:
+        raise Unprocessable("the export's checksum does not match its content: it was altered or truncated")
+
+
+def encode(key: str, kind_: str, value: Any, expires_at: int | None) -> bytes:
+    """One key line, as an export writes it."""
+    if kind_ == "hll":
+        value = base64.b64encode(value).decode()
+    return json.dumps({"k": key, "v": value, "x": expires_at}, separators=(",", ":")).encode() + b"\n"
+
+
+def trailer(records: int, digest: str) -> bytes:
+    return json.dumps({"end": True, "records": records, "sha256": digest}).encode() + b"\n"

@@ -1,0 +1,103 @@
+"""The export format's grammar and checks (hitcounter.model.snapshot), without Redis."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from hitcounter.core.errors import Unprocessable
+from hitcounter.model import snapshot
+from hitcounter.model.keys import page_slot
+
+SPARSE_EMPTY = b"HYLL\x01\0\0\0" + b"\0" * 8 + bytes([0x40 | 0x3F, 0xFF])  # XZERO: all 16,384 registers
+
+
+@pytest.mark.parametrize(
+    ("key", "shards", "kind"),
+    [
+        ("{hits}:count", 1, "count"),
+        ("{hits:3}:count", 4, "count"),
+        ("{hits}:m:202612011530", 1, "count"),
+        ("{hits}:h:2026120115", 1, "count"),
+        ("{hits}:d:20261201", 1, "count"),
+        ("{hits}:u:20261201", 1, "hll"),
+        ("{hits}:import:" + "a" * 32, 1, "summary"),
+        ("{hits}:content:" + "b" * 64, 1, "content"),
+        ("{hits}:imports:recent", 1, "recent"),
+        ("{pg:5}:pages", 1, "registry"),
+        ("{pg:5}:top:20261201", 1, "top"),
+        (f"{{pg:{page_slot('home')}}}:page:home:count", 1, "count"),
+        (f"{{pg:{page_slot('home')}}}:page:home:u:20261201", 1, "hll"),
+        (f"{{pg:{page_slot('home')}}}:page:home:b:20261201", 1, "bots"),
+        (f"{{pg:{page_slot('home', 2)}}}:page:home:d:20261201", 3, "count"),
+        # Not exported: derived, short-lived, or secret.
+        ("{hits}:salt:20261201", 1, None),
+        ("{hits}:uq:30d:20261201", 1, None),
+        ("{hits}:idem:" + "c" * 64, 1, None),
+        ("{hits}:import:" + "a" * 32 + ":state", 1, None),
+        ("{hits}:imports:day:20261201", 1, None),
+        (f"{{pg:{page_slot('home')}}}:page:home:recent", 1, None),
+        ("{pg:5}:rl:202612011530", 1, None),
+        ("{pg:5}:topq:30d:20261201", 1, None),
+        ("session:abc", 1, None),
+        # Not this layout: another shard count, a slot that does not exist, a page in the wrong slot.
+        ("{hits:0}:count", 1, None),
+        ("{hits}:count", 4, None),
+        ("{hits:4}:count", 4, None),
+        ("{pg:64}:pages", 1, None),
+        (f"{{pg:{(page_slot('home') + 1) % 64}}}:page:home:count", 1, None),
+        ("{hits}:d:20261341", 1, None),  # no 41st of the 13th month
+        ("{pg:5}:page:..:count", 1, None),
+    ],
+)
+def test_a_keys_name_alone_says_whether_and_how_it_is_exported(key: str, shards: int, kind: str | None) -> None:
+    assert snapshot.kind(key, shards) == kind
+
+
+def test_hyperloglogs_are_checked_as_redis_reads_them() -> None:
+    assert snapshot.valid_hll(SPARSE_EMPTY)
+    assert snapshot.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12288)  # dense, the exact size
+    assert not snapshot.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12287)
+    assert not snapshot.valid_hll(SPARSE_EMPTY[:-1] + b"\xfe")  # one register short
+    assert not snapshot.valid_hll(SPARSE_EMPTY + b"\x80")  # one too many
+    assert not snapshot.valid_hll(SPARSE_EMPTY[:-1])  # an XZERO cut in half
+    assert not snapshot.valid_hll(b"HYLX" + SPARSE_EMPTY[4:])
+    assert not snapshot.valid_hll(SPARSE_EMPTY[:4] + b"\x02" + SPARSE_EMPTY[5:])  # no such encoding
+    # A restored HyperLogLog's cached count is marked stale: Redis counts its registers.
+    assert snapshot.recount(SPARSE_EMPTY)[15] & 0x80 and snapshot.recount(SPARSE_EMPTY)[16:] == SPARSE_EMPTY[16:]
+
+
+def _line(record: Any) -> bytes:
+    return json.dumps(record).encode()
+
+
+def test_records_are_checked_and_the_expired_skipped() -> None:
+    hll = base64.b64encode(SPARSE_EMPTY).decode()
+    ok = snapshot.check_record(_line({"k": "{hits}:u:20261201", "v": hll, "x": 2_000_000_000_000}), 1, 157, 0)
+    assert ok is not None and ok.kind == "hll" and ok.expires_at == 2_000_000_000_000
+    assert snapshot.check_record(_line({"k": "{hits}:count", "v": 3, "x": 5}), 1, 157, 10) is None  # expired
+    bad_records: list[dict[str, Any]] = [
+        {"k": "{hits}:count", "v": 1.5, "x": None},
+        {"k": "{hits}:count", "v": True, "x": None},
+        {"k": "{hits}:count", "v": 2**63, "x": None},
+        {"k": "{hits}:count", "v": 1, "x": "soon"},
+        {"k": "{pg:5}:pages", "v": ["ok", "<script>"], "x": None},
+        {"k": "{pg:5}:pages", "v": [f"p{i}" for i in range(158)], "x": None},  # past the slot's share
+        {"k": "{pg:5}:top:20261201", "v": {"home": -1}, "x": None},
+        {"k": "{hits}:imports:recent", "v": [{}] * 11, "x": None},
+        {"k": "{hits}:content:" + "b" * 64, "v": "../../etc", "x": None},
+    ]
+    for bad in bad_records:
+        with pytest.raises(Unprocessable):
+            snapshot.check_record(_line(bad), 1, 157, 0)
+
+
+def test_the_header_names_the_format_version_and_layout() -> None:
+    snapshot.check_header(snapshot.encode_header(snapshot.header(1, "2026-12-01T00:00:00Z")), 1)
+    with pytest.raises(Unprocessable, match="HITS_SHARDS"):
+        snapshot.check_header(snapshot.encode_header(snapshot.header(2, "2026-12-01T00:00:00Z")), 1)
+    with pytest.raises(Unprocessable, match="version"):
+        snapshot.check_header(b'{"format":"hitcounter-export","version":9}', 1)
