@@ -93,16 +93,31 @@ def warm(server: RedisServer) -> dict[str, float]:
             floors.append(floor)
             for name, fn in subjects.items():
                 ratios[name].append(per_call_us(fn, n) / floor)
+        server_us = {name: _server_us(raw, subjects[name], n) for name in ("handler", "page")}
     finally:
         sys.stdout = real_stdout
     incr = statistics.median(floors)
     # What one raw INCR varied by across runs: a part of the handler smaller than this is noise.
-    result = {"incr_us": incr, "noise_us": max(floors) - min(floors)}
+    result = {
+        "incr_us": incr,
+        "noise_us": max(floors) - min(floors),
+        "redis_root_us": server_us["handler"],
+        "redis_page_us": server_us["page"],
+    }
     for name, values in ratios.items():
         result[f"{name}_ratio"] = statistics.median(values)
         result[f"{name}_min"], result[f"{name}_max"] = min(values), max(values)
         result[f"{name}_us"] = statistics.median(values) * incr
     return result
+
+
+def _server_us(raw: redis.Redis, fn: Callable[[], object], n: int) -> float:
+    """Redis's own CPU per call of ``fn``'s one script (INFO commandstats): what ElastiCache
+    Serverless bills as ECPUs."""
+    raw.config_resetstat()
+    for _ in range(n):
+        fn()
+    return float(raw.info("commandstats")["cmdstat_evalsha"]["usec_per_call"])
 
 
 def badge_render() -> dict[str, float]:

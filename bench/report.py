@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import runtime
+from bench import costs, runtime
 from bench.goals import GOALS
 
 BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
@@ -53,6 +53,17 @@ def tables(r: dict[str, Any]) -> list[str]:
                 f"| {route}{label} | {rie[subject][key]['median']:{fmt}} ms | {rie['bare'][key]['median']:{fmt}} ms "
                 f"| {_spread(rie[ratio][key])} | {goal.verdict(rie[ratio][key]['median'])} |"
             )
+    for key, label, fmt in rows:
+        lines.append(
+            f"| the Powertools floor (resolver + one `INCR`, nothing else): {label} "
+            f"| {rie['floor'][key]['median']:{fmt}} ms | {rie['bare'][key]['median']:{fmt}} ms "
+            f"| {_spread(rie['floor_ratio'][key])} | (reference) |"
+        )
+    for subject, label in (("ours", "`GET /`"), ("page", "a page hit"), ("floor", "the floor"), ("bare", "bare")):
+        written = rie[subject]["log_bytes"]["median"]
+        verdict = GOALS["log_bytes"].verdict(written) if subject in ("ours", "page") else ""
+        lines.append(f"| bytes written to the log per warm invocation, {label} | {written:.0f} B | | | {verdict} |")
+    lines += _bill(r, chosen["HitsFunction"])
     lines += [
         "",
         "### Memory and cost",
@@ -142,6 +153,65 @@ def tables(r: dict[str, Any]) -> list[str]:
         *(f"| {name} | {raw / 1024:.0f} KiB | {zipped / 1024:.0f} KiB |" for name, (raw, zipped) in sizes.items()),
         "",
         "![ratios](BENCHMARKS.png)",
+    ]
+    return lines
+
+
+def _bill(r: dict[str, Any], memory_mb: int) -> list[str]:
+    """The cost of a million hits, all in, and the ceiling the defaults set."""
+    rie, w = r["runtime"], r["warm"]
+    lines = ["", "### What a million hits cost, all in", ""]
+    for subject, label, server in (
+        ("ours", "`GET /`", "redis_root_us"),
+        ("page", "`GET /pages/{page}`", "redis_page_us"),
+    ):
+        bill = costs.per_million(
+            rie[subject]["duration"]["median"], memory_mb, rie[subject]["log_bytes"]["median"], w[server]
+        )
+        lines += [f"| {label}: item | USD per million | from |", "|---|---|---|"]
+        lines += [f"| {item} | {usd:.4f} | {how} |" for item, usd, how in bill.rows]
+        total = bill.but_api_gateway
+        lines += [f"| **all but API Gateway** | **{total:.3f}** | {GOALS['bill'].verdict(total)} |", ""]
+    floor = costs.per_million(1, memory_mb, 0, 1).floor_month_usd
+    lines.append(
+        f"Plus the cache's floor, whatever the traffic: ElastiCache Serverless bills at least "
+        f"{costs.STORAGE_MINIMUM_GB['valkey'] * 1000:.0f} MB of Valkey (${floor['valkey']:.2f} a month, the "
+        f"template's default engine) or {costs.STORAGE_MINIMUM_GB['redis']:.0f} GB of Redis OSS "
+        f"(${floor['redis']:.2f} a month). Prices: us-east-1 list prices read {costs.PRICE_DATE}; ECPUs at "
+        f"{costs.MICROSECONDS_PER_ECPU:g} µs of Redis CPU each (AWS publishes no rule for scripts)."
+    )
+    limits = costs.template_limits()
+    root_ecpu, page_ecpu = costs.ecpus(w["redis_root_us"]), costs.ecpus(w["redis_page_us"])
+    hk = r["hot_key"]
+    lines += [
+        "",
+        "### The ceiling at the defaults",
+        "",
+        "| limit | allows | binds at | how to raise it |",
+        "|---|---|---|---|",
+        f"| the stage's route throttle, `GET /` (`ThrottleRateLimit`) | {limits['ThrottleRateLimit']} req/s "
+        f"| **first**: {limits['ThrottleRateLimit']} hits/s | the parameter (and `ThrottleBurstLimit`) |",
+        f"| the stage's route throttle, a page and its badge (`PageThrottleRateLimit`) "
+        f"| {limits['PageThrottleRateLimit']} req/s each, for all pages together | {limits['PageThrottleRateLimit']} "
+        f"page hits/s + as many badges | the parameter |",
+        "| the per-client limit (`RATE_LIMIT_PER_MINUTE`) | 60 counted page hits a minute per client and page slot "
+        "| one client, 1/s on one page | the variable (0: off) |",
+        f"| the cache's ECPU limit (`CacheMaxEcpuPerSecond`) | {limits['CacheMaxEcpuPerSecond']} ECPU/s "
+        f"| {int(limits['CacheMaxEcpuPerSecond']) / root_ecpu:.0f} `GET /`/s ({root_ecpu:.1f} ECPU each), or "
+        f"{int(limits['CacheMaxEcpuPerSecond']) / page_ecpu:.0f} page hits/s ({page_ecpu:.1f} each) "
+        f"| the parameter (up to 15,000,000) |",
+        f"| one slot of ElastiCache Serverless (about 30,000 ECPU/s, AWS's documented per-slot figure) "
+        f"| one counter or one page per slot | {30000 / root_ecpu:.0f} `GET /`/s on `{{hits}}`; "
+        f"{30000 / page_ecpu:.0f} hits/s on one page | `HITS_SHARDS` (site and each page over that many slots) |",
+        "| API Gateway's account quota | 10,000 req/s per region (burst 5,000) | every route together | a quota "
+        "increase |",
+        "| Lambda concurrency | 1,000 per region (account default) | at a few ms a hit, about 300,000 req/s | "
+        "a quota increase |",
+        "",
+        f"On a local 3-master cluster, where page hits land: one page puts "
+        f"{hk['one_page_busiest_share']:.0%} of the scripts on its master; 64 pages, "
+        f"{hk['many_pages_busiest_share']:.0%} on the busiest (a third is even); one page with `HITS_SHARDS=8`, "
+        f"{hk['one_page_shards8_busiest_share']:.0%}.",
     ]
     return lines
 

@@ -37,6 +37,9 @@ from localapi.services import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RIE = Path(str(__import__("samcli").__file__)).parent / "local" / "rapid" / "aws-lambda-rie-x86_64"
+# What the emulator itself writes (the platform's lines, and its own messages): everything
+# else in the log is the function's.
+_PLATFORM = re.compile(r"^(START|END|REPORT) RequestId:|\((rapid|runtime|extension)\)|^time=")
 _REPORT = re.compile(r"REPORT RequestId: \S+\s+(?:Init Duration: [\d.]+ ms\s+)?Duration: ([\d.]+) ms")
 
 BARE = """import os
@@ -132,6 +135,12 @@ class Runtime:
             body = json.loads(response.read())
         return (time.perf_counter() - start) * 1000, body
 
+    def function_log_bytes(self) -> int:
+        """Bytes the function wrote to its log so far (the platform's lines left out)."""
+        self.log.flush()
+        lines = Path(self.log.name).read_text().splitlines(keepends=True)
+        return sum(len(line.encode()) for line in lines if not _PLATFORM.search(line))
+
     def durations(self) -> list[float]:
         self.log.flush()
         return [float(m) for m in _REPORT.findall(Path(self.log.name).read_text())]
@@ -172,6 +181,29 @@ def runtime(
         made.stop()
 
 
+# The floor while we keep Powertools: its HTTP API resolver and one INCR, nothing else (no
+# Logger, no Metrics, no history): what the issue measured at 1.07-1.09x warm.
+FLOOR = """import os
+import redis
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+app = APIGatewayHttpResolver()
+_client = None
+
+
+@app.get("/")
+def hello():
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    return Response(200, "text/plain", f"Hello World! {_client.incr('floor')} times.")
+
+
+def lambda_handler(event, context):
+    return app.resolve(event, context)
+"""
+
+
 def _event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
     return event
@@ -200,16 +232,29 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
         bare = Path(tmp) / "bare"
         bare.mkdir()
         (bare / "app.py").write_text(BARE)
-        env = {**functions["HitsFunction"].environment, "REDIS_URL": redis_url, "KEY_PREFIX": "bench:"}
+        floor = Path(tmp) / "floor"
+        floor.mkdir()
+        (floor / "app.py").write_text(FLOOR)
+        env = {
+            **functions["HitsFunction"].environment,
+            "REDIS_URL": redis_url,
+            "KEY_PREFIX": "bench:",
+            # What the template's LoggingConfig makes Lambda set (Powertools reads them).
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        }
         ours = (build / "HitsFunction", "app.lambda_handler")
         cases = {
             "ours": (*ours, _event("hits/get-root")),
             "page": (*ours, _event("hits/get-page")),
+            "floor": (floor, "app.lambda_handler", _event("hits/get-root")),
             "bare": (bare, "app.lambda_handler", _event("hits/get-root")),
         }
-        results: dict[str, dict[str, list[float]]] = {k: {"first": [], "warm": [], "duration": []} for k in cases}
+        results: dict[str, dict[str, list[float]]] = {
+            k: {"first": [], "warm": [], "duration": [], "log_bytes": []} for k in cases
+        }
         ratios: dict[str, dict[str, list[float]]] = {
-            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page")
+            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "floor")
         }
         for run in range(-1, runs):  # run -1 warms the page cache for all and is not counted
             # The runtimes live at once and take turns, so the machine's drift hits all alike.
@@ -217,17 +262,21 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
             with contextlib.ExitStack() as stack:
                 rts = {name: stack.enter_context(runtime(*cases[name][:2], layers, env)) for name in order}
                 warm: dict[str, list[float]] = {name: [] for name in cases}
+                after_first: dict[str, int] = {}
                 for name in order:
                     # The emulator starts the runtime on the first invocation: INIT is inside it.
                     took, answer = rts[name].invoke(_counted(cases[name][2]))
                     assert answer.get("statusCode") == 200, answer
                     results[name]["first"].append(took)
+                    after_first[name] = rts[name].function_log_bytes()
                 for _ in range(warm_n):
                     for name in order:
                         warm[name].append(rts[name].invoke(_counted(cases[name][2]))[0])
                 for name in cases:
                     results[name]["warm"].append(statistics.median(warm[name]))
                     results[name]["duration"].append(statistics.median(rts[name].durations()[1:]))
+                    written = rts[name].function_log_bytes() - after_first[name]
+                    results[name]["log_bytes"].append(written / warm_n)
             if run < 0:
                 for parts in results.values():
                     for values in parts.values():
@@ -239,6 +288,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     summary: dict[str, Any] = {name: {k: _spread(v) for k, v in parts.items()} for name, parts in results.items()}
     summary["ratio"] = {k: _spread(v) for k, v in ratios["ours"].items()}
     summary["page_ratio"] = {k: _spread(v) for k, v in ratios["page"].items()}
+    summary["floor_ratio"] = {k: _spread(v) for k, v in ratios["floor"].items()}
     return summary
 
 

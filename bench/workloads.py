@@ -225,8 +225,34 @@ def hot_key() -> dict[str, float]:
             out[f"shards{shards}_rps"] = threads * each / elapsed
             out[f"shards{shards}_exact"] = float(store.count() == threads * each)
             store.close()
+        out |= _page_spread(cluster)
     finally:
         cluster.stop()
+    return out
+
+
+def _page_spread(cluster: Any) -> dict[str, float]:
+    """Where page hits land on the three masters: the busiest master's share of the scripts,
+    for one page, for 64 pages, and for one page spread with HITS_SHARDS=8 (1/3 is even)."""
+    from hitcounter.core.settings import load_settings
+    from hitcounter.data.page_store import PageStore
+    from hitcounter.data.redis_client import RedisHandle
+    from hitcounter.model.history import Visit, visitor_key
+
+    out: dict[str, float] = {}
+    for name, pages, shards in (("one_page", 1, 1), ("many_pages", 64, 1), ("one_page_shards8", 1, 8)):
+        cluster.flushall()
+        nodes = [node.client() for node in cluster.alive()]
+        for node in nodes:
+            node.config_resetstat()
+        handle = RedisHandle(load_settings({"REDIS_URL": cluster.url, "REDIS_MODE": "cluster"}).redis)
+        store = PageStore(handle, "", 10_000, 86400, shards)
+        for i in range(3000):
+            visitor = visitor_key(f"10.1.{i % 250}.{i // 250}", "bench")
+            store.hit(f"page-{i % pages}", Visit(time.time_ns() // 1_000_000, visitor))
+        calls = [int(n.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)) for n in nodes]
+        out[f"{name}_busiest_share"] = max(calls) / max(1, sum(calls))
+        handle.close()
     return out
 
 

@@ -9,20 +9,41 @@ from typing import Any
 
 import pytest
 
-from tests.support.events import Invoke, body_json, context, load_event
+from tests.support.events import ROOT, Invoke, body_json, context, load_event
 
 
 def _lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def test_metrics_count_hits_and_the_cold_start(invoke_hits: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_warm_hit_writes_nothing_to_the_log(invoke_hits: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
+    # The Hits metric comes from API Gateway's access log (template.yaml's HitsMetricFilter):
+    # after the first (a new store: CounterStarted and its warning), a hit writes no byte.
     invoke_hits(load_event("hits/get-root"))
-    invoke_hits(load_event("hits/get-hits"))
-    metrics = [line for line in _lines(capsys.readouterr().out) if "_aws" in line]
-    names = [m["Name"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
-    assert names.count("Hits") == 1  # /hits counts nothing
-    assert all(line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TwelveFactorHits" for line in metrics)
+    first = [line for line in _lines(capsys.readouterr().out) if "_aws" in line]
+    assert all(line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TwelveFactorHits" for line in first)
+    for _ in range(5):
+        invoke_hits(load_event("hits/get-root"))
+    assert capsys.readouterr().out == ""
+
+
+def test_the_hits_metric_counts_get_root_answers_in_the_access_log() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    doc = cfn_yaml.load(str(ROOT / "template.yaml"))
+    stage = doc["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+    fields = json.loads(stage)
+    # The filter compares strings: the format writes both fields quoted, as API Gateway fills them.
+    assert fields["route"] == "$context.routeKey" and fields["status"] == "$context.status"
+    metric_filter = doc["Resources"]["HitsMetricFilter"]["Properties"]
+    assert metric_filter["LogGroupName"] == {"Ref": "ApiAccessLogs"}
+    assert metric_filter["FilterPattern"] == '{ $.route = "GET /" && $.status = "200" }'
+    (transform,) = metric_filter["MetricTransformations"]
+    assert (transform["MetricNamespace"], transform["MetricName"], transform["MetricValue"]) == (
+        "TwelveFactorHits",
+        "Hits",
+        "1",
+    )
 
 
 def test_error_log_has_the_request_id_and_no_secret(

@@ -60,6 +60,8 @@ class HitStore:
         self.idempotency_ttl = idempotency_ttl
         self._count_hit = script(COUNT_HIT)
         self._period_union = script(PERIOD_UNION)
+        # The last minute's key names (shard, minute) → keys: safe to lose, rebuilt on a miss.
+        self._minute_keys: tuple[tuple[int, int], list[str]] = ((-1, -1), [])
 
     def _total(self) -> int:
         """The sum of every shard, read in one pipeline: GETs only, so a re-send is harmless."""
@@ -70,15 +72,21 @@ class HitStore:
             return sum(int(v) for v in pipe.execute() if v is not None)
 
     def _history_keys(self, shard: int, visit: Visit) -> list[str]:
-        """The buckets, the day's HyperLogLog and the day's salt of this visit, on ``shard``."""
-        day = history.day_id(visit.at_ms)
-        return [
-            hits_key(self._prefix, self.shards, shard, f"m:{history.minute_id(visit.at_ms)}"),
-            hits_key(self._prefix, self.shards, shard, f"h:{history.hour_id(visit.at_ms)}"),
-            hits_key(self._prefix, self.shards, shard, f"d:{day}"),
-            hits_key(self._prefix, self.shards, shard, f"u:{day}"),
-            hits_key(self._prefix, self.shards, shard, f"salt:{day}"),
-        ]
+        """The buckets, the day's HyperLogLog and the day's salt of this visit, on ``shard``:
+        the same five names for a whole minute, so they are made once a minute per shard
+        (three date formats and five strings per hit, otherwise)."""
+        minute = (shard, visit.at_ms // 60_000)
+        if self._minute_keys[0] != minute:
+            day = history.day_id(visit.at_ms)
+            keys = [
+                hits_key(self._prefix, self.shards, shard, f"m:{history.minute_id(visit.at_ms)}"),
+                hits_key(self._prefix, self.shards, shard, f"h:{history.hour_id(visit.at_ms)}"),
+                hits_key(self._prefix, self.shards, shard, f"d:{day}"),
+                hits_key(self._prefix, self.shards, shard, f"u:{day}"),
+                hits_key(self._prefix, self.shards, shard, f"salt:{day}"),
+            ]
+            self._minute_keys = (minute, keys)
+        return self._minute_keys[1]
 
     def _step(self, shard: int, record: str | None, mode: str, visit: Visit) -> tuple[int, bool]:
         """One EVALSHA: (the shard's new value or the recorded N, replayed)."""
@@ -86,11 +94,7 @@ class HitStore:
         args: list[str | int] = [
             self.idempotency_ttl if record else 0,
             mode,
-            history.MINUTE_TTL,
-            history.HOUR_TTL,
-            history.DAY_TTL,
             secrets.token_hex(16),  # the day's salt if this is its first hit (CSPRNG: no clone shares it)
-            history.SALT_TTL,
             visit.visitor,
         ]
         with self._redis.use() as client:

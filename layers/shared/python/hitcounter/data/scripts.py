@@ -29,35 +29,22 @@ def script(source: str) -> Script:
     return Script(None, text.encode())  # type: ignore[arg-type]
 
 
-# A visitor into the day's HyperLogLog, salted with the day's salt (made by the day's first hit,
-# from the fresh one the caller sends): the same few lines in every counting script, with
-# their KEYS and ARGV positions filled in.
-_ADD_VISITOR = """if ARGV[{digest}] ~= '' then
-  local salt = redis.call('GET', KEYS[{salt}])
-  if not salt then
-    salt = ARGV[{fresh_salt}]
-    redis.call('SET', KEYS[{salt}], salt, 'EX', ARGV[{salt_ttl}])
-  end
-  redis.call('PFADD', KEYS[{hll}], redis.sha1hex(salt .. ARGV[{digest}]))
-  redis.call('EXPIRE', KEYS[{hll}], ARGV[{hll_ttl}])
-end"""
-
-
 # One counted hit, in one server-side step: dedupe (with an Idempotency-Key), count, and add
-# the hit to its minute, hour and day buckets and its visitor to the day's HyperLogLog. Every
+# the hit to its minute, hour and day buckets and its visitor to the day's HyperLogLog, salted
+# with the day's salt (made by the day's first hit from the fresh one the caller sends). Every
 # key is under the counter shard's hash tag. A replay returns the N the first request got
-# and adds nothing.
+# and adds nothing. The TTLs never change, so they live in the text: a call carries only
+# what the hit brings (fewer arguments to encode in the client and to enter Lua with).
 #   KEYS: counter, record, minute, hour, day, uniques, salt
 #   ARGV: record TTL ("0": no Idempotency-Key), "n" to record the count or "0" a placeholder
-#         (sharded: the caller records the total), minute/hour/day TTLs, a fresh salt (used
-#         only if the day has none), the salt's TTL, the visitor's digest ("" for none)
-COUNT_HIT = (
-    """
+#         (sharded: the caller records the total), a fresh salt (used only if the day has
+#         none), the visitor's digest ("" for none)
+COUNT_HIT = f"""
 #!lua
 local keyed = ARGV[1] ~= '0'
 if keyed then
   local seen = redis.call('GET', KEYS[2])
-  if seen then return {tonumber(seen), 1} end
+  if seen then return {{tonumber(seen), 1}} end
 end
 local n = redis.call('INCR', KEYS[1])
 if keyed then
@@ -65,16 +52,23 @@ if keyed then
   if ARGV[2] == 'n' then value = n end
   redis.call('SET', KEYS[2], value, 'EX', ARGV[1])
 end
-for i = 3, 5 do
-  redis.call('INCR', KEYS[i])
-  redis.call('EXPIRE', KEYS[i], ARGV[i])
+redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], {history.MINUTE_TTL})
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], {history.HOUR_TTL})
+redis.call('INCR', KEYS[5])
+redis.call('EXPIRE', KEYS[5], {history.DAY_TTL})
+if ARGV[4] ~= '' then
+  local salt = redis.call('GET', KEYS[7])
+  if not salt then
+    salt = ARGV[3]
+    redis.call('SET', KEYS[7], salt, 'EX', {history.SALT_TTL})
+  end
+  redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[4]))
+  redis.call('EXPIRE', KEYS[6], {history.DAY_TTL})
 end
+return {{n, 0}}
 """
-    + _ADD_VISITOR.format(digest=8, hll=6, salt=7, fresh_salt=6, salt_ttl=7, hll_ttl=5)
-    + """
-return {n, 0}
-"""
-)
 
 
 # The unique visitors of a period's closed days (every day but today), merged once per day

@@ -1,4 +1,6 @@
-"""Counting one hit: the store's step, its metric, and the warning a reset count deserves."""
+"""Counting one hit: the store's step, and the warning a reset count deserves. The Hits
+metric comes from API Gateway's access log (template.yaml, ``HitsMetricFilter``), not from
+here: nothing is written per hit."""
 
 from __future__ import annotations
 
@@ -11,8 +13,6 @@ def count(store: HitStore, idempotency_key: str | None, visit: Visit) -> Hit:
     """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``;
     either way the hit's buckets and visitor go in the same step (a replay adds nothing)."""
     hit = store.incr(visit) if idempotency_key is None else store.incr_once(idempotency_key, visit)
-    if not hit.replayed:
-        count_metric("Hits")
     if hit.started:
         # The key was new. That is right once in a store's life, and otherwise means the count
         # was lost: a restart without persistence, an eviction, a flush, a new cache. An
