@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 from hitcounter.core.errors import AppError
 from hitcounter.logic import counting, pages
 from hitcounter.logic.stats import read_stats
+from hitcounter.model import bots
 from hitcounter.runtime import services
 from hitcounter.web import api_docs, badge, contract, page_docs, request
 from hitcounter.web.entry import entrypoint
@@ -160,3 +161,10 @@ def seed(page: str) -> Response[str]:
 
 
 lambda_handler = entrypoint(app.resolve)
+
+try:  # With SnapStart, the snapshot holds the compiled crawler list: no restored page hit pays it.
+    from snapshot_restore_py import register_before_snapshot
+except ImportError:  # not in Lambda's runtime, or not this runtime's version
+    pass
+else:
+    register_before_snapshot(bots.prepare)

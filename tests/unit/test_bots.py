@@ -80,3 +80,12 @@ def test_rate_limit_fields_follow_the_draft() -> None:
     err = RateLimited(60, 7)
     assert err.status == 429 and err.headers["Retry-After"] == "7" and err.headers["RateLimit-Remaining"] == "0"
     assert RateLimited.headers == {}  # the class's own stays empty: each error carries its own
+
+
+def test_the_list_can_be_compiled_ahead_of_the_first_page_hit() -> None:
+    from crawlerdetect.crawlerdetect import get_compiled_crawler_regex
+
+    bots._detector.cache_clear()
+    get_compiled_crawler_regex.cache_clear()
+    bots.prepare()
+    assert get_compiled_crawler_regex.cache_info().currsize == 1

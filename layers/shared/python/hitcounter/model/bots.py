@@ -42,6 +42,12 @@ def _detector() -> Any:
     return CrawlerDetect()
 
 
+def prepare() -> None:
+    """Compile the list now (about 18 ms) rather than on the first page hit: what a
+    SnapStart snapshot should hold (functions/hits registers it before the snapshot)."""
+    _detector().is_crawler("Mozilla/5.0 (compile the list)")
+
+
 @lru_cache(maxsize=4096)
 def listed(user_agent: str) -> bool:
     """Whether the maintained list names this User-Agent (verdicts cached per agent)."""

@@ -93,8 +93,13 @@ def utf8_size(value: Any) -> int:
 def headers(event: BaseProxyEvent) -> Mapping[str, str]:
     """The request headers, looked up case-insensitively: API Gateway lower-cases the names,
     ``sam local start-api`` keeps the client's case (``Accept``). Powertools' own mapping
-    lower-cases them; every lookup here uses lower-case names."""
-    return event.headers
+    lower-cases them; every lookup here uses lower-case names. Powertools builds a new copy
+    on every ``event.headers``; one per request is kept on the event (which lives for that
+    request only), so the route, the visit and the bot check share it."""
+    kept: Mapping[str, str] | None = event.__dict__.get("_request_headers")
+    if kept is None:
+        kept = event.__dict__["_request_headers"] = event.headers
+    return kept
 
 
 def request_time_ms(event: BaseProxyEvent) -> int:
