@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -141,6 +142,7 @@ def bot_classification() -> dict[str, float]:
     bots._detector.cache_clear()
     get_compiled_crawler_regex.cache_clear()  # the list's own caches: the first call compiles
     get_compiled_exclusions_regex.cache_clear()
+    re.purge()  # and Python's own cache of compiled patterns
     browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
     started = time.perf_counter()
     bots.reason(browser, "en")
