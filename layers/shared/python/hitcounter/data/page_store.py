@@ -104,7 +104,7 @@ class PageStore:
         """One request of ``page`` (``bot``: the reason it is counted apart, None for a
         person): one EVALSHA, never re-sent; with HITS_SHARDS > 1, then the page's total,
         read (two round trips, as for the site's sharded counter)."""
-        day = history.day_id(visit.at_ms)
+        minute, hour, day = history.minute_ids(visit.at_ms // 60_000)
         digest = None
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
@@ -114,15 +114,15 @@ class PageStore:
         keys = [
             self._key(page, "count", shard),
             record,
-            self._key(page, f"m:{history.minute_id(visit.at_ms)}", shard),
-            self._key(page, f"h:{history.hour_id(visit.at_ms)}", shard),
+            self._key(page, f"m:{minute}", shard),
+            self._key(page, f"h:{hour}", shard),
             self._key(page, f"d:{day}", shard),
             self._key(page, f"u:{day}", shard),
             page_tag_key(self._prefix, slot, f"salt:{day}"),
             page_tag_key(self._prefix, slot, "pages"),
             page_tag_key(self._prefix, slot, f"top:{day}"),
             self._key(page, "recent", shard),
-            page_tag_key(self._prefix, slot, f"rl:{history.minute_id(visit.at_ms)}"),
+            page_tag_key(self._prefix, slot, f"rl:{minute}"),
             self._key(page, f"b:{day}", shard),
         ]
         args: list[str | int] = [

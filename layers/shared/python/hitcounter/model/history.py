@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 MINUTE_TTL = 48 * 3600  # seconds after a bucket's last write
 HOUR_TTL = 35 * 86400
@@ -74,6 +75,14 @@ def _utc(at_ms: int) -> datetime:
 
 def minute_id(at_ms: int) -> str:
     return _utc(at_ms).strftime(UNITS["minute"].id_format)
+
+
+@lru_cache(maxsize=4)
+def minute_ids(minute: int) -> tuple[str, str, str]:
+    """The minute, hour and day ids of epoch minute ``minute`` (``at_ms // 60_000``): every
+    hit of a minute names the same three, so they are formatted once a minute."""
+    at_ms = minute * 60_000
+    return minute_id(at_ms), hour_id(at_ms), day_id(at_ms)
 
 
 def hour_id(at_ms: int) -> str:

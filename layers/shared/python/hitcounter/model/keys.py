@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from hitcounter.core.errors import Unprocessable
 
@@ -71,9 +72,11 @@ def valid_page(page: str) -> bool:
     return bool(PAGE_ID.fullmatch(page)) and page not in (".", "..")
 
 
+@lru_cache(maxsize=8192)
 def page_slot(page: str, shard: int = 0) -> int:
     """The slot of a page's ``shard``: its own slot, then (``HITS_SHARDS`` > 1, a hot page
-    spread over several) the slots after it."""
+    spread over several) the slots after it. Kept for the last 8,192 (page, shard) pairs: a
+    hit names about ten keys of its page, each needing the slot (a SHA-256 otherwise)."""
     return (shard_of(page, PAGE_SLOTS) + shard) % PAGE_SLOTS
 
 
