@@ -240,3 +240,50 @@ def test_export_and_restore_on_a_cluster(
     assert worker({"restore": order}, context("w", 60_000))["restore"]["records"] == done["records"]
     function_env(**env)
     assert _answers(invoker(function_modules["HitsFunction"]), now_ms) == before
+
+
+def test_a_restore_stopped_half_way_runs_again_into_what_it_wrote(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
+    from hitcounter.logic import snapshots
+
+    # 2,500 minute buckets and the count: the check reads them all, then the writing is cut
+    # short by the clock (as a worker near its timeout would be).
+    expires = int(time.time() * 1000) + DAY_MS
+    records = [{"k": "{hits}:count", "v": 2500, "x": None}] + [
+        {"k": f"{{hits}}:m:202612{1 + i // 1440:02d}{i % 1440 // 60:02d}{i % 60:02d}", "v": 1, "x": expires}
+        for i in range(2500)
+    ]
+    key = "exports/long.jsonl.gz"
+    s3.put_object(Bucket=IMPORTS_BUCKET, Key=key, Body=_export_bytes(records))
+    etag = s3.head_object(Bucket=IMPORTS_BUCKET, Key=key)["ETag"].strip('"')
+    order = {"id": snapshots.restore_id(IMPORTS_BUCKET, key, etag), "key": key, "etag": etag}
+    calls = iter(range(10**6))
+
+    def clock() -> int:  # plenty for the check's two looks, then nothing left
+        return 10**6 if next(calls) < 2 else 0
+
+    from hitcounter.logic.accesslog import OutOfTime
+    from hitcounter.runtime import services
+
+    client = shared_redis.client()
+    run_worker({"noop": True})  # the worker's environment; then its restore, with that clock
+    s = services()
+    with pytest.raises(OutOfTime):
+        snapshots.run_restore(
+            s.snapshots,
+            s.objects,
+            s.settings.scratch_dir,
+            limits=s.settings.imports,
+            ident=order["id"],
+            key=key,
+            etag=etag,
+            remaining_ms=clock,
+        )
+    written = len(client.keys("{hits}:m:*"))
+    assert 0 < written < 2500  # stopped half-way
+    state = json.loads(str(client.get(f"{{hits}}:restore:{order['id']}:state")))
+    assert state["state"] == "failed" and state["writing"] is True
+    # The store is not empty, yet the same restore may run again, and finishes.
+    assert run_worker({"restore": order})["restore"]["records"] == 2501
+    assert len(client.keys("{hits}:m:*")) == 2500 and client.get("{hits}:count") == "2500"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from localapi.template import Template
+from tests.support.contract import SIGNED_ROUTES
 from tests.support.events import EVENTS, ROOT
 
 BIN = ROOT / ".venv" / "bin"
@@ -384,15 +385,7 @@ def test_only_the_import_routes_need_aws_iam() -> None:
             for method, operation in operations.items()
             if operation.get("security") == [{"AWS_IAM": []}]
         }
-        assert secured == {
-            ("POST", "/imports"),
-            ("GET", "/imports/{id}"),
-            ("PUT", "/pages/{page}/count"),
-            ("POST", "/exports"),
-            ("GET", "/exports/{id}"),
-            ("POST", "/restores"),
-            ("GET", "/restores/{id}"),
-        }
+        assert secured == SIGNED_ROUTES
 
 
 def test_cost_and_load_are_bounded_and_requests_logged() -> None:

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from tests.support.http import person
 
+# The routes API Gateway's IAM authorizer guards (SigV4), as the template declares them.
+SIGNED_ROUTES = {
+    ("POST", "/imports"),
+    ("GET", "/imports/{id}"),
+    ("PUT", "/pages/{page}/count"),
+    ("POST", "/exports"),
+    ("GET", "/exports/{id}"),
+    ("POST", "/restores"),
+    ("GET", "/restores/{id}"),
+}
+
 # (method, path, headers, body). "{sid}" and "{import}" are filled from earlier answers.
 CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/", {}, None),

@@ -18,6 +18,7 @@ import secrets
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,24 +92,32 @@ def run_export(
     store.set_state(EXPORT, ident, record)
     created = datetime.now(UTC)
     key = f"{prefix}{created.strftime('%Y%m%dT%H%M%SZ')}-{ident}.jsonl.gz"
-    try:
-        with invocation_dir(scratch_root) as workdir:
-            path = workdir / "export.jsonl.gz"
-            records, digest = _write_export(store, path, created, limits, remaining_ms)
-            objects.upload(path, key)
-            size = path.stat().st_size
-    except BackendUnavailable:
-        raise  # Redis or S3 away: Lambda retries the event
-    except AppError as err:
-        store.set_state(EXPORT, ident, record | _failed(err))
-        raise
-    except Exception as exc:
-        crashed = SnapshotCrashed(type(exc).__name__)
-        store.set_state(EXPORT, ident, record | _failed(crashed))
-        raise crashed from exc
+    with _recorded(store, EXPORT, ident, record), invocation_dir(scratch_root) as workdir:
+        path = workdir / "export.jsonl.gz"
+        records, digest = _write_export(store, path, created, limits, remaining_ms)
+        objects.upload(path, key)
+        size = path.stat().st_size
     done = {"state": DONE, "updated_at": _now(), "key": key, "records": records, "bytes": size, "sha256": digest}
     store.set_state(EXPORT, ident, done)
     return {"id": ident, **done}
+
+
+@contextmanager
+def _recorded(store: SnapshotStore, job: str, ident: str, record: dict[str, Any]) -> Iterator[None]:
+    """Whatever stops the work ends its state ``failed`` with the reason (an unforeseen error
+    too, never ``running`` for a week); Redis or S3 away is raised as it is, for Lambda to
+    retry the event. ``record`` is read when it fails: updates made meanwhile count."""
+    try:
+        yield
+    except BackendUnavailable:
+        raise
+    except AppError as err:
+        store.set_state(job, ident, record | _failed(err))
+        raise
+    except Exception as exc:
+        crashed = SnapshotCrashed(type(exc).__name__)
+        store.set_state(job, ident, record | _failed(crashed))
+        raise crashed from exc
 
 
 def _failed(err: AppError) -> dict[str, Any]:
@@ -202,13 +211,14 @@ def run_restore(
     record: dict[str, Any] = {"state": RUNNING, "key": key, "etag": etag, "updated_at": _now()}
     if state.get("state") == DONE:
         return {"id": ident, **state}
-    try:
+    with _recorded(store, RESTORE, ident, record):
         info = objects.head(key)
         if info.etag != etag:
             raise Unprocessable("the object changed after POST /restores named it: restore it again")
         if info.size > limits.max_object_bytes:
             raise PayloadTooLarge(f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}")
-        store.set_state(RESTORE, ident, record | {"writing": _resumable(state)})
+        record |= {"writing": _resumable(state)}  # kept if it fails again: it may then run again
+        store.set_state(RESTORE, ident, record)
         ensure_room(scratch_root, info.size)
         with invocation_dir(scratch_root) as workdir:
             path = workdir / "object"
@@ -228,15 +238,6 @@ def run_restore(
                     batch = []
             if batch:
                 store.load(batch)
-    except BackendUnavailable:
-        raise
-    except AppError as err:
-        store.set_state(RESTORE, ident, record | _failed(err))
-        raise
-    except Exception as exc:
-        crashed = SnapshotCrashed(type(exc).__name__)
-        store.set_state(RESTORE, ident, record | _failed(crashed))
-        raise crashed from exc
     done = {"state": DONE, "key": key, "etag": etag, "updated_at": _now(), "records": total}
     store.set_state(RESTORE, ident, done)
     return {"id": ident, **done}

@@ -271,8 +271,11 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("put", "/session"): [_SID_COOKIE],
     ("delete", "/session"): [_SID_COOKIE],
 }
-REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/imports"): {
+
+
+def key_body(prefix: str, what: str) -> dict[str, Any]:
+    """A body of one S3 key under ``prefix`` (POST /imports, POST /restores)."""
+    return {
         "required": True,
         "content": {
             "application/json": {
@@ -282,16 +285,20 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                     "properties": {
                         "key": {
                             "type": "string",
-                            "description": "S3 key under logs/ in the imports bucket",
+                            "description": f"S3 key of {what}, under {prefix} in the imports bucket",
                             "maxLength": 256,
                             # No control, format, surrogate, private-use or separator character.
-                            "pattern": f"^logs/[^{refused_key_class(surrogates=False)}]*$",
+                            "pattern": f"^{prefix}[^{refused_key_class(surrogates=False)}]*$",
                         }
                     },
                 }
             }
         },
-    },
+    }
+
+
+REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/imports"): key_body("logs/", "an access log"),
     ("put", "/session"): {
         "required": True,
         "description": "The new data: a JSON object, at most 4 KiB serialised",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hitcounter.model.keys import refused_key_class
-from hitcounter.web.api_docs import _UNAVAILABLE, Schema, _error, _json
+from hitcounter.web.api_docs import _UNAVAILABLE, Schema, _error, _json, key_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -66,24 +65,4 @@ GET_RESTORE: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 
-REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/restores"): {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["key"],
-                    "properties": {
-                        "key": {
-                            "type": "string",
-                            "description": "S3 key of an export, under exports/ in the imports bucket",
-                            "maxLength": 256,
-                            "pattern": f"^exports/[^{refused_key_class(surrogates=False)}]*$",
-                        }
-                    },
-                }
-            }
-        },
-    },
-}
+REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {("post", "/restores"): key_body("exports/", "an export")}
