@@ -68,9 +68,12 @@ def warm(server: RedisServer) -> dict[str, float]:
     badge = load_event("hits/get-page-badge")
     clients = iter(range(10**9))
 
+    def _address(n: int) -> str:  # a /64 of its own: one client each
+        return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
+
     def counted(event: dict[str, Any]) -> dict[str, Any]:
         # A visitor of its own each time: a counted hit, not a reload or a limited one.
-        event["requestContext"]["http"]["sourceIp"] = f"2001:db8::{next(clients):x}"
+        event["requestContext"]["http"]["sourceIp"] = _address(next(clients))
         return event
 
     subjects: dict[str, Callable[[], object]] = {

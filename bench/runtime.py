@@ -212,10 +212,16 @@ def _event(name: str) -> dict[str, Any]:
 _CLIENTS = itertools.count(1)
 
 
+def _client_address(n: int) -> str:
+    """The ``n``-th client: an IPv6 address in a /64 of its own (the per-client limit counts
+    an IPv6 client by its /64), from the documentation prefix 2001:db8::/32."""
+    return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
+
+
 def _counted(event: dict[str, Any]) -> dict[str, Any]:
     """The event from a client of its own: each page hit counts (not a reload of the last,
     not past the per-client limit), as GET / does."""
-    event["requestContext"]["http"]["sourceIp"] = f"2001:db8::{next(_CLIENTS):x}"
+    event["requestContext"]["http"]["sourceIp"] = _client_address(next(_CLIENTS))
     return event
 
 

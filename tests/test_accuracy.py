@@ -180,3 +180,14 @@ def test_the_rules_hold_on_a_cluster_in_one_round_trip(
     assert body_json(bot)["hits"] == 2
     body = body_json(invoke(page_event("c", "/stats", {"period": "48h"})))
     assert body["bots"]["by_reason"] == {"crawler": 1}
+
+
+def test_rotating_ipv6_addresses_within_one_64_is_one_client(invoke_hits: Invoke) -> None:
+    # One subscriber's /64 holds 2^64 addresses: a new one per request is still one client.
+    codes = [
+        invoke_hits(page_event("v6", source_ip=f"2001:db8:aa:bb::{i:x}", user_agent=f"{BROWSER} {i}"))["statusCode"]
+        for i in range(70)
+    ]
+    assert codes.count(200) == 60 and codes[60:] == [429] * 10
+    # The next /64 is another client.
+    assert invoke_hits(page_event("v6", source_ip="2001:db8:aa:bc::1"))["statusCode"] == 200

@@ -105,6 +105,12 @@ def get_import(import_id: str) -> dict[str, Any]:
 _CLIENTS = itertools.count(1)
 
 
+def _client_address(n: int) -> str:
+    """The ``n``-th client: an IPv6 address in a /64 of its own (the per-client limit counts
+    an IPv6 client by its /64), from the documentation prefix 2001:db8::/32."""
+    return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
+
+
 def page_event(
     page: str, route: str = "", query: dict[str, str] | None = None, source_ip: str | None = None, **headers: str
 ) -> dict[str, Any]:
@@ -119,6 +125,6 @@ def page_event(
     event["pathParameters"] = {"page": page}
     event["queryStringParameters"] = query or None
     event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    event["requestContext"]["http"]["sourceIp"] = source_ip or f"2001:db8::{next(_CLIENTS):x}"
+    event["requestContext"]["http"]["sourceIp"] = source_ip or _client_address(next(_CLIENTS))
     event["headers"].update({k.replace("_", "-"): v for k, v in headers.items()})
     return event

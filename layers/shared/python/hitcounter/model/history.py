@@ -16,6 +16,7 @@ stored or logged.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -39,9 +40,21 @@ class Visit:
 
 
 def client_key(source_ip: str) -> str:
-    """The unsalted digest of a source IP, for the per-client limit only: Redis keeps it
-    salted with the day's salt, for two minutes at most, never raw."""
-    return hashlib.sha256(f"ip\n{source_ip}".encode("utf-8", "surrogatepass")).hexdigest()
+    """The unsalted digest of a client, for the per-client limit only: Redis keeps it salted
+    with the day's salt, for two minutes at most, never raw. An IPv4 client is its address;
+    an IPv6 client is its /64, the block one subscriber gets: rotating addresses within it
+    (2^64 of them) must not make one client many."""
+    return hashlib.sha256(f"ip\n{client_network(source_ip)}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def client_network(source_ip: str) -> str:
+    """``source_ip`` as the per-client limit counts it: an IPv6 address as its /64."""
+    if ":" not in source_ip:
+        return source_ip
+    try:
+        return str(ipaddress.IPv6Network(f"{source_ip}/64", strict=False).network_address) + "/64"
+    except ValueError:
+        return source_ip  # not an address API Gateway would send: counted as it is
 
 
 def visitor_key(source_ip: str, user_agent: str) -> str:
