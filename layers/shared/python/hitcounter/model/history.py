@@ -52,7 +52,7 @@ def client_network(source_ip: str) -> str:
     if ":" not in source_ip:
         return source_ip
     try:
-        return str(ipaddress.IPv6Network(f"{source_ip}/64", strict=False).network_address) + "/64"
+        return ipaddress.IPv6Address(source_ip).packed[:8].hex() + "/64"  # 3 µs; a network object 8
     except ValueError:
         return source_ip  # not an address API Gateway would send: counted as it is
 
