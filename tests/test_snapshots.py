@@ -183,8 +183,14 @@ HOSTILE = {
         b'{"format":"hitcounter-export","version":1,"hits_shards":1,"page_slots":64}\n'
         b'{"k":"{hits}:count","v":NaN,"x":null}\n'
     ),
-    "a line of 100 KB": _export_bytes([{"k": "{hits}:import:" + "0" * 32, "v": {"x": "y" * 100_000}, "x": None}]),
+    "a line of 100 KB": _export_bytes([{"k": "{hits}:import:" + "0" * 32, "v": {"key": "y" * 100_000}, "x": None}]),
     "a bot reason of its own": _export_bytes([{"k": "{pg:1}:page:a:b:20261201", "v": {"evil": 1}, "x": None}]),
+    "a summary with text for a count": _export_bytes(
+        [{"k": "{hits}:import:" + "0" * 32, "v": {"id": "0" * 32, "key": "logs/x", "counted": "lots"}, "x": None}]
+    ),
+    "recent imports with a field of their own": _export_bytes(
+        [{"k": "{hits}:imports:recent", "v": [{"id": "0" * 32, "key": "k", "counted": 1, "html": "<b>"}], "x": None}]
+    ),
 }
 
 

@@ -189,10 +189,44 @@ def _count(value: Any) -> int:
     return value
 
 
+# An import summary as the import worker writes it (GET /imports/{id} answers it, and the
+# dashboard shows the latest): each field's type, so a file cannot plant one a reader would
+# choke on.
+_SUMMARY_COUNTS = ("lines", "counted", "malformed", "long_lines", "bytes", "decompressed_bytes", "untimed")
+_SUMMARY_TEXTS = ("key", "etag", "imported_at")
+_SUMMARY_IDS = {"id": 32, "duplicate_of": 32, "sha256": 64}
+_SUMMARY_FIELDS = {*_SUMMARY_COUNTS, *_SUMMARY_TEXTS, *_SUMMARY_IDS, "top_paths"}
+
+
 def _object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or len(json.dumps(value)) > MAX_SUMMARY_BYTES:
         raise ValueError("a summary is a JSON object of at most 16 KiB")
+    if not set(value) <= _SUMMARY_FIELDS or not {"id", "key", "counted"} <= set(value):
+        raise ValueError("a summary holds an import's fields, and at least its id, key and count")
+    for name in _SUMMARY_COUNTS:
+        if name in value:
+            _count(value[name])
+    if not all(isinstance(value[name], str) for name in _SUMMARY_TEXTS if name in value):
+        raise ValueError("a summary's key, etag and time are text")
+    for name, size in _SUMMARY_IDS.items():
+        if name in value and not (isinstance(value[name], str) and re.fullmatch(f"[0-9a-f]{{{size}}}", value[name])):
+            raise ValueError(f"a summary's {name} is {size} hex digits")
+    paths = value.get("top_paths", [])
+    if not isinstance(paths, list) or len(paths) > 10 or not all(_top_path(p) for p in paths):
+        raise ValueError("a summary's top paths are at most 10 of {path, requests}")
     return value
+
+
+def _top_path(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and set(item) == {"path", "requests"}
+        and isinstance(item["path"], str)
+        and len(item["path"]) <= 256
+        and isinstance(item["requests"], int)
+        and not isinstance(item["requests"], bool)
+        and item["requests"] >= 0
+    )
 
 
 def _scores(value: Any, member_ok: Any) -> dict[str, int]:
