@@ -101,3 +101,9 @@ def test_the_header_names_the_format_version_and_layout() -> None:
         snapshot.check_header(snapshot.encode_header(snapshot.header(2, "2026-12-01T00:00:00Z")), 1)
     with pytest.raises(Unprocessable, match="version"):
         snapshot.check_header(b'{"format":"hitcounter-export","version":9}', 1)
+
+
+def test_an_error_never_quotes_the_files_text() -> None:
+    with pytest.raises(Unprocessable) as refused:
+        snapshot.check_header(b'{"format":"hitcounter-export","version":"' + b"<b>" * 1000 + b'"}', 1)
+    assert "<b>" not in refused.value.message and "<str>" in refused.value.message

@@ -297,12 +297,20 @@ def check_header(line: bytes, hits_shards: int) -> None:
     if not isinstance(first, dict) or first.get("format") != FORMAT:
         raise Unprocessable("not a hit counter export (its first line names no hitcounter-export format)")
     if first.get("version") != VERSION:
-        raise Unprocessable(f"export format version {first.get('version')!r} is not one this version reads ({VERSION})")
+        raise Unprocessable(f"export format version {_shown(first.get('version'))} is not one this reads ({VERSION})")
     if first.get("hits_shards") != hits_shards or first.get("page_slots") != PAGE_SLOTS:
         raise Unprocessable(
-            f"the export was made with HITS_SHARDS={first.get('hits_shards')!r}; this deployment has {hits_shards}: "
-            "restore it into a deployment with the same HITS_SHARDS"
+            f"the export was made with HITS_SHARDS={_shown(first.get('hits_shards'))}; this deployment has "
+            f"{hits_shards}: restore it into a deployment with the same HITS_SHARDS"
         )
+
+
+def _shown(value: Any) -> str:
+    """A header field in an error message: a small whole number as it is, anything else by
+    its type only (the message is kept and shown; the file's text never is)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**6:
+        return str(value)
+    return f"<{type(value).__name__}>"
 
 
 def _json_line(line: bytes) -> Any:
