@@ -192,20 +192,21 @@ _SUMMARY: Schema = {
         "imported_at": {"type": "string", "format": "date-time"},
     },
 }
+# Why background work (an import, an export, a restore) failed.
+REASON: Schema = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+}
+# The id and state every piece of background work shows.
+JOB_STATE: dict[str, Schema] = {
+    "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+}
 _IMPORT: Schema = {
     "type": "object",
     "required": ["id", "state"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
-        "key": {"type": "string"},
-        "summary": _SUMMARY,
-        "reason": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        },
-    },
+    "properties": {**JOB_STATE, "key": {"type": "string"}, "summary": _SUMMARY, "reason": REASON},
 }
 _LOCATION = {"Location": {"description": "GET it to follow the import", "schema": {"type": "string"}}}
 START_IMPORT: dict[int, OpenAPIResponse] = {

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hitcounter.web.api_docs import _UNAVAILABLE, Schema, _error, _json, key_body
+from hitcounter.web.api_docs import _UNAVAILABLE, JOB_STATE, REASON, Schema, _error, _json, key_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-_REASON: Schema = {
-    "type": "object",
-    "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-}
 _JOB: Schema = {
     "type": "object",
     "required": ["id", "state"],
     "properties": {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+        **JOB_STATE,
         "key": {
             "type": "string",
             "description": "The export's object in the imports bucket (done), or the object read",
@@ -27,7 +21,7 @@ _JOB: Schema = {
         "records": {"type": "integer", "minimum": 0, "description": "Keys written (export) or restored"},
         "bytes": {"type": "integer", "minimum": 0},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "reason": _REASON,
+        "reason": REASON,
     },
 }
 _SIGNED: dict[int, OpenAPIResponse] = {
