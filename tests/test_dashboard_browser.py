@@ -143,9 +143,11 @@ def test_a_page_on_another_origin_shows_the_badge_and_reads_the_count(api: Any, 
 def test_the_dashboard_renders_a_pages_own_view(api: Any) -> None:
     for i in range(3):
         http("GET", f"{api.url}/pages/blog.post-1", person(i))
+    http("GET", f"{api.url}/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"})
     listing = browser.dump_dom(f"{api.url}/dashboard")
     assert 'href="?page=blog.post-1&amp;period=30d"' in listing
     own = browser.dump_dom(f"{api.url}/dashboard?page=blog.post-1")
     dom = _Dom()
     dom.feed(own)
     assert dom.figures["total"] == "3" and "Hit counter: blog.post-1" in own
+    assert dom.figures["bots"] == "1" and 'title="crawler 1"' in own  # counted apart, and shown

@@ -119,6 +119,18 @@ def _table(stats: dict[str, Any]) -> str:
     return f"<details><summary>The numbers ({what})</summary><table>{head}{rows}</table></details>"
 
 
+def _bots(stats: dict[str, Any]) -> str:
+    """A page's requests counted apart as bots over the period, by reason (the site's view
+    has none: bots are tallied per page)."""
+    bots = stats.get("bots")
+    if not bots:
+        return ""
+    reasons = ", ".join(f"{escape(str(r))} {int(n)}" for r, n in bots["by_reason"].items())
+    title = f' title="{reasons}"' if reasons else ""
+    label = f"Bots, not counted ({escape(stats['period'])})"
+    return f'<div><dt>{label}</dt><dd id="bots"{title}>{int(bots["total"])}</dd></div>'
+
+
 def _imports(imports: list[dict[str, Any]]) -> str:
     if not imports:
         return "<p>No access log imported yet.</p>"
@@ -172,7 +184,8 @@ def render(
         f"<style>{_CSS}</style></head><body><main><h1>{title}</h1>"
         f'<dl><div><dt>Total hits</dt><dd id="total">{stats["total"]}</dd></div>'
         f'<div><dt>Hits today</dt><dd id="today">{stats["today"]["hits"]}</dd></div>'
-        f'<div><dt>Unique visitors today</dt><dd id="uniques-today">{stats["today"]["uniques"]}</dd></div></dl>'
+        f'<div><dt>Unique visitors today</dt><dd id="uniques-today">{stats["today"]["uniques"]}</dd></div>'
+        f"{_bots(stats)}</dl>"
         f'<h2>Over time</h2><nav aria-label="Period">{nav}</nav>{_chart(stats)}{_table(stats)}'
         f"{below}"
         f"<footer>Unique visitors are HyperLogLog estimates (about 0.81% standard error). "
