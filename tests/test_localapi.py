@@ -24,6 +24,7 @@ import redis
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from hitcounter.model.keys import page_slot
 from localapi import sigv4
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server, build_event, build_response
@@ -431,3 +432,23 @@ def test_make_dev_counts_a_page_as_the_stack_would_reloads_bots_and_the_client_l
     assert badge[0] == 200 and badge[1]["Content-Type"].startswith("image/svg+xml")
     stats = json.loads(http("GET", f"{url}/stats")[2])
     assert stats["bots"] == {"total": 1, "by_reason": {"crawler": 1}}
+
+
+def test_concurrent_requests_from_one_client_count_at_most_the_limit_and_a_visitor_once(iam_api: Server) -> None:
+    # The window and the reload record live in the hit's one script: however the requests
+    # interleave across make dev's worker processes, exactly the limit counts, and one
+    # visitor's burst counts once.
+    while time.time() % 60 > 45:  # the window is the server clock's UTC minute: room for the burst
+        time.sleep(0.2)
+    url = f"{iam_api.url}/pages/concurrent"
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda i: http("GET", url, person(i)), range(100)))
+    statuses = [status for status, _, _ in answers]
+    counted = sorted(json.loads(body)["hits"] for status, _, body in answers if status == 200)
+    assert statuses.count(200) == 60 and statuses.count(429) == 40
+    assert counted == list(range(1, 61))  # each counted hit saw its own N
+    # Another page slot: a window of its own (the limit is per client and slot).
+    assert page_slot("one-visitor") != page_slot("concurrent")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        same = list(pool.map(lambda _: http("GET", f"{iam_api.url}/pages/one-visitor", person(0)), range(20)))
+    assert {json.loads(body)["hits"] for _, _, body in same} == {1}
