@@ -107,3 +107,15 @@ def test_an_error_never_quotes_the_files_text() -> None:
     with pytest.raises(Unprocessable) as refused:
         snapshot.check_header(b'{"format":"hitcounter-export","version":"' + b"<b>" * 1000 + b'"}', 1)
     assert "<b>" not in refused.value.message and "<str>" in refused.value.message
+
+
+def test_a_large_set_is_restored_over_several_calls_each_within_luas_unpack() -> None:
+    from hitcounter.data.snapshot_store import LOAD_CHUNK, _writes
+
+    pages = [f"p{i}" for i in range(2 * LOAD_CHUNK + 5)]
+    calls = list(_writes(snapshot.Record("{pg:1}:pages", "registry", pages, None)))
+    assert [mode for mode, _ in calls] == ["add"] * 3 and sum(len(v) for _, v in calls) == len(pages)
+    scores = {f"p{i}": i for i in range(LOAD_CHUNK + 1)}
+    zadds = list(_writes(snapshot.Record("{pg:1}:top:20261201", "top", scores, None)))
+    assert [len(v) for _, v in zadds] == [2 * LOAD_CHUNK, 2]  # score, member pairs
+    assert list(_writes(snapshot.Record("{hits}:count", "count", 7, None))) == [("set", [7])]

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError, RedisError
 
 from hitcounter.model import history
 
@@ -98,37 +97,15 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
     return counts
 
 
-def idempotent_script(pipe: Any, script: Script, keys: list[str], args: list[Any]) -> None:
-    """Queue ``script`` in a read pipeline. Only for scripts whose re-send changes nothing (a
-    union made again from the same keys): a cluster pipeline may re-send what it queued."""
-    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-
-
-def execute_reads(client: Any, build: Callable[[Any], None], scripts: list[Script]) -> list[Any]:
-    """Run the pipeline ``build`` fills; if a node does not know one of ``scripts`` yet
-    (NOSCRIPT: nothing ran), load them (on every primary of a cluster) and run it once more."""
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        build(pipe)
-        replies = pipe.execute(raise_on_error=False)
-        if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
-            for script in scripts:
-                client.script_load(script.script)
-            continue
-        for reply in replies:
-            if isinstance(reply, RedisError):
-                raise reply
-        return list(replies)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def read_with_unions(
     client: Any, unions: list[tuple[str, list[str]]], script: Script, build: Callable[[Any], None]
 ) -> list[Any]:
     """Run the read pipeline ``build`` fills, after checking in the same pipeline that each
     union (its key, its sources) exists. A union missing (the day's first read, or the first
-    after an import) is made by ``script`` and the read runs once more; so the usual read is
-    one round trip that names no source, however many days the union holds."""
+    after an import) is made by ``script``, one call per union, each sent once and never in
+    the pipeline (no write rides in one: a cluster pipeline re-sends), and the read runs once
+    more; so the usual read is one round trip that names no source, however many days the
+    union holds."""
 
     def run() -> tuple[list[Any], list[Any]]:
         pipe = client.pipeline(transaction=False)
@@ -143,9 +120,6 @@ def read_with_unions(
     if not missing:
         return replies
 
-    def make(pipe: Any) -> None:
-        for union, sources in missing:
-            idempotent_script(pipe, script, [union, *sources], [history.UNION_TTL])
-
-    execute_reads(client, make, [script])
+    for union, sources in missing:
+        script(keys=[union, *sources], args=[history.UNION_TTL], client=client)
     return run()[1]

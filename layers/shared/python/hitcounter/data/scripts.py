@@ -315,3 +315,25 @@ end
 redis.call('INCRBY', KEYS[1], ARGV[3])
 return 1
 """
+
+
+# One collection of a checked export (``hitcounter.data.snapshot_store``; a string is one SET
+# with its PXAT), in one step: a list replaced whole, or members added to a set or sorted set
+# (a large one over several calls), then its expiry. Each call sets what the file names, so
+# running it again over what it wrote changes nothing.
+#   KEYS: the key   ARGV: "list" | "add" | "zadd", the expiry (epoch ms, "" none), the items,
+#         the members, or score-member pairs
+RESTORE_KEY = """
+#!lua
+local mode = ARGV[1]
+if mode == 'list' then
+  redis.call('DEL', KEYS[1])
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+elseif mode == 'add' then
+  redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+else
+  redis.call('ZADD', KEYS[1], unpack(ARGV, 3))
+end
+if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1
+"""

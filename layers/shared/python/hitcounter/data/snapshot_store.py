@@ -2,10 +2,8 @@
 (``hitcounter.model.snapshot`` says which keys and why), plus the exports' and restores'
 state records.
 
-Reads ride pipelines (re-sent safely). Restore writes ride pipelines too, against the rule
-the counting scripts keep (``hitcounter.data.scripts``), and that is safe here: every write
-sets a value the file names (SET, SADD, ZADD, RPUSH after DEL on a fresh key, PEXPIREAT),
-so a re-sent one changes nothing, and a restore runs only into an empty store.
+Reads ride pipelines (re-sent safely); writes never do (``hitcounter.data.scripts``): a
+restore writes each key by one script call, sent once.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.scripts import RESTORE_KEY, script
 from hitcounter.model import snapshot
 from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key
 
@@ -35,6 +34,7 @@ class SnapshotStore:
         self.shards = shards
         # A slot's registry holds at most its share of PAGES_MAX (as the page store admits).
         self.slot_cap = math.ceil(pages_max / PAGE_SLOTS)
+        self._restore = script(RESTORE_KEY)
 
     # --- state of an export or a restore -------------------------------------------------
 
@@ -105,26 +105,41 @@ class SnapshotStore:
             yield name, kind, _shape(kind, value), expires
 
     def load(self, records: list[snapshot.Record]) -> None:
-        """Write checked records (one pipeline): each key replaced whole, then its expiry."""
+        """Write checked records: one command (a string) or one script call (a collection,
+        per ``LOAD_CHUNK`` members of a large one) per key, each sent once, never in a
+        pipeline (a cluster pipeline re-sends). Each call sets what the file names (a list is
+        replaced whole in one step), so a restore run again over what it wrote changes
+        nothing."""
         with self._redis.use() as client:
-            pipe = client.pipeline(transaction=False)
             for record in records:
                 key = self._prefix + record.key
-                value = record.value
-                if record.kind in ("count", "hll", "content"):
-                    pipe.set(key, value)
-                elif record.kind == "summary":
-                    pipe.set(key, json.dumps(value, separators=(",", ":")))
-                elif record.kind == "recent":
-                    pipe.delete(key)
-                    pipe.rpush(key, *[json.dumps(item, separators=(",", ":")) for item in value])
-                elif record.kind == "registry":
-                    pipe.sadd(key, *value)
-                elif value:  # top, bots
-                    pipe.zadd(key, value)
-                if record.expires_at is not None:
-                    pipe.pexpireat(key, record.expires_at)
-            pipe.execute()
+                expiry = "" if record.expires_at is None else record.expires_at
+                for mode, values in _writes(record):
+                    if mode == "set":  # a string: one command, its expiry with it
+                        client.set(key, values[0], pxat=record.expires_at)
+                    else:
+                        self._restore(keys=[key], args=[mode, expiry, *values], client=client)
+
+
+LOAD_CHUNK = 1000  # members per call: Lua's unpack() takes at most a few thousand
+
+
+def _writes(record: snapshot.Record) -> Iterator[tuple[str, list[Any]]]:
+    """The ``RESTORE_KEY`` calls that write ``record``: (mode, values)."""
+    value = record.value
+    if record.kind in ("count", "hll", "content"):
+        yield "set", [value]
+    elif record.kind == "summary":
+        yield "set", [json.dumps(value, separators=(",", ":"))]
+    elif record.kind == "recent":
+        yield "list", [json.dumps(item, separators=(",", ":")) for item in value]
+    elif record.kind == "registry":
+        for start in range(0, len(value), LOAD_CHUNK):
+            yield "add", value[start : start + LOAD_CHUNK]
+    else:  # top, bots: score, member pairs
+        pairs = [part for member, score in value.items() for part in (score, member)]
+        for start in range(0, len(pairs), 2 * LOAD_CHUNK):
+            yield "zadd", pairs[start : start + 2 * LOAD_CHUNK]
 
 
 _SHAPES: dict[str, Any] = {
