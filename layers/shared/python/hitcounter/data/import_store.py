@@ -9,8 +9,9 @@ import secrets
 import time
 from typing import Any
 
+from hitcounter.data.import_scripts import ADMIT_IMPORT, COMMIT_IMPORT, STAGE_VISITORS
 from hitcounter.data.redis_client import RedisHandle
-from hitcounter.data.scripts import ADMIT_IMPORT, COMMIT_IMPORT, STAGE_VISITORS, script
+from hitcounter.data.scripts import script
 from hitcounter.model import history
 from hitcounter.model.keys import hits_key, shard_of
 

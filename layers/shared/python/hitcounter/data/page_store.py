@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE
 from hitcounter.data.redis_client import RedisHandle
-from hitcounter.data.scripts import COUNT_PAGE_HIT, PERIOD_UNION, SEED_PAGE, TOP_UNION, script
+from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of
