@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hitcounter.core.errors import Unprocessable
-from hitcounter.model import snapshot
+from hitcounter.model import snapshot, snapshot_values
 from hitcounter.model.keys import page_slot
 
 SPARSE_EMPTY = b"HYLL\x01\0\0\0" + b"\0" * 8 + bytes([0x40 | 0x3F, 0xFF])  # XZERO: all 16,384 registers
@@ -58,16 +58,19 @@ def test_a_keys_name_alone_says_whether_and_how_it_is_exported(key: str, shards:
 
 
 def test_hyperloglogs_are_checked_as_redis_reads_them() -> None:
-    assert snapshot.valid_hll(SPARSE_EMPTY)
-    assert snapshot.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12288)  # dense, the exact size
-    assert not snapshot.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12287)
-    assert not snapshot.valid_hll(SPARSE_EMPTY[:-1] + b"\xfe")  # one register short
-    assert not snapshot.valid_hll(SPARSE_EMPTY + b"\x80")  # one too many
-    assert not snapshot.valid_hll(SPARSE_EMPTY[:-1])  # an XZERO cut in half
-    assert not snapshot.valid_hll(b"HYLX" + SPARSE_EMPTY[4:])
-    assert not snapshot.valid_hll(SPARSE_EMPTY[:4] + b"\x02" + SPARSE_EMPTY[5:])  # no such encoding
+    assert snapshot_values.valid_hll(SPARSE_EMPTY)
+    assert snapshot_values.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12288)  # dense, the exact size
+    assert not snapshot_values.valid_hll(b"HYLL\0\0\0\0" + b"\0" * 8 + b"\0" * 12287)
+    assert not snapshot_values.valid_hll(SPARSE_EMPTY[:-1] + b"\xfe")  # one register short
+    assert not snapshot_values.valid_hll(SPARSE_EMPTY + b"\x80")  # one too many
+    assert not snapshot_values.valid_hll(SPARSE_EMPTY[:-1])  # an XZERO cut in half
+    assert not snapshot_values.valid_hll(b"HYLX" + SPARSE_EMPTY[4:])
+    assert not snapshot_values.valid_hll(SPARSE_EMPTY[:4] + b"\x02" + SPARSE_EMPTY[5:])  # no such encoding
     # A restored HyperLogLog's cached count is marked stale: Redis counts its registers.
-    assert snapshot.recount(SPARSE_EMPTY)[15] & 0x80 and snapshot.recount(SPARSE_EMPTY)[16:] == SPARSE_EMPTY[16:]
+    assert (
+        snapshot_values.recount(SPARSE_EMPTY)[15] & 0x80
+        and snapshot_values.recount(SPARSE_EMPTY)[16:] == SPARSE_EMPTY[16:]
+    )
 
 
 def _line(record: Any) -> bytes:
