@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 
 from hitcounter.logic import imports, snapshots
 from hitcounter.runtime import services
-from hitcounter.web import api_docs, contract, request, snapshot_docs
+from hitcounter.web import contract, job_docs, request
 from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
@@ -24,7 +24,7 @@ def _submit(job: dict[str, Any]) -> None:
     "/imports",
     cache_control=contract.NO_STORE,
     summary="Import hits from an access log in S3",
-    responses=api_docs.START_IMPORT,
+    responses=job_docs.START_IMPORT,
 )
 def start() -> Response[str]:
     s = services()
@@ -34,7 +34,7 @@ def start() -> Response[str]:
     return contract.json_response(status, body, location)
 
 
-@app.get("/imports/<id>", cache_control=contract.NO_STORE, summary="One import's state", responses=api_docs.GET_IMPORT)
+@app.get("/imports/<id>", cache_control=contract.NO_STORE, summary="One import's state", responses=job_docs.GET_IMPORT)
 def show(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     return contract.json_response(200, imports.lookup(services().imports, id))
 
@@ -43,16 +43,14 @@ def show(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     "/exports",
     cache_control=contract.NO_STORE,
     summary="Export every counter, page, bucket and HyperLogLog to the bucket",
-    responses=snapshot_docs.START_EXPORT,
+    responses=job_docs.START_EXPORT,
 )
 def start_export() -> Response[str]:
     body = snapshots.start_export(services().snapshots, _submit)
     return contract.json_response(202, body, {"Location": f"/exports/{body['id']}"})
 
 
-@app.get(
-    "/exports/<id>", cache_control=contract.NO_STORE, summary="One export's state", responses=snapshot_docs.GET_EXPORT
-)
+@app.get("/exports/<id>", cache_control=contract.NO_STORE, summary="One export's state", responses=job_docs.GET_EXPORT)
 def show_export(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.EXPORT, id))
 
@@ -61,7 +59,7 @@ def show_export(id: str) -> Response[str]:  # API Gateway names the path paramet
     "/restores",
     cache_control=contract.NO_STORE,
     summary="Load an export into an empty store",
-    responses=snapshot_docs.START_RESTORE,
+    responses=job_docs.START_RESTORE,
 )
 def start_restore() -> Response[str]:
     s = services()
@@ -74,7 +72,7 @@ def start_restore() -> Response[str]:
     "/restores/<id>",
     cache_control=contract.NO_STORE,
     summary="One restore's state",
-    responses=snapshot_docs.GET_RESTORE,
+    responses=job_docs.GET_RESTORE,
 )
 def show_restore(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
     return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.RESTORE, id))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hitcounter.model.keys import refused_key_class
-
 if TYPE_CHECKING:  # the types module is light, but nothing of openapi/ is needed at run time
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
@@ -163,69 +161,6 @@ END_SESSION: dict[int, OpenAPIResponse] = {
     **_UNAUTHORIZED,
     **_UNAVAILABLE,
 }
-_SUMMARY: Schema = {
-    "type": "object",
-    "required": ["id", "key", "etag", "lines", "counted", "malformed", "bytes", "sha256", "top_paths", "imported_at"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "key": {"type": "string"},
-        "etag": {"type": "string"},
-        "lines": {"type": "integer", "minimum": 0},
-        "counted": {"type": "integer", "minimum": 0},
-        "malformed": {"type": "integer", "minimum": 0},
-        "long_lines": {"type": "integer", "minimum": 0},
-        "bytes": {"type": "integer", "minimum": 0},
-        "decompressed_bytes": {"type": "integer", "minimum": 0},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "top_paths": {
-            "type": "array",
-            "maxItems": 10,
-            "items": {
-                "type": "object",
-                "required": ["path", "requests"],
-                "properties": {
-                    "path": {"type": "string", "maxLength": 256},
-                    "requests": {"type": "integer", "minimum": 1},
-                },
-            },
-        },
-        "imported_at": {"type": "string", "format": "date-time"},
-    },
-}
-# Why background work (an import, an export, a restore) failed.
-REASON: Schema = {
-    "type": "object",
-    "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-}
-# The id and state every piece of background work shows.
-JOB_STATE: dict[str, Schema] = {
-    "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-    "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
-}
-_IMPORT: Schema = {
-    "type": "object",
-    "required": ["id", "state"],
-    "properties": {**JOB_STATE, "key": {"type": "string"}, "summary": _SUMMARY, "reason": REASON},
-}
-_LOCATION = {"Location": {"description": "GET it to follow the import", "schema": {"type": "string"}}}
-START_IMPORT: dict[int, OpenAPIResponse] = {
-    200: _json("This object was imported before: state done with its stored summary; nothing was counted", _IMPORT),
-    202: _json("Accepted: the import runs in the background; follow Location", _IMPORT, _LOCATION),
-    400: _error("The body is not valid JSON, or nests too deeply"),
-    403: _error("The function may not read that object (an unsigned call gets API Gateway's own 403 Forbidden)"),
-    404: _error("No such object in the imports bucket"),
-    413: _error("The body, or the object, is larger than allowed"),
-    415: _error("The body is not application/json"),
-    422: _error("Missing or invalid key (under logs/, at most 256 characters of Unicode text)"),
-    **_UNAVAILABLE,
-}
-GET_IMPORT: dict[int, OpenAPIResponse] = {
-    403: {"description": 'Not signed with AWS IAM (SigV4): API Gateway\'s own {"message":"Forbidden"}'},
-    200: _json("The import's state: pending, running, done (with its summary) or failed (with the reason)", _IMPORT),
-    404: _error("No import with that id"),
-    **_UNAVAILABLE,
-}
 OPENAPI: dict[int, OpenAPIResponse] = {
     200: _json("This document", {"type": "object", "required": ["openapi", "paths"]})
 }
@@ -274,32 +209,7 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
 }
 
 
-def key_body(prefix: str, what: str) -> dict[str, Any]:
-    """A body of one S3 key under ``prefix`` (POST /imports, POST /restores)."""
-    return {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["key"],
-                    "properties": {
-                        "key": {
-                            "type": "string",
-                            "description": f"S3 key of {what}, under {prefix} in the imports bucket",
-                            "maxLength": 256,
-                            # No control, format, surrogate, private-use or separator character.
-                            "pattern": f"^{prefix}[^{refused_key_class(surrogates=False)}]*$",
-                        }
-                    },
-                }
-            }
-        },
-    }
-
-
 REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/imports"): key_body("logs/", "an access log"),
     ("put", "/session"): {
         "required": True,
         "description": "The new data: a JSON object, at most 4 KiB serialised",

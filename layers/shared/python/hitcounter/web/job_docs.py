@@ -1,0 +1,157 @@
+"""What the OpenAPI document says of the background-work routes (``functions/imports``):
+imports, exports and restores, each handed to the worker (202) and followed by a GET. The
+shared helpers and the other routes are in ``hitcounter.web.api_docs``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hitcounter.model.keys import refused_key_class
+from hitcounter.web.api_docs import _UNAVAILABLE, Schema, _error, _json
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+_SUMMARY: Schema = {
+    "type": "object",
+    "required": ["id", "key", "etag", "lines", "counted", "malformed", "bytes", "sha256", "top_paths", "imported_at"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "key": {"type": "string"},
+        "etag": {"type": "string"},
+        "lines": {"type": "integer", "minimum": 0},
+        "counted": {"type": "integer", "minimum": 0},
+        "malformed": {"type": "integer", "minimum": 0},
+        "long_lines": {"type": "integer", "minimum": 0},
+        "bytes": {"type": "integer", "minimum": 0},
+        "decompressed_bytes": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "top_paths": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {
+                "type": "object",
+                "required": ["path", "requests"],
+                "properties": {
+                    "path": {"type": "string", "maxLength": 256},
+                    "requests": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "imported_at": {"type": "string", "format": "date-time"},
+    },
+}
+# Why background work (an import, an export, a restore) failed.
+REASON: Schema = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+}
+# The id and state every piece of background work shows.
+JOB_STATE: dict[str, Schema] = {
+    "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+}
+_IMPORT: Schema = {
+    "type": "object",
+    "required": ["id", "state"],
+    "properties": {**JOB_STATE, "key": {"type": "string"}, "summary": _SUMMARY, "reason": REASON},
+}
+_LOCATION = {"Location": {"description": "GET it to follow the import", "schema": {"type": "string"}}}
+START_IMPORT: dict[int, OpenAPIResponse] = {
+    200: _json("This object was imported before: state done with its stored summary; nothing was counted", _IMPORT),
+    202: _json("Accepted: the import runs in the background; follow Location", _IMPORT, _LOCATION),
+    400: _error("The body is not valid JSON, or nests too deeply"),
+    403: _error("The function may not read that object (an unsigned call gets API Gateway's own 403 Forbidden)"),
+    404: _error("No such object in the imports bucket"),
+    413: _error("The body, or the object, is larger than allowed"),
+    415: _error("The body is not application/json"),
+    422: _error("Missing or invalid key (under logs/, at most 256 characters of Unicode text)"),
+    **_UNAVAILABLE,
+}
+GET_IMPORT: dict[int, OpenAPIResponse] = {
+    403: {"description": 'Not signed with AWS IAM (SigV4): API Gateway\'s own {"message":"Forbidden"}'},
+    200: _json("The import's state: pending, running, done (with its summary) or failed (with the reason)", _IMPORT),
+    404: _error("No import with that id"),
+    **_UNAVAILABLE,
+}
+
+
+def key_body(prefix: str, what: str) -> dict[str, Any]:
+    """A body of one S3 key under ``prefix`` (POST /imports, POST /restores)."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {
+                        "key": {
+                            "type": "string",
+                            "description": f"S3 key of {what}, under {prefix} in the imports bucket",
+                            "maxLength": 256,
+                            # No control, format, surrogate, private-use or separator character.
+                            "pattern": f"^{prefix}[^{refused_key_class(surrogates=False)}]*$",
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+
+_JOB: Schema = {
+    "type": "object",
+    "required": ["id", "state"],
+    "properties": {
+        **JOB_STATE,
+        "key": {
+            "type": "string",
+            "description": "The export's object in the imports bucket (done), or the object read",
+        },
+        "records": {"type": "integer", "minimum": 0, "description": "Keys written (export) or restored"},
+        "bytes": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "reason": REASON,
+    },
+}
+_SIGNED: dict[int, OpenAPIResponse] = {
+    403: {"description": 'Not signed with AWS IAM (SigV4): API Gateway\'s own {"message":"Forbidden"}'}
+}
+_FOLLOW = {"Location": {"description": "GET it to follow the work", "schema": {"type": "string"}}}
+
+START_EXPORT: dict[int, OpenAPIResponse] = {
+    202: _json("Accepted: the export runs in the background; follow Location", _JOB, _FOLLOW),
+    **_SIGNED,
+    **_UNAVAILABLE,
+}
+GET_EXPORT: dict[int, OpenAPIResponse] = {
+    200: _json("The export's state: pending, running, done (with its object's key) or failed (with the reason)", _JOB),
+    **_SIGNED,
+    404: _error("No export with that id"),
+    **_UNAVAILABLE,
+}
+START_RESTORE: dict[int, OpenAPIResponse] = {
+    200: _json("This object was restored before: state done; nothing was written", _JOB, _FOLLOW),
+    202: _json("Accepted: the restore runs in the background; follow Location", _JOB, _FOLLOW),
+    400: _error("The body is not valid JSON, or nests too deeply"),
+    **_SIGNED,
+    404: _error("No such object in the imports bucket"),
+    409: _error("The store is not empty: a restore loads into an empty store only"),
+    413: _error("The body, or the object, is larger than allowed"),
+    415: _error("The body is not application/json"),
+    422: _error("Missing or invalid key (under exports/, at most 256 characters of Unicode text)"),
+    **_UNAVAILABLE,
+}
+GET_RESTORE: dict[int, OpenAPIResponse] = {
+    200: _json("The restore's state: pending, running, done or failed (with the reason)", _JOB),
+    **_SIGNED,
+    404: _error("No restore with that id"),
+    **_UNAVAILABLE,
+}
+
+REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/imports"): key_body("logs/", "an access log"),
+    ("post", "/restores"): key_body("exports/", "an export"),
+}
