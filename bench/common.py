@@ -33,3 +33,9 @@ def per_call_us(fn: Callable[[], object], n: int) -> float:
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
     return event
+
+
+def client_address(n: int) -> str:
+    """The ``n``-th page client: an IPv6 address in a /64 of its own (the per-client limit
+    counts an IPv6 client by its /64), so each page hit counts: not a reload, not limited."""
+    return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from bench.common import PY, ROOT, RUNS, load_event, per_call_us
+from bench.common import PY, ROOT, RUNS, client_address, load_event, per_call_us
 from localapi import template as sam_template
 from localapi.services import RedisServer
 from localapi.worker import LambdaContext
@@ -68,12 +68,9 @@ def warm(server: RedisServer) -> dict[str, float]:
     badge = load_event("hits/get-page-badge")
     clients = iter(range(10**9))
 
-    def _address(n: int) -> str:  # a /64 of its own: one client each
-        return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
-
     def counted(event: dict[str, Any]) -> dict[str, Any]:
         # A visitor of its own each time: a counted hit, not a reload or a limited one.
-        event["requestContext"]["http"]["sourceIp"] = _address(next(clients))
+        event["requestContext"]["http"]["sourceIp"] = client_address(next(clients))
         return event
 
     subjects: dict[str, Callable[[], object]] = {

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.common import client_address
 from localapi.services import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,16 +213,10 @@ def _event(name: str) -> dict[str, Any]:
 _CLIENTS = itertools.count(1)
 
 
-def _client_address(n: int) -> str:
-    """The ``n``-th client: an IPv6 address in a /64 of its own (the per-client limit counts
-    an IPv6 client by its /64), from the documentation prefix 2001:db8::/32."""
-    return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
-
-
 def _counted(event: dict[str, Any]) -> dict[str, Any]:
     """The event from a client of its own: each page hit counts (not a reload of the last,
     not past the per-client limit), as GET / does."""
-    event["requestContext"]["http"]["sourceIp"] = _client_address(next(_CLIENTS))
+    event["requestContext"]["http"]["sourceIp"] = client_address(next(_CLIENTS))
     return event
 
 

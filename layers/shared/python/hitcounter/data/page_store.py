@@ -6,7 +6,6 @@ share one slot, so a hit is one script, and pages spread over a cluster's shards
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import Visit
-from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of
+from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of, slot_cap
 
 # What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``).
 COUNTED, REPLAYED, RELOAD, LIMITED, BOT, REFUSED = "counted", "replayed", "reload", "limited", "bot", "refused"
@@ -67,7 +66,7 @@ class PageStore:
         self.pages_max = pages_max
         # Each slot holds its share; with page ids spread by a hash, the whole holds about
         # PAGES_MAX (a slot may fill a little before the others: docs/pages.md).
-        self.slot_cap = math.ceil(pages_max / PAGE_SLOTS)
+        self.slot_cap = slot_cap(pages_max)
         self.idempotency_ttl = idempotency_ttl
         self.dedupe_ms = dedupe_seconds * 1000
         self.rate_limit = rate_limit

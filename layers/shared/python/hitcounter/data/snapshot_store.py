@@ -9,7 +9,6 @@ restore writes each key by one script call, sent once.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import RESTORE_KEY, script
 from hitcounter.model import snapshot
-from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key
+from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key, slot_cap
 
 BATCH = 256  # keys per pipeline: bounded replies, few round trips
 STATE_TTL = 7 * 86400
@@ -33,7 +32,7 @@ class SnapshotStore:
         self._prefix = key_prefix
         self.shards = shards
         # A slot's registry holds at most its share of PAGES_MAX (as the page store admits).
-        self.slot_cap = math.ceil(pages_max / PAGE_SLOTS)
+        self.slot_cap = slot_cap(pages_max)
         self._restore = script(RESTORE_KEY)
 
     # --- state of an export or a restore -------------------------------------------------

@@ -68,6 +68,12 @@ PAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 PAGE_SLOTS = 64
 
 
+def slot_cap(pages_max: int) -> int:
+    """The pages one slot may register: its share of PAGES_MAX (a page hit and a restore
+    keep the same bound)."""
+    return -(-pages_max // PAGE_SLOTS)
+
+
 def valid_page(page: str) -> bool:
     return bool(PAGE_ID.fullmatch(page)) and page not in (".", "..")
 
