@@ -293,3 +293,60 @@ def test_a_restore_stopped_half_way_runs_again_into_what_it_wrote(
     # The store is not empty, yet the same restore may run again, and finishes.
     assert run_worker({"restore": order})["restore"]["records"] == 2501
     assert len(client.keys("{hits}:m:*")) == 2500 and client.get("{hits}:count") == "2500"
+
+
+def test_a_reply_lost_mid_restore_then_a_retry_writes_each_key_exactly_once(
+    s3: Any,
+    scratch: Any,
+    shared_redis: RedisServer,
+    redis_url: str,
+    function_modules: dict[str, ModuleType],
+    function_env: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worst moment: Redis has run a write but its answer never arrives (the worker's
+    # command times out). The event is retried (Lambda does it twice): the second run writes
+    # over the first, and nothing is doubled, the list that a re-sent RPUSH would grow above all.
+    from hitcounter.data import snapshot_store
+    from hitcounter.logic import snapshots
+    from tests.support.servers import FaultProxy
+
+    expires = int(time.time() * 1000) + DAY_MS
+    recent = [{"id": f"{i:032x}", "key": f"logs/{i}", "counted": i} for i in range(1, 4)]
+    records = [
+        {"k": "{hits}:count", "v": 900, "x": None},
+        {"k": "{hits}:imports:recent", "v": recent, "x": None},
+        *({"k": f"{{hits}}:m:2026120{1 + i // 1440}{i % 1440 // 60:02d}{i % 60:02d}", "v": 3, "x": expires}
+          for i in range(300)),
+    ]  # fmt: skip
+    key = "exports/faulty.jsonl.gz"
+    s3.put_object(Bucket=IMPORTS_BUCKET, Key=key, Body=_export_bytes(records))
+    etag = s3.head_object(Bucket=IMPORTS_BUCKET, Key=key)["ETag"].strip('"')
+    order = {"id": snapshots.restore_id(IMPORTS_BUCKET, key, etag), "key": key, "etag": etag}
+    proxy = FaultProxy(shared_redis.port)
+    function_env("ImportWorkerFunction", REDIS_URL=proxy.url, KEY_PREFIX="", SCRATCH_DIR=str(scratch))
+    worker = function_modules["ImportWorkerFunction"].lambda_handler
+    writes = snapshot_store._writes
+    seen = [0]
+
+    def failing(record: Any) -> Any:
+        seen[0] += 1
+        if seen[0] == 150:  # half-way through: the next write runs, its answer is lost
+            proxy.swallow_replies()
+        return writes(record)
+
+    monkeypatch.setattr(snapshot_store, "_writes", failing)
+    try:
+        with pytest.raises(Exception, match="unavailable"):
+            worker({"restore": order}, context("w", 60_000))
+        wait_for(proxy.drained, what="the proxy to pass every request on")
+        client = shared_redis.client()
+        assert 0 < len(client.keys("{hits}:m:*")) < 300  # stopped half-way
+        proxy.passthrough()
+        monkeypatch.setattr(snapshot_store, "_writes", writes)
+        assert worker({"restore": order}, context("w", 60_000))["restore"]["records"] == 302
+    finally:
+        proxy.close()
+    assert client.get("{hits}:count") == "900"
+    assert [json.loads(item) for item in client.lrange("{hits}:imports:recent", 0, -1)] == recent
+    assert len(client.keys("{hits}:m:*")) == 300 and {client.get(k) for k in client.keys("{hits}:m:*")} == {"3"}
