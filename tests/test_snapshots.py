@@ -313,7 +313,7 @@ def test_a_reply_lost_mid_restore_then_a_retry_writes_each_key_exactly_once(
 
     expires = int(time.time() * 1000) + DAY_MS
     recent = [{"id": f"{i:032x}", "key": f"logs/{i}", "counted": i} for i in range(1, 4)]
-    records = [
+    records: list[dict[str, Any]] = [
         {"k": "{hits}:count", "v": 900, "x": None},
         {"k": "{hits}:imports:recent", "v": recent, "x": None},
         *({"k": f"{{hits}}:m:2026120{1 + i // 1440}{i % 1440 // 60:02d}{i % 60:02d}", "v": 3, "x": expires}
