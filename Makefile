@@ -87,5 +87,5 @@ test-under-load: setup  ## the suite RUNS times (default 3) with every core kept
 lock: setup  ## resolve requirements-dev.in and layers/deps/requirements.in into the hashed locks
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.13 --generate-hashes \
 	  --output-file requirements-dev.txt requirements-dev.in
-	$(BIN)/uv pip compile --quiet --python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.13 \
 	  --generate-hashes --output-file layers/deps/requirements.txt layers/deps/requirements.in

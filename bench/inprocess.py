@@ -133,16 +133,17 @@ def bot_classification() -> dict[str, float]:
     """Telling a bot from a person (hitcounter.model.bots), no Redis: the first call (the
     list compiled), a browser's agent seen before (the cache), and a new agent every call
     (a browser's agent: the list tried in full; a crawler's: until its pattern matches),
-    what a client that varies its agent makes each request cost."""
-    from crawlerdetect.crawlerdetect import get_compiled_crawler_regex, get_compiled_exclusions_regex
+    what a client that varies its agent makes each request cost; and the worst of an
+    adversarial corpus (``devtools.agents``), each agent new, for ours and for
+    CrawlerDetect's own matcher (Python's backtracking ``re``)."""
+    from crawlerdetect import CrawlerDetect
 
+    from devtools.agents import adversarial
     from hitcounter.model import bots
 
     bots.listed.cache_clear()
-    bots._detector.cache_clear()
-    get_compiled_crawler_regex.cache_clear()  # the list's own caches: the first call compiles
-    get_compiled_exclusions_regex.cache_clear()
-    re.purge()  # and Python's own cache of compiled patterns
+    bots._matcher.cache_clear()
+    re.purge()  # Python's own cache of compiled patterns
     browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
     started = time.perf_counter()
     bots.reason(browser, "en")
@@ -154,7 +155,27 @@ def bot_classification() -> dict[str, float]:
         "cached_us": per_call_us(lambda: bots.reason(browser, "en"), 20_000),
         "new_agent_us": per_call_us(lambda: bots.reason(f"{browser} {next(counter)}", "en"), 2_000),
         "crawler_us": per_call_us(lambda: bots.reason(f"{crawler} {next(counter)}", "en"), 2_000),
+        "worst_adversarial_us": _worst_us(adversarial(), bots.listed),
+        "worst_adversarial_crawlerdetect_us": _worst_us(adversarial(300), CrawlerDetect()._check_crawler),
     }
+
+
+def _worst_us(agents: list[str], classify: Any) -> float:
+    """The slowest single classification of ``agents`` (each seen once, after one pass that
+    warms the automaton's states), in µs: the median of three passes' worst, so one
+    scheduling hiccup does not make the figure."""
+    from hitcounter.model import bots
+
+    worst = []
+    for _ in range(4):
+        bots.listed.cache_clear()
+        slowest = 0.0
+        for agent in agents:
+            started = time.perf_counter()
+            classify(agent)
+            slowest = max(slowest, time.perf_counter() - started)
+        worst.append(slowest * 1e6)
+    return sorted(worst[1:])[1]
 
 
 def part(label: str, microseconds: float, noise: float) -> str:

@@ -115,6 +115,9 @@ def tables(r: dict[str, Any]) -> list[str]:
         f"| the same, a new agent every request (the list tried in full) | {r['bots']['new_agent_us']:.0f} µs "
         f"| | | a crawler's agent: {r['bots']['crawler_us']:.0f} µs; the list compiled on the first page hit: "
         f"{r['bots']['first_ms']:.0f} ms |",
+        f"| the same, the worst of 1,595 hostile agents of 512 characters (`devtools/agents.py`) "
+        f"| {r['bots']['worst_adversarial_us']:.0f} µs | | | CrawlerDetect's own matcher on the same kind: "
+        f"{r['bots']['worst_adversarial_crawlerdetect_us'] / 1000:.1f} ms |",
         f"| `GET /stats?period=30d` | {w['stats_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['stats_ratio']:.2f}× | |",
         f"| `GET /dashboard` | {w['dashboard_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['dashboard_ratio']:.2f}× | |",
         f"| Redis round trips per counted hit | {rt['ours']:.2f} | seed: {rt['seed']:.2f} | "

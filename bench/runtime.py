@@ -70,10 +70,11 @@ def built_layers(build_dir: Path) -> list[Path]:
 
 
 def sam_build(build_dir: Path) -> Path:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["SAM_CLI_TELEMETRY"] = "0"
-    subprocess.run(["sam", "build", "--build-dir", str(build_dir)], cwd=ROOT, env=env, check=True, capture_output=True)
+    """``sam build`` for this machine's architecture (the layer's compiled wheels must load
+    here), as the ``sam local`` tier builds it."""
+    from devtools import samlocal
+
+    samlocal.build(build_dir, samlocal.host_arch(), cache_dir=build_dir.parent / "sam-cache")
     return build_dir
 
 

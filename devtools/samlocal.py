@@ -12,9 +12,10 @@ Why each option (measured on SAM CLI 1.170, see FIELD-NOTES):
   real runtime ships) from PyPI in ``/var/runtime`` and a ``/var/runtime/bootstrap`` that
   orders ``sys.path`` as Lambda does (``/var/task``, ``/opt/python/lib/python3.13/site-packages``, ``/opt/python``,
   ``/var/runtime``). SAM adds its own Runtime Interface Emulator at ``/var/rapid``.
-* The host's architecture: the template says arm64; every dependency is pure Python, so the
-  built artifacts run on either, and a copy of the *built* template says the host's
-  architecture (arm64 under QEMU takes most of the 10 s timeout per cold start).
+* The host's architecture: the template says arm64 (what is deployed); the build here is
+  made from a copy of the template that says the host's, so the dependency layer holds that
+  architecture's wheels (``google-re2`` is compiled code; arm64 under QEMU would also take
+  most of the 10 s timeout per cold start).
 * ``--add-host host.docker.internal:host-gateway``: ``host.docker.internal`` (what
   ``env.json`` names, as on Docker Desktop) does not resolve on a Linux engine otherwise;
   ``--docker-network host`` is ignored by SAM 1.170 for ZIP functions.
@@ -190,23 +191,31 @@ def sam_env() -> dict[str, str]:
     return env
 
 
-def build(build_dir: Path, arch: str) -> Path:
-    """``sam build`` as the project does it, then the built template set to ``arch``."""
-    subprocess.run(
-        ["sam", "build", "--build-dir", str(build_dir), "--cache-dir", str(DEV / "sam-cache")],
-        cwd=ROOT,
-        env=sam_env(),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    template = build_dir / "template.yaml"
+def build(build_dir: Path, arch: str, cache_dir: Path = DEV / "sam-cache") -> Path:
+    """``sam build`` as the project does it, for ``arch``: from a copy of the template that
+    names that architecture, beside the real one (its CodeUri paths and samconfig.toml are
+    read from the template's folder), so the dependency layer gets that architecture's wheels
+    (``google-re2`` is compiled code). The copy is removed afterwards."""
     text = (
-        template.read_text()
+        (ROOT / "template.yaml")
+        .read_text()
         .replace("- arm64", f"- {arch}")
+        .replace("[arm64]", f"[{arch}]")
         .replace("BuildArchitecture: arm64", f"BuildArchitecture: {arch}")
     )
-    template.write_text(text)
-    return template
+    copy = ROOT / f".template.{arch}.{os.getpid()}.yaml"
+    copy.write_text(text)
+    try:
+        subprocess.run(
+            ["sam", "build", "-t", str(copy), "--build-dir", str(build_dir), "--cache-dir", str(cache_dir)],
+            cwd=ROOT,
+            env=sam_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    finally:
+        copy.unlink(missing_ok=True)
+    return build_dir / "template.yaml"
 
 
 def bridge_gateway() -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import string
+
+import hypothesis
 import pytest
 
 from hitcounter.logic.pages import RateLimited, rate_headers, window_reset
@@ -83,12 +86,46 @@ def test_rate_limit_fields_follow_the_draft() -> None:
 
 
 def test_the_list_can_be_compiled_ahead_of_the_first_page_hit() -> None:
-    from crawlerdetect.crawlerdetect import get_compiled_crawler_regex
-
-    bots._detector.cache_clear()
-    get_compiled_crawler_regex.cache_clear()
+    bots._matcher.cache_clear()
     bots.prepare()
-    assert get_compiled_crawler_regex.cache_info().currsize == 1
+    assert bots._matcher.cache_info().currsize == 1
+
+
+def _crawlerdetect_verdict(agent: str) -> bool:
+    from crawlerdetect import CrawlerDetect
+
+    return bool(CrawlerDetect()._check_crawler(agent)[0])
+
+
+def test_the_linear_matcher_gives_crawlerdetects_own_verdicts() -> None:
+    """RE2 runs the same patterns as the list's own matcher (Python's re): on browsers,
+    crawlers, the look-ahead pattern's two sides, agents built from the list's words, and
+    hostile agents, every verdict is the same."""
+    from devtools.agents import adversarial, list_words
+
+    words = list_words()
+    agents = BROWSERS + CRAWLERS + ["YandexBot/3.0", "YandexSearch/1.0", "Mozilla/5.0 YandexSearchBrowser"]
+    agents += [f"Mozilla/5.0 (compatible; {w}/1.0)" for w in words]
+    agents += adversarial(120, seed=3)
+    matcher = bots._Matcher()
+    differ = [a[:60] for a in agents if matcher.listed(a) != _crawlerdetect_verdict(a)]
+    assert differ == []
+    assert sum(matcher.listed(a) for a in agents) > len(words) // 2  # most of the list's words are crawlers
+
+
+@hypothesis.given(
+    hypothesis.strategies.lists(
+        hypothesis.strategies.one_of(
+            hypothesis.strategies.sampled_from(["bot", "Mozilla/5.0 ", "Yandex", "Search", "spider", "Chrome/", " "]),
+            hypothesis.strategies.text(alphabet=string.printable, max_size=8),
+        ),
+        max_size=12,
+    )
+)
+@hypothesis.settings(max_examples=300, deadline=None)
+def test_any_agent_gets_crawlerdetects_verdict(parts: list[str]) -> None:
+    agent = "".join(parts)
+    assert bots._matcher().listed(agent) == _crawlerdetect_verdict(agent)
 
 
 def test_an_ipv6_client_is_its_64() -> None:
