@@ -156,9 +156,13 @@ def test_what_the_rules_store_expires(invoke_hits: Invoke, shared_redis: RedisSe
     ttls = {str(key): int(client.ttl(key)) for key in client.scan_iter()}
     window = [ttl for key, ttl in ttls.items() if ":rl:" in key]
     recent = [ttl for key, ttl in ttls.items() if key.endswith(":recent")]
-    assert window and 0 < window[0] <= 120
+    assert window and 0 < window[0] <= 60
     assert recent and 0 < recent[0] <= 5
-    assert all(ttl > 0 for key, ttl in ttls.items() if not key.endswith((":count", ":pages")))
+    # The page's count and registry entry live PAGE_IDLE_DAYS past its last counted hit;
+    # the registry itself lives as long as its slot has pages.
+    assert all(ttl > 0 for key, ttl in ttls.items() if not key.endswith(":reg"))
+    counts = [ttl for key, ttl in ttls.items() if key.endswith(":count")]
+    assert counts and 364 * 86400 < counts[0] <= 365 * 86400
 
 
 def test_the_rules_hold_on_a_cluster_in_one_round_trip(
@@ -173,9 +177,11 @@ def test_the_rules_hold_on_a_cluster_in_one_round_trip(
     answers = [body_json(invoke(at(page_event("c", source_ip="198.51.100.5"), i * 1000)))["hits"] for i in range(7)]
     assert answers == [1, 1, 1, 1, 1, 2, 2]
     stats_of = [n.info("commandstats").get("cmdstat_evalsha", {}) for n in nodes]
-    # One script per request, counted or not (a first EVALSHA refused NOSCRIPT ran nothing).
+    # One script per request, counted or not (a first EVALSHA refused NOSCRIPT ran nothing),
+    # and two more for the page's creation: the client's new-page budget, on its own slot,
+    # then the hit again.
     ran = [int(s.get("calls", 0)) - int(s.get("rejected_calls", 0)) - int(s.get("failed_calls", 0)) for s in stats_of]
-    assert sum(ran) == 7
+    assert sum(ran) == 7 + 2
     bot = invoke(page_event("c", user_agent="bingbot/2.0"))
     assert body_json(bot)["hits"] == 2
     body = body_json(invoke(page_event("c", "/stats", {"period": "48h"})))

@@ -109,8 +109,14 @@ def test_a_badge_still_renders_a_dash_while_redis_is_away(invoke_down: Invoke) -
 
 @pytest.fixture
 def invoke_capped(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
-    """PAGES_MAX=128: two pages per slot."""
-    function_env(REDIS_URL=redis_url, KEY_PREFIX="test:", PAGES_MAX="128")
+    """PAGES_MAX=128: two pages per slot; no new-page budget (one client makes them all)."""
+    function_env(
+        REDIS_URL=redis_url,
+        KEY_PREFIX="test:",
+        PAGES_MAX="128",
+        NEW_PAGES_PER_CLIENT_MINUTE="0",
+        NEW_PAGES_PER_CLIENT_DAY="0",
+    )
     return invoker(hits_module)
 
 
@@ -120,7 +126,7 @@ def test_pages_max_holds_under_a_flood_of_new_ids_and_old_pages_go_on(
     statuses = [invoke_capped(page_event(f"flood-{i}"))["statusCode"] for i in range(600)]
     created = statuses.count(200)
     assert 100 <= created <= 128 and set(statuses) == {200, 507}
-    registered = sum(shared_redis.client().scard(k) for k in shared_redis.client().keys("test:{pg:*}:pages"))
+    registered = sum(shared_redis.client().zcard(k) for k in shared_redis.client().keys("test:{pg:*}:reg"))
     assert registered == created
     refused = next(i for i, s in enumerate(statuses) if s == 507)
     body = body_json(invoke_capped(page_event(f"flood-{refused}")))

@@ -27,7 +27,8 @@ README_BYTES = {
     "page count": 150,
     "page bucket": 160,
     "recent visitor": 200,
-    "limit window client": 150,
+    "limit window client": 160,
+    "new-page log client": 160,
     "bot tally": 220,
     "hyperloglog byte per visitor": 6,
 }
@@ -122,6 +123,7 @@ def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, red
     # client), and the page's bot tally of the day with every reason in it.
     sizes["recent visitor"] = _usage(client, "*:page:*:recent")
     sizes["limit window client"] = _usage(client, "*:rl:*")
+    sizes["new-page log client"] = _usage(client, "*:nb:*")
     for agent, language in (("Googlebot/2.1", "en"), ("", "en"), ("Mozilla/5.0 (X11; Linux x86_64)", "")):
         page["headers"]["user-agent"], page["headers"]["accept-language"] = agent, language
         invoke_hits(page)
@@ -172,10 +174,12 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         * measured["page bucket"]
         # A bot tally per page and day (every reason), kept as long as the page's uniques.
         + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["bot tally"]
-        # Recent visitors live DEDUPE_SECONDS, a limit window 2 minutes: at most the hits of
-        # that long, one entry each.
+        # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
+        # of that long, one entry each (as if each were a client of its own). A client's
+        # new-page log lives a day, an entry per page it created: at most a day's page hits.
         + page_hits_a_day * 3600 / 86400 * measured["recent visitor"]
-        + page_hits_a_day * 120 / 86400 * measured["limit window client"]
+        + page_hits_a_day * 60 / 86400 * measured["limit window client"]
+        + page_hits_a_day * measured["new-page log client"]
     )
     total = (sessions + records + ledger + buckets + hlls + pages) * OVERHEAD
     print(

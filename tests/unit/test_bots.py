@@ -7,7 +7,7 @@ import string
 import hypothesis
 import pytest
 
-from hitcounter.logic.pages import RateLimited, rate_headers, window_reset
+from hitcounter.logic.pages import RateLimited, rate_headers, reset_seconds
 from hitcounter.model import bots
 
 BROWSERS = [
@@ -79,7 +79,7 @@ def test_rate_limit_fields_follow_the_draft() -> None:
         "RateLimit-Policy": "60;w=60",
     }
     assert rate_headers(60, 61, 1)["RateLimit-Remaining"] == "0"
-    assert [window_reset(ms) for ms in (0, 999, 1000, 59_999, 60_000)] == [60, 60, 59, 1, 60]
+    assert [reset_seconds(ms) for ms in (0, 1, 999, 1000, 1001, 59_999, 60_000)] == [1, 1, 1, 1, 2, 60, 60]
     err = RateLimited(60, 7)
     assert err.status == 429 and err.headers["Retry-After"] == "7" and err.headers["RateLimit-Remaining"] == "0"
     assert RateLimited.headers == {}  # the class's own stays empty: each error carries its own

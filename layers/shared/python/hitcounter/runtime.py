@@ -83,6 +83,9 @@ def services() -> Services:
             settings.hits_shards,
             dedupe_seconds=settings.pages.dedupe_seconds,
             rate_limit=settings.pages.rate_limit_per_minute,
+            idle_days=settings.pages.page_idle_days,
+            new_per_minute=settings.pages.new_pages_per_minute,
+            new_per_day=settings.pages.new_pages_per_day,
         ),
     )
 

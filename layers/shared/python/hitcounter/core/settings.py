@@ -62,6 +62,9 @@ class ImportLimits:
 # The page routes' accuracy rules by default (docs/pages.md says why these numbers).
 DEDUPE_SECONDS = 5
 RATE_LIMIT_PER_MINUTE = 60
+PAGE_IDLE_DAYS = 365
+NEW_PAGES_PER_CLIENT_MINUTE = 10
+NEW_PAGES_PER_CLIENT_DAY = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,14 @@ class PageSettings:
     # A visitor's reloads of a page within this many seconds of their counted hit count
     # nothing (0: off).
     dedupe_seconds: int
-    # Counted page hits per client (source IP) per minute, at most (0: off).
+    # Counted page hits per client (source IP) in any 60 s, at most, per slot (0: off).
     rate_limit_per_minute: int
+    # A page nobody counted for this many days leaves the registry (its share of PAGES_MAX
+    # is free again) and its count expires.
+    page_idle_days: int = PAGE_IDLE_DAYS
+    # New pages one client may create in any 60 s and in any 24 h, across all slots (0: off).
+    new_pages_per_minute: int = NEW_PAGES_PER_CLIENT_MINUTE
+    new_pages_per_day: int = NEW_PAGES_PER_CLIENT_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +259,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             pages_max=_int(env, "PAGES_MAX", 10_000, 1, 1_000_000),
             dedupe_seconds=_int(env, "DEDUPE_SECONDS", DEDUPE_SECONDS, 0, 3600),
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE, 0, 100_000),
+            page_idle_days=_int(env, "PAGE_IDLE_DAYS", PAGE_IDLE_DAYS, 1, 3650),
+            new_pages_per_minute=_int(env, "NEW_PAGES_PER_CLIENT_MINUTE", NEW_PAGES_PER_CLIENT_MINUTE, 0, 100_000),
+            new_pages_per_day=_int(env, "NEW_PAGES_PER_CLIENT_DAY", NEW_PAGES_PER_CLIENT_DAY, 0, 1_000_000),
         ),
         imports=ImportLimits(
             max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),

@@ -11,72 +11,98 @@ from hitcounter.model import history
 #     only for a page that counts already (bots never create pages), and counts nothing;
 #  3. a reload: the same visitor on the same page within DEDUPE_SECONDS of their last counted
 #     hit counts nothing (a sorted set of the page's recent visitors, by request time, trimmed
-#     to the window on each counted hit, so it holds at most the window's visitors);
-#  4. the per-client limit: a fixed one-minute window per salted client (IP) digest, in a
-#     hash of the slot's minute, so at most RATE_LIMIT_PER_MINUTE counted hits per client;
-#  5. the page's creation within the slot's share of PAGES_MAX (refused: nothing written);
-#  6. the count, its minute/hour/day buckets, the visitor in the day's HyperLogLog, the page
-#     in the slot's top-pages index of the day, the reload and limit records.
-# Digests arrive unsalted and are stored only salted with the slot's salt of the day (made
-# by the day's first hit from the fresh one the caller sends), never raw. The TTLs never
-# change, so they live in the text rather than in every call's arguments.
-#   KEYS: count, record, minute, hour, day, uniques, salt, registry, top of the day, recent
-#         visitors, the slot's limit window of the minute, the page's bot tally of the day
+#     to the window on each counted hit). Under DNT/GPC the visitor's digest serves this check
+#     alone: it is kept for the window and never reaches the uniques;
+#  4. the per-client limit: a sliding one-minute log of the client's counted hits in the slot
+#     (a sorted set per salted client digest, trimmed to the last 60 s), so no 60-second span
+#     ever holds more than RATE_LIMIT_PER_MINUTE of them, minute boundaries included;
+#  5. a new page: refused when its slot holds its share of PAGES_MAX (after dropping pages
+#     nobody counted for PAGE_IDLE_DAYS), a refusal that writes nothing and takes no budget;
+#     otherwise, when asked to, sent back until the caller has taken one of the client's
+#     new-page budget (``TAKE_NEW_PAGE``, on the client's own slot);
+#  6. the count (its expiry pushed to PAGE_IDLE_DAYS), its minute/hour/day buckets, the
+#     visitor in the day's HyperLogLog, the page's last-counted time in the registry, the page
+#     in the slot's top-pages index of the day and in each period's running union of today
+#     (where a read has made it), the reload and limit records.
+# Digests arrive unsalted. The day's uniques are salted with the slot's salt of the day; the
+# window records (reloads, the limit) with the slot's window salt, which does not change at
+# midnight (it lives 48 h past the slot's last hit), so a window never restarts then. Raw
+# digests are never stored. The TTLs that
+# never change live in the text rather than in every call's arguments.
+#   KEYS: count, record, minute, hour, day, uniques, the day's salt, registry, top of the day,
+#         recent visitors, the window salt, the page's bot tally of the day, the legacy
+#         registry (a set, before pages expired: moved into the registry on first sight),
+#         then 0-4 running unions of the periods' top pages for today
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, a fresh
 #         salt, the visitor's digest ("" for none), "n" to record the count or "0" a
 #         placeholder (a sharded page: the caller records the total), the client's digest
 #         ("" for none), the request's time (ms), DEDUPE_SECONDS in ms ("0": off),
-#         RATE_LIMIT_PER_MINUTE ("0": off), the bot's reason ("" for a person)
-#   returns {N, outcome, created, the client's counted hits in the window}; outcome 0 counted,
-#   1 replayed, 2 reload, 3 limited, 4 bot, -1 a new page refused (PAGES_MAX)
+#         RATE_LIMIT_PER_MINUTE ("0": off), the bot's reason ("" for a person), "1" to add
+#         the visitor to the uniques ("0" under DNT/GPC), PAGE_IDLE_DAYS in seconds, "1" when
+#         a new page may be created ("0": ask for a budget first), the name of the client's
+#         limit log without its digest
+#   returns {N, outcome, created, the client's counted hits in the last minute, ms until the
+#   oldest of them leaves the minute}; outcome 0 counted, 1 replayed, 2 reload, 3 limited,
+#   4 bot, 5 a new page needs the client's budget first, -1 a new page refused (PAGES_MAX)
 COUNT_PAGE_HIT = f"""
 #!lua
 local keyed = ARGV[1] ~= '0'
 if keyed then
   local seen = redis.call('GET', KEYS[2])
-  if seen then return {{tonumber(seen), 1, 0, 0}} end
+  if seen then return {{tonumber(seen), 1, 0, 0, 0}} end
 end
 local function current() return tonumber(redis.call('GET', KEYS[1]) or '0') end
+local function registered()
+  if redis.call('ZSCORE', KEYS[8], ARGV[2]) then return true end
+  if redis.call('EXISTS', KEYS[13]) == 0 then return false end
+  local now = ARGV[8]
+  for _, member in ipairs(redis.call('SMEMBERS', KEYS[13])) do redis.call('ZADD', KEYS[8], now, member) end
+  redis.call('DEL', KEYS[13])
+  return redis.call('ZSCORE', KEYS[8], ARGV[2]) ~= false
+end
 if ARGV[11] ~= '' then
-  if redis.call('SISMEMBER', KEYS[8], ARGV[2]) == 1 then
+  if registered() then
     redis.call('ZINCRBY', KEYS[12], 1, ARGV[11])
     redis.call('EXPIRE', KEYS[12], {history.PAGE_TTLS["uniques"]})
   end
-  return {{current(), 4, 0, 0}}
+  return {{current(), 4, 0, 0, 0}}
 end
-local salt = false
-local function day_salt()
-  if not salt then
-    salt = redis.call('GET', KEYS[7])
-    if not salt then
-      salt = ARGV[4]
-      redis.call('SET', KEYS[7], salt, 'EX', {history.SALT_TTL})
-    end
-  end
-  return salt
+local wsalt = redis.call('GETEX', KEYS[11], 'EX', {history.SALT_TTL})
+if not wsalt then
+  wsalt = ARGV[4]
+  redis.call('SET', KEYS[11], wsalt, 'EX', {history.SALT_TTL})
 end
 local now, window = tonumber(ARGV[8]), tonumber(ARGV[9])
 local visitor = false
 if ARGV[5] ~= '' then
-  visitor = redis.sha1hex(day_salt() .. ARGV[5])
+  visitor = redis.sha1hex(wsalt .. ARGV[5])
   if window > 0 then
     local last = redis.call('ZSCORE', KEYS[10], visitor)
-    if last and now - tonumber(last) < window then return {{current(), 2, 0, 0}} end
+    if last and now - tonumber(last) < window then return {{current(), 2, 0, 0, 0}} end
   end
 end
-local limit, client, used = tonumber(ARGV[10]), false, 0
+local limit, log, used = tonumber(ARGV[10]), false, 0
 if limit > 0 and ARGV[7] ~= '' then
-  client = redis.sha1hex(day_salt() .. ARGV[7])
-  used = tonumber(redis.call('HGET', KEYS[11], client) or '0')
-  if used >= limit then return {{current(), 3, 0, used}} end
+  log = ARGV[15] .. redis.sha1hex(wsalt .. ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 60000)
+  used = redis.call('ZCARD', log)
+  if used >= limit then
+    local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+    return {{current(), 3, 0, used, tonumber(oldest[2]) + 60000 - now}}
+  end
 end
 local created = 0
-if redis.call('SISMEMBER', KEYS[8], ARGV[2]) == 0 then
-  if redis.call('SCARD', KEYS[8]) >= tonumber(ARGV[3]) then return {{-1, -1, 0, 0}} end
-  redis.call('SADD', KEYS[8], ARGV[2])
+if not registered() then
+  if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[3]) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - tonumber(ARGV[13]) * 1000)
+    if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[3]) then return {{-1, -1, 0, 0, 0}} end
+  end
+  if ARGV[14] ~= '1' then return {{current(), 5, 0, used, 0}} end
   created = 1
 end
+redis.call('ZADD', KEYS[8], now, ARGV[2])
 local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[13])
 if keyed then
   local value = 0
   if ARGV[6] == 'n' then value = n end
@@ -89,36 +115,89 @@ redis.call('EXPIRE', KEYS[4], {history.PAGE_TTLS["hour"]})
 redis.call('INCR', KEYS[5])
 redis.call('EXPIRE', KEYS[5], {history.PAGE_TTLS["day"]})
 if visitor then
-  redis.call('PFADD', KEYS[6], visitor)
-  redis.call('EXPIRE', KEYS[6], {history.PAGE_TTLS["uniques"]})
+  if ARGV[12] == '1' then
+    local salt = redis.call('GET', KEYS[7])
+    if not salt then
+      salt = ARGV[4]
+      redis.call('SET', KEYS[7], salt, 'EX', {history.SALT_TTL})
+    end
+    redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[5]))
+    redis.call('EXPIRE', KEYS[6], {history.PAGE_TTLS["uniques"]})
+  end
   if window > 0 then
     redis.call('ZADD', KEYS[10], now, visitor)
     redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now - window)
     redis.call('PEXPIRE', KEYS[10], window)
   end
 end
-if client then
-  used = redis.call('HINCRBY', KEYS[11], client, 1)
-  redis.call('EXPIRE', KEYS[11], 120)
+local reset = 0
+if log then
+  redis.call('ZADD', log, now, ARGV[4]:sub(1, 16))
+  redis.call('PEXPIRE', log, 60000)
+  used = used + 1
+  reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
 redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])
 redis.call('EXPIRE', KEYS[9], {history.DAY_TTL})
-return {{n, 0, created, used}}
+for i = 14, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
+end
+return {{n, 0, created, used, reset}}
+"""
+
+
+# One new page for a client: its budget across every slot, kept on the client's own slot (a
+# sliding log of the pages it created, salted with that slot's window salt, for a day).
+# Refused when the client created NEW_PAGES_PER_CLIENT_MINUTE in the last 60 s or
+# NEW_PAGES_PER_CLIENT_DAY in the last 24 h; the answer then says when one frees.
+#   KEYS: the window salt of the client's slot
+#   ARGV: a fresh salt, the client's digest, the request's time (ms), the per-minute and the
+#         per-day budget ("0": off), the name of the client's log without its digest
+#   returns {1 taken or 0 refused, ms until one frees (0 when taken)}
+TAKE_NEW_PAGE = f"""
+#!lua
+local wsalt = redis.call('GETEX', KEYS[1], 'EX', {history.SALT_TTL})
+if not wsalt then
+  wsalt = ARGV[1]
+  redis.call('SET', KEYS[1], wsalt, 'EX', {history.SALT_TTL})
+end
+local log = ARGV[6] .. redis.sha1hex(wsalt .. ARGV[2])
+local now, per_minute, per_day = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 86400000)
+if per_day > 0 and redis.call('ZCARD', log) >= per_day then
+  return {{0, tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 86400000 - now}}
+end
+if per_minute > 0 then
+  local recent = redis.call('ZRANGEBYSCORE', log, '(' .. (now - 60000), '+inf', 'WITHSCORES', 'LIMIT', 0, per_minute)
+  if #recent >= 2 * per_minute then return {{0, tonumber(recent[2]) + 60000 - now}} end
+end
+redis.call('ZADD', log, now, ARGV[1]:sub(1, 16))
+redis.call('PEXPIRE', log, 86400000)
+return {{1, 0}}
 """
 
 
 # A page's starting count (an old counter's number, carried over), once: refused when the page
-# already counts, or when it is new and its slot holds its share of PAGES_MAX. INCRBY on the
-# missing key sets it to N; like every page count it lives for good (PAGES_MAX bounds them).
-#   KEYS: the count, the slot's registry   ARGV: the page id, the slot's page cap, N
+# already counts, or when it is new and its slot holds its share of PAGES_MAX (after pages
+# nobody counted for PAGE_IDLE_DAYS are dropped). INCRBY on the missing key sets it to N; like
+# every page count it expires after PAGE_IDLE_DAYS without a counted hit.
+#   KEYS: the count, the slot's registry, the legacy registry
+#   ARGV: the page id, the slot's page cap, N, the time (ms), PAGE_IDLE_DAYS in seconds
 #   returns 1 seeded, 0 the page already counts, -1 refused (PAGES_MAX)
 SEED_PAGE = """
 #!lua
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
-  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
-  redis.call('SADD', KEYS[2], ARGV[1])
+local now = tonumber(ARGV[4])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('ZADD', KEYS[2], now, member) end
+  redis.call('DEL', KEYS[3])
 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]) * 1000)
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+end
+redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('INCRBY', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """

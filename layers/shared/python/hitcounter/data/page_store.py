@@ -7,20 +7,37 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
-from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE, TAKE_NEW_PAGE
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of, slot_cap
 
-# What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``).
+
+def top_union(first: str, today: str) -> str:
+    """A slot's running union of the top pages from day ``first`` to ``today`` (a period's
+    days): made by the day's first read, then kept up to date by each counted hit."""
+    return f"topq:{first}:{today}"
+
+
+# What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``; ``new_limited``:
+# the client's new-page budget refused the page, ``TAKE_NEW_PAGE``).
 COUNTED, REPLAYED, RELOAD, LIMITED, BOT, REFUSED = "counted", "replayed", "reload", "limited", "bot", "refused"
+NEW_LIMITED = "new_limited"
+_NEEDS_BUDGET = 5
 _OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, -1: REFUSED}
+
+# The names beside a slot's pages (``page_tag_key``): its registry (page id → the time of its
+# last counted hit), the registry as it was before pages expired (a set: moved on first
+# sight), the salt of its window records, and the prefixes of a client's limit log and
+# new-page log.
+REGISTRY, LEGACY_REGISTRY, WINDOW_SALT, LIMIT_LOG, NEW_PAGE_LOG = "reg", "pages", "wsalt", "rl:", "nb:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +46,16 @@ class PageHit:
     (an Idempotency-Key seen before: the N the first request got); ``reload`` (the same
     visitor within DEDUPE_SECONDS), ``limited`` (the client is past RATE_LIMIT_PER_MINUTE)
     or ``bot``: nothing counted, N is the current count; ``refused``: a new page past its
-    slot's share of PAGES_MAX, nothing written. ``used``: the client's counted hits in the
-    current minute (0 with the limit off)."""
+    slot's share of PAGES_MAX, nothing written; ``new_limited``: a new page past the client's
+    new-page budget, nothing written. ``used``: the client's counted hits in the last 60 s
+    (0 with the limit off); ``reset_ms``: until the oldest of them leaves the minute (or,
+    ``new_limited``, until the budget frees one)."""
 
     total: int
     outcome: str = COUNTED
     created: bool = False
     used: int = 0
+    reset_ms: int = 0
 
     @property
     def replayed(self) -> bool:
@@ -57,6 +77,9 @@ class PageStore:
         *,
         dedupe_seconds: int = 0,
         rate_limit: int = 0,
+        idle_days: int = 365,
+        new_per_minute: int = 0,
+        new_per_day: int = 0,
     ) -> None:
         self._redis = handle
         self._prefix = key_prefix
@@ -70,7 +93,10 @@ class PageStore:
         self.idempotency_ttl = idempotency_ttl
         self.dedupe_ms = dedupe_seconds * 1000
         self.rate_limit = rate_limit
+        self.idle_seconds = idle_days * 86400
+        self.new_per_minute, self.new_per_day = new_per_minute, new_per_day
         self._count = script(COUNT_PAGE_HIT)
+        self._take_new = script(TAKE_NEW_PAGE)
         self._period_union = script(PERIOD_UNION)
         self._top_union = script(TOP_UNION)
         self._seed = script(SEED_PAGE)
@@ -81,9 +107,15 @@ class PageStore:
         shard when the page is spread (HITS_SHARDS > 1)."""
         if self.shards > 1 and self.count(page) is not None:
             return 0
-        keys = [self._key(page, "count"), page_tag_key(self._prefix, page_slot(page), "pages")]
+        slot = page_slot(page)
+        keys = [
+            self._key(page, "count"),
+            page_tag_key(self._prefix, slot, REGISTRY),
+            page_tag_key(self._prefix, slot, LEGACY_REGISTRY),
+        ]
+        args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
-            return int(self._seed(keys=keys, args=[page, self.slot_cap, hits], client=client))
+            return int(self._seed(keys=keys, args=args, client=client))
 
     def _key(self, page: str, name: str, shard: int = 0) -> str:
         return page_key(self._prefix, page, name, shard)
@@ -102,13 +134,55 @@ class PageStore:
 
     def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit:
         """One request of ``page`` (``bot``: the reason it is counted apart, None for a
-        person): one EVALSHA, never re-sent; with HITS_SHARDS > 1, then the page's total,
-        read (two round trips, as for the site's sharded counter)."""
-        minute, hour, day = history.minute_ids(visit.at_ms // 60_000)
+        person): one EVALSHA, never re-sent. A page's first hit with the new-page budget on
+        takes one of its client's budget first (two more calls, the page's creation only).
+        With HITS_SHARDS > 1, then the page's total, read (two round trips, as for the site's
+        sharded counter)."""
         digest = None
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = self._shard(visit, digest)
+        keys, args = self._hit_call(page, visit, shard, digest, bot)
+        budget = bool(self.new_per_minute or self.new_per_day)
+        args[13] = "0" if budget else "1"
+        with self._redis.use() as client:
+            n, code, created, used, reset = self._count(keys=keys, args=args, client=client)
+            if int(code) == _NEEDS_BUDGET:
+                taken, wait_ms = self._take_new(
+                    keys=[page_tag_key(self._prefix, self._client_slot(visit), WINDOW_SALT)],
+                    args=[secrets.token_hex(16), visit.client or "-", visit.at_ms, self.new_per_minute,
+                          self.new_per_day, page_tag_key(self._prefix, self._client_slot(visit), NEW_PAGE_LOG)],
+                    client=client,
+                )  # fmt: skip
+                if not int(taken):
+                    return PageHit(int(n), NEW_LIMITED, reset_ms=int(wait_ms))
+                args[13] = "1"
+                n, code, created, used, reset = self._count(keys=keys, args=args, client=client)
+        outcome = _OUTCOMES[int(code)]
+        if outcome == REFUSED:
+            return PageHit(0, REFUSED)
+        if self.shards == 1 or (outcome == REPLAYED and int(n) > 0):
+            return PageHit(int(n), outcome, bool(created), int(used), int(reset))
+        # Sharded: the N a request sees is the page's total (after its increment, if it
+        # counted), and a key's record takes that total (idempotent: the same value, only if
+        # it exists).
+        total = self.count(page) or 0
+        if digest is not None and outcome == COUNTED:
+            with self._redis.use() as client:
+                client.set(keys[1], total, xx=True, keepttl=True)
+        return PageHit(total, outcome, bool(created), int(used), int(reset))
+
+    @staticmethod
+    def _client_slot(visit: Visit) -> int:
+        """The slot that keeps a client's new-page budget (one for every page it creates)."""
+        return shard_of(visit.client or "-", PAGE_SLOTS)
+
+    def _hit_call(
+        self, page: str, visit: Visit, shard: int, digest: str | None, bot: str | None
+    ) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
+        minute_number = visit.at_ms // 60_000
+        minute, hour, day = history.minute_ids(minute_number)
         slot = page_slot(page, shard)
         record = self._key(page, "count", shard) if digest is None else self._key(page, f"idem:{digest}", shard)
         keys = [
@@ -119,17 +193,19 @@ class PageStore:
             self._key(page, f"d:{day}", shard),
             self._key(page, f"u:{day}", shard),
             page_tag_key(self._prefix, slot, f"salt:{day}"),
-            page_tag_key(self._prefix, slot, "pages"),
+            page_tag_key(self._prefix, slot, REGISTRY),
             page_tag_key(self._prefix, slot, f"top:{day}"),
             self._key(page, "recent", shard),
-            page_tag_key(self._prefix, slot, f"rl:{minute}"),
+            page_tag_key(self._prefix, slot, WINDOW_SALT),
             self._key(page, f"b:{day}", shard),
+            page_tag_key(self._prefix, slot, LEGACY_REGISTRY),
+            *[page_tag_key(self._prefix, slot, top_union(*span)) for span in history.top_spans(minute_number)],
         ]
         args: list[str | int] = [
-            self.idempotency_ttl if idempotency_key is not None else 0,
+            self.idempotency_ttl if digest is not None else 0,
             page,
             self.slot_cap,
-            secrets.token_hex(16),  # the slot's salt of the day, if this is its first hit
+            secrets.token_hex(16),  # the slot's salts, if this is their first hit
             visit.visitor,
             "n" if self.shards == 1 else "0",
             visit.client if self.rate_limit else "",
@@ -137,22 +213,12 @@ class PageStore:
             self.dedupe_ms,
             self.rate_limit,
             bot or "",
+            "1" if visit.track else "0",
+            self.idle_seconds,
+            "1",
+            page_tag_key(self._prefix, slot, LIMIT_LOG),
         ]
-        with self._redis.use() as client:
-            n, code, created, used = self._count(keys=keys, args=args, client=client)
-        outcome = _OUTCOMES[int(code)]
-        if outcome == REFUSED:
-            return PageHit(0, REFUSED)
-        if self.shards == 1 or (outcome == REPLAYED and int(n) > 0):
-            return PageHit(int(n), outcome, bool(created), int(used))
-        # Sharded: the N a request sees is the page's total (after its increment, if it
-        # counted), and a key's record takes that total (idempotent: the same value, only if
-        # it exists).
-        total = self.count(page) or 0
-        if digest is not None and outcome == COUNTED:
-            with self._redis.use() as client:
-                client.set(record, total, xx=True, keepttl=True)
-        return PageHit(total, outcome, bool(created), int(used))
+        return keys, args
 
     def count(self, page: str) -> int | None:
         """The page's count (its shards summed, one pipeline of GETs), None for a page nobody
@@ -204,22 +270,27 @@ class PageStore:
         return dict(sorted(reasons.items()))
 
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
-        """The period's busiest pages, busiest first: per slot, the closed days' sum (made
-        once a day, ``TOP_UNION``) and today's, read in one pipeline; bounded by PAGES_MAX,
-        whatever the period."""
+        """The period's busiest pages, busiest first. Per slot, the period's running union
+        of today (its closed days summed once a day, ``TOP_UNION``, then kept up to date by
+        every counted hit) or, for a period of one day, today's index; from each, only its
+        ``limit`` busiest (``ZREVRANGE``), so a read costs the same at 10 pages and at 10,000.
+        Exact with HITS_SHARDS=1 (a page lives in one slot); with more, a page's shards sit
+        in several slots, and each slot gives its ``limit`` times HITS_SHARDS busiest."""
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
+        per_slot = min(limit * self.shards, self.slot_cap)
         unions = []
         if len(days) > 1:
             for slot in range(PAGE_SLOTS):
-                closed = [page_tag_key(self._prefix, slot, f"top:{d}") for d in days if d != today]
-                unions.append((page_tag_key(self._prefix, slot, f"topq:{period.name}:{today}"), closed))
+                sources = [page_tag_key(self._prefix, slot, f"top:{d}") for d in days]
+                unions.append((page_tag_key(self._prefix, slot, top_union(days[0], today)), sources))
+        read = [union for union, _ in unions] or [
+            page_tag_key(self._prefix, slot, f"top:{today}") for slot in range(PAGE_SLOTS)
+        ]
 
         def build(pipe: Any) -> None:
-            for slot in range(PAGE_SLOTS):
-                pipe.zrange(page_tag_key(self._prefix, slot, f"top:{today}"), 0, -1, withscores=True)
-            for union, _ in unions:
-                pipe.zrange(union, 0, -1, withscores=True)
+            for key in read:
+                pipe.zrevrange(key, 0, per_slot - 1, withscores=True)
 
         with self._redis.use() as client:
             replies = read_with_unions(client, unions, self._top_union, build)

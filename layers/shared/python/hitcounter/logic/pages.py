@@ -7,7 +7,7 @@ from typing import Any
 
 from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
-from hitcounter.data.page_store import BOT, LIMITED, RELOAD, REPLAYED, PageHit, PageStore
+from hitcounter.data.page_store import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, PageHit, PageStore
 from hitcounter.logic.stats import shape
 from hitcounter.model import history
 from hitcounter.model.history import Visit
@@ -23,7 +23,7 @@ class PagesFull(InsufficientStorage):
 class RateLimited(AppError):
     status = 429
     code = "rate_limited"
-    message = "this client has counted as many page hits as it may this minute (RATE_LIMIT_PER_MINUTE)"
+    message = "this client has counted as many page hits as it may in a minute (RATE_LIMIT_PER_MINUTE)"
 
     def __init__(self, limit: int, reset: int) -> None:
         super().__init__()
@@ -42,9 +42,23 @@ def rate_headers(limit: int, used: int, reset: int) -> dict[str, str]:
     }
 
 
-def window_reset(at_ms: int) -> int:
-    """Seconds until the fixed one-minute window of a request at ``at_ms`` ends (1-60)."""
-    return 60 - (at_ms // 1000) % 60
+class NewPagesLimited(AppError):
+    status = 429
+    code = "new_pages_limited"
+    message = (
+        "this client has created as many new pages as it may for now (NEW_PAGES_PER_CLIENT_MINUTE, "
+        "NEW_PAGES_PER_CLIENT_DAY); existing pages go on counting"
+    )
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def reset_seconds(reset_ms: int) -> int:
+    """Whole seconds until a sliding window frees one more hit (at least 1): what
+    ``Retry-After`` and ``RateLimit-Reset`` say."""
+    return max(1, -(-reset_ms // 1000))
 
 
 def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit, bot: str | None) -> PageHit:
@@ -52,6 +66,9 @@ def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit
     per key, unless it is a reload or its client is past the limit; a bot's is tallied
     apart; a new page past PAGES_MAX is refused with nothing stored."""
     hit = store.hit(page, visit, idempotency_key, bot)
+    if hit.outcome == NEW_LIMITED:
+        count_metric("NewPagesLimited")
+        raise NewPagesLimited(reset_seconds(hit.reset_ms))
     if hit.refused:
         count_metric("PagesRefused")
         logger.warning("a new page was refused: PAGES_MAX reached", extra={"error_code": "pages_full"})
@@ -62,13 +79,11 @@ def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit
 def answer_headers(store: PageStore, hit: PageHit, visit: Visit) -> dict[str, str]:
     """The RateLimit-* fields of a person's page hit (none with the limit off, for a replay
     or a bot), or ``RateLimited`` when the client is past the limit (nothing was counted)."""
-    if not store.rate_limit or not visit.client or hit.outcome in (REPLAYED, BOT):
+    if not store.rate_limit or not visit.client or hit.outcome in (REPLAYED, BOT, RELOAD):
         return {}
-    reset = window_reset(visit.at_ms)
+    reset = reset_seconds(hit.reset_ms)
     if hit.outcome == LIMITED:
         raise RateLimited(store.rate_limit, reset)
-    if hit.outcome == RELOAD:
-        return {}
     return rate_headers(store.rate_limit, hit.used, reset)
 
 

@@ -32,11 +32,13 @@ class Visit:
     """When a hit happened (epoch ms, the request's own time) and who made it (the
     ``visitor_key`` digest; "" when the request says nothing of either, or asks not to be
     tracked), and, for the page routes' per-client limit, the ``client_key`` digest of its
-    source IP ("" for none)."""
+    source IP ("" for none). ``track`` False (DNT/GPC): the visitor's digest serves only the
+    reload window (kept for that window, salted), never the unique visitors."""
 
     at_ms: int
     visitor: str = ""
     client: str = ""
+    track: bool = True
 
 
 def client_key(source_ip: str) -> str:
@@ -151,6 +153,16 @@ def days_of(period: Period, now_ms: int) -> list[str]:
     """The day ids the period touches (for its unique visitors), oldest first."""
     starts = bucket_starts(period, now_ms)
     return sorted({bucket_id("day", s) for s in starts})
+
+
+@lru_cache(maxsize=4)
+def top_spans(minute: int) -> tuple[tuple[str, str], ...]:
+    """The day spans (first day, today) of the periods that touch more than one day at epoch
+    minute ``minute``, each once: what the top pages' running unions of today are named by,
+    so the page hit and the read name the same ones."""
+    now_ms = minute * 60_000
+    spans = {(days[0], days[-1]) for days in (days_of(p, now_ms) for p in PERIODS.values()) if len(days) > 1}
+    return tuple(sorted(spans))
 
 
 # A page's history is the site's, kept shorter where it would grow with the number of pages

@@ -135,19 +135,18 @@ def visit(event: BaseProxyEvent) -> Visit:
 
 def page_visit(event: BaseProxyEvent) -> Visit:
     """A page hit's visit: as ``visit``, except that a browser asking not to be tracked
-    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without any visitor: no visitor digest is
-    computed, none reaches Redis, and the hit adds to no unique count and is not checked for
-    reloads. Every page hit carries its client's digest (of the source IP alone) for the
-    per-client limit, DNT or not: the limit guards the count, it does not track anyone."""
+    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without a visitor: its digest serves the reload
+    window alone (kept salted for DEDUPE_SECONDS, so reloads count once) and never reaches
+    the unique visitors. Every page hit carries its client's digest (of the source IP alone)
+    for the per-client limit, DNT or not: the limit guards the count, it does not track anyone."""
     request_headers = headers(event)
     context = event.get("requestContext") or {}
     source_ip = str((context.get("http") or {}).get("sourceIp") or "")
     client = history.client_key(source_ip) if source_ip else ""
-    if (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1":
-        return Visit(request_time_ms(event), client=client)
+    private = (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1"
     agent = request_headers.get("user-agent") or ""
     who = history.visitor_key(source_ip, agent) if (source_ip or agent) else ""
-    return Visit(request_time_ms(event), who, client)
+    return Visit(request_time_ms(event), who, client, track=not private)
 
 
 def bot_reason(event: BaseProxyEvent) -> str | None:
