@@ -109,14 +109,8 @@ def test_a_badge_still_renders_a_dash_while_redis_is_away(invoke_down: Invoke) -
 
 @pytest.fixture
 def invoke_capped(hits_module: ModuleType, function_env: Callable[..., None], redis_url: str) -> Invoke:
-    """PAGES_MAX=128: two pages per slot; no new-page budget (one client makes them all)."""
-    function_env(
-        REDIS_URL=redis_url,
-        KEY_PREFIX="test:",
-        PAGES_MAX="128",
-        NEW_PAGES_PER_CLIENT_MINUTE="0",
-        NEW_PAGES_PER_CLIENT_DAY="0",
-    )
+    """PAGES_MAX=128: two pages per slot."""
+    function_env(REDIS_URL=redis_url, KEY_PREFIX="test:", PAGES_MAX="128")
     return invoker(hits_module)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devtools.accesslogs import generate
+from hitcounter.model.keys import page_slot
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3, wait_for
@@ -165,13 +166,22 @@ def _hll_sparse_bad() -> str:
 
 
 GOOD = {"k": "{hits}:count", "v": 7, "x": None}
+HOME_SLOT = page_slot("home")
+
+
+def _dense_hll(register: int) -> str:
+    registers = (register << (6 * 16383)).to_bytes(12288, "little")
+    return base64.b64encode(b"HYLL\0\0\0\0" + b"\0" * 8 + registers).decode()
+
+
+HLL_63 = _dense_hll(63)
 HOSTILE = {
     "not gzip": b"hello, I am not an export",
     "gzip of nothing": gzip.compress(b""),
     "truncated: no closing line": gzip.compress(b"".join(gzip.decompress(_export_bytes([GOOD])).splitlines(True)[:-1])),
     "altered after the checksum": _export_bytes([GOOD], trailer={"end": True, "records": 1, "sha256": "0" * 64}),
     "another format": gzip.compress(b'{"format":"other"}\n{"end":true}\n'),
-    "a future version": gzip.compress(b'{"format":"hitcounter-export","version":2}\n'),
+    "a future version": gzip.compress(b'{"format":"hitcounter-export","version":3}\n'),
     "another HITS_SHARDS": _export_bytes([GOOD], shards=4),
     "a key outside the scheme": _export_bytes([GOOD, {"k": "session:abc", "v": 1, "x": None}]),
     "a key in another slot": _export_bytes([{"k": "{pg:0}:page:home:count", "v": 1, "x": None}]),
@@ -179,6 +189,12 @@ HOSTILE = {
     "a count as text": _export_bytes([{"k": "{hits}:count", "v": "7", "x": None}]),
     "a corrupt HyperLogLog": _export_bytes([{"k": "{hits}:u:20261201", "v": _hll_sparse_bad(), "x": None}]),
     "an extra field": _export_bytes([{**GOOD, "t": "string"}]),
+    # Each of these once passed the check and then failed while writing, or later (#28):
+    "an expiry PXAT refuses": _export_bytes([GOOD, {"k": "{hits}:d:20261201", "v": 1, "x": 2**64}]),
+    "a count the next hit overflows": _export_bytes([{"k": "{hits}:count", "v": 2**63 - 1, "x": None}]),
+    "an impossible HyperLogLog register": _export_bytes([GOOD, {"k": "{hits}:u:20261201", "v": HLL_63, "x": None}]),
+    "a slot's registry twice": _export_bytes([{"k": f"{{pg:{HOME_SLOT}}}:pages", "v": ["home"], "x": None}] * 2),
+    "a registry naming another slot's page": _export_bytes([{"k": "{pg:5}:pages", "v": ["home"], "x": None}]),
     "NaN": gzip.compress(
         b'{"format":"hitcounter-export","version":1,"hits_shards":1,"page_slots":64}\n'
         b'{"k":"{hits}:count","v":NaN,"x":null}\n'
@@ -248,9 +264,15 @@ def test_export_and_restore_on_a_cluster(
     assert _answers(invoker(function_modules["HitsFunction"]), now_ms) == before
 
 
-def test_a_restore_stopped_half_way_runs_again_into_what_it_wrote(
-    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
-) -> None:
+def _stopped_restore(
+    run_worker: Callable[..., dict[str, Any]],
+    s3: Any,
+    shared_redis: RedisServer,
+    *,
+    checks_allowed: int,
+) -> dict[str, str]:
+    """A restore of 2,501 records whose worker runs out of time after ``checks_allowed``
+    looks at the clock (one per 1,000 records read): its order."""
     from hitcounter.logic import snapshots
 
     # 2,500 minute buckets and the count: the check reads them all, then the writing is cut
@@ -266,13 +288,12 @@ def test_a_restore_stopped_half_way_runs_again_into_what_it_wrote(
     order = {"id": snapshots.restore_id(IMPORTS_BUCKET, key, etag), "key": key, "etag": etag}
     calls = iter(range(10**6))
 
-    def clock() -> int:  # plenty for the check's two looks, then nothing left
-        return 10**6 if next(calls) < 2 else 0
+    def clock() -> int:  # plenty for the first looks (the file's reads look twice each), then nothing
+        return 10**6 if next(calls) < checks_allowed else 0
 
     from hitcounter.logic.accesslog import OutOfTime
     from hitcounter.runtime import services
 
-    client = shared_redis.client()
     run_worker({"noop": True})  # the worker's environment; then its restore, with that clock
     s = services()
     with pytest.raises(OutOfTime):
@@ -286,13 +307,44 @@ def test_a_restore_stopped_half_way_runs_again_into_what_it_wrote(
             etag=etag,
             remaining_ms=clock,
         )
-    written = len(client.keys("{hits}:m:*"))
-    assert 0 < written < 2500  # stopped half-way
+    return order
+
+
+def test_a_restore_stopped_while_staging_leaves_the_store_as_it_was_and_runs_again(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
+    client = shared_redis.client()
+    order = _stopped_restore(run_worker, s3, shared_redis, checks_allowed=2)
+    assert client.keys("{hits}:m:*") == [] and client.get("{hits}:count") is None  # nothing visible
+    assert client.keys("*:rst:*") == []  # what was staged is dropped
+    assert client.get("{hits}:restore:lock") is None  # and the lock released
     state = json.loads(str(client.get(f"{{hits}}:restore:{order['id']}:state")))
-    assert state["state"] == "failed" and state["writing"] is True
-    # The store is not empty, yet the same restore may run again, and finishes.
+    assert state["state"] == "failed" and state["committing"] is False
     assert run_worker({"restore": order})["restore"]["records"] == 2501
     assert len(client.keys("{hits}:m:*")) == 2500 and client.get("{hits}:count") == "2500"
+    assert {client.get(k) for k in client.keys("{hits}:m:*")} == {"1"}
+
+
+def test_a_restore_stopped_while_merging_is_finished_by_the_same_file_adding_nothing_twice(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
+    from hitcounter.logic import snapshots
+    from hitcounter.runtime import services
+
+    client = shared_redis.client()
+    order = _stopped_restore(run_worker, s3, shared_redis, checks_allowed=4)  # checked, staged, then cut
+    merged = len(client.keys("{hits}:m:*"))
+    assert 0 < merged < 2500
+    state = json.loads(str(client.get(f"{{hits}}:restore:{order['id']}:state")))
+    assert state["state"] == "failed" and state["committing"] is True
+    # The store now counts, yet the same file may finish its own merge (and no other file may start).
+    s = services()
+    submitted: list[dict[str, Any]] = []
+    status, body = snapshots.start_restore(s.snapshots, s.objects, submitted.append, s.settings.imports, order["key"])
+    assert (status, body["committing"], submitted) == (202, True, [{"restore": order}])
+    assert run_worker(submitted[0])["restore"]["records"] == 2501
+    assert len(client.keys("{hits}:m:*")) == 2500 and client.get("{hits}:count") == "2500"
+    assert {client.get(k) for k in client.keys("{hits}:m:*")} == {"1"} and client.keys("*:rst:*") == []
 
 
 def test_a_reply_lost_mid_restore_then_a_retry_writes_each_key_exactly_once(
@@ -341,7 +393,8 @@ def test_a_reply_lost_mid_restore_then_a_retry_writes_each_key_exactly_once(
             worker({"restore": order}, context("w", 60_000))
         wait_for(proxy.drained, what="the proxy to pass every request on")
         client = shared_redis.client()
-        assert 0 < len(client.keys("{hits}:m:*")) < 300  # stopped half-way
+        assert client.keys("{hits}:m:*") == []  # stopped while staging: nothing is in the store
+        assert len(client.keys("{hits}:rst:*")) > 0  # (what was staged could not be dropped: Redis was away)
         proxy.passthrough()
         monkeypatch.setattr(snapshot_store, "_writes", writes)
         assert worker({"restore": order}, context("w", 60_000))["restore"]["records"] == 302
@@ -350,3 +403,118 @@ def test_a_reply_lost_mid_restore_then_a_retry_writes_each_key_exactly_once(
     assert client.get("{hits}:count") == "900"
     assert [json.loads(item) for item in client.lrange("{hits}:imports:recent", 0, -1)] == recent
     assert len(client.keys("{hits}:m:*")) == 300 and {client.get(k) for k in client.keys("{hits}:m:*")} == {"3"}
+    assert client.keys("*:rst:*") == []  # the retry staged over it and merged it all
+
+
+def _put_export(s3: Any, key: str, records: list[dict[str, Any]]) -> dict[str, str]:
+    from hitcounter.logic.snapshots import restore_id
+
+    s3.put_object(Bucket=IMPORTS_BUCKET, Key=key, Body=_export_bytes(records))
+    etag = s3.head_object(Bucket=IMPORTS_BUCKET, Key=key)["ETag"].strip('"')
+    return {"id": restore_id(IMPORTS_BUCKET, key, etag), "key": key, "etag": etag}
+
+
+def test_hits_that_arrive_during_a_restore_are_merged_not_lost(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the POST and the end of the merge, the store counts on: the site's counter, a
+    # page the file holds, a page it does not. Each hit is answered and kept.
+    from hitcounter.data.snapshot_store import SnapshotStore
+    from hitcounter.logic import counting, pages
+    from hitcounter.model.history import Visit
+    from hitcounter.runtime import services
+
+    now = int(time.time() * 1000)
+    day = time.strftime("%Y%m%d", time.gmtime(now / 1000))
+    records: list[dict[str, Any]] = [
+        {"k": "{hits}:count", "v": 1000, "x": None},
+        {"k": f"{{hits}}:d:{day}", "v": 40, "x": now + DAY_MS},
+        {"k": f"{{pg:{HOME_SLOT}}}:page:home:count", "v": 500, "x": now + 300 * DAY_MS},
+        {"k": f"{{pg:{HOME_SLOT}}}:reg", "v": {"home": now - DAY_MS}, "x": None},
+        {"k": f"{{pg:{HOME_SLOT}}}:top:{day}", "v": {"home": 30}, "x": now + DAY_MS},
+    ]
+    order = _put_export(s3, "exports/live.jsonl.gz", records)
+    run_worker({"noop": True})
+    answered: list[int] = []
+    stage = SnapshotStore.stage
+
+    def stage_then_hits(self: SnapshotStore, batch: Any, ident: str) -> None:
+        stage(self, batch, ident)
+        s = services()
+        for i in range(3):
+            answered.append(counting.count(s.hits, None, Visit(now + i, f"v{i}")).total)
+            answered.append(pages.count(s.pages, "home", None, Visit(now + i, f"v{i}", f"c{i}"), None).total)
+            answered.append(pages.count(s.pages, "other", None, Visit(now + i, f"w{i}", f"c{i}"), None).total)
+
+    monkeypatch.setattr(SnapshotStore, "stage", stage_then_hits)
+    assert run_worker({"restore": order})["restore"]["records"] == len(records)
+    assert answered == [1, 1, 1, 2, 2, 2, 3, 3, 3]  # each answered while the restore ran
+    client = shared_redis.client()
+    assert client.get("{hits}:count") == "1003" and client.get(f"{{hits}}:d:{day}") == "43"
+    assert client.get(f"{{pg:{HOME_SLOT}}}:page:home:count") == "503"
+    assert client.zscore(f"{{pg:{HOME_SLOT}}}:top:{day}", "home") == 33
+    registered: Any = client.zrange(f"{{pg:{HOME_SLOT}}}:reg", 0, -1, withscores=True)
+    assert dict(registered)["home"] == now + 2  # the later of the file's time and the live hit's
+    other = page_slot("other")
+    assert client.get(f"{{pg:{other}}}:page:other:count") == "3"
+    assert client.ttl(f"{{pg:{HOME_SLOT}}}:page:home:count") > 299 * 86400  # the later expiry kept
+    assert client.ttl("{hits}:count") == -1 and client.keys("*:rst:*") == []
+
+
+def test_one_restore_at_a_time(run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer) -> None:
+    from hitcounter.logic import snapshots
+    from hitcounter.runtime import services
+
+    first = _put_export(s3, "exports/one.jsonl.gz", [{"k": "{hits}:count", "v": 10, "x": None}])
+    second = _put_export(s3, "exports/two.jsonl.gz", [{"k": "{hits}:count", "v": 20, "x": None}])
+    run_worker({"noop": True})
+    s = services()
+    submitted: list[dict[str, Any]] = []
+    assert snapshots.start_restore(s.snapshots, s.objects, submitted.append, s.settings.imports, first["key"])[0] == 202
+    with pytest.raises(snapshots.RestoreRunning):
+        snapshots.start_restore(s.snapshots, s.objects, submitted.append, s.settings.imports, second["key"])
+    # The first's own retry is not refused; a worker for the second (an event sent by hand) is.
+    assert snapshots.start_restore(s.snapshots, s.objects, submitted.append, s.settings.imports, first["key"])[0] == 202
+    assert run_worker({"restore": second})["restore"] == {"error": "restore_running"}
+    assert run_worker(submitted[0])["restore"]["records"] == 1
+    client = shared_redis.client()
+    assert client.get("{hits}:count") == "10" and client.get("{hits}:restore:lock") is None
+    # Done, the store counts: the second file is refused for that reason now.
+    with pytest.raises(snapshots.StoreNotEmpty):
+        snapshots.start_restore(s.snapshots, s.objects, submitted.append, s.settings.imports, second["key"])
+
+
+def test_a_restore_the_worker_never_finished_reads_failed_not_running(
+    run_worker: Callable[..., dict[str, Any]], shared_redis: RedisServer
+) -> None:
+    from hitcounter.logic import snapshots
+    from hitcounter.runtime import services
+
+    run_worker({"noop": True})
+    s = services()
+    ident = "a" * 32
+    s.snapshots.set_state(snapshots.RESTORE, ident, {"state": "running", "updated_at": int(time.time()) - 961})
+    assert snapshots.lookup(s.snapshots, snapshots.RESTORE, ident, 960)["state"] == "failed"
+    assert snapshots.lookup(s.snapshots, snapshots.RESTORE, ident, 960)["reason"]["code"] == "worker_stopped"
+    s.snapshots.set_state(snapshots.RESTORE, ident, {"state": "running", "updated_at": int(time.time()) - 959})
+    assert snapshots.lookup(s.snapshots, snapshots.RESTORE, ident, 960)["state"] == "running"
+
+
+def test_a_version_1_file_restores_its_registry_as_pages_that_expire(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer
+) -> None:
+    order = _put_export(
+        s3,
+        "exports/v1.jsonl.gz",
+        [
+            {"k": f"{{pg:{HOME_SLOT}}}:pages", "v": ["home"], "x": None},
+            {"k": f"{{pg:{HOME_SLOT}}}:page:home:count", "v": 9, "x": None},
+        ],
+    )
+    before = int(time.time() * 1000)
+    assert run_worker({"restore": order})["restore"]["records"] == 2
+    client = shared_redis.client()
+    pairs: Any = client.zrange(f"{{pg:{HOME_SLOT}}}:reg", 0, -1, withscores=True)
+    registered = dict(pairs)
+    assert list(registered) == ["home"] and registered["home"] >= before  # counted as of the restore
+    assert client.exists(f"{{pg:{HOME_SLOT}}}:pages") == 0

@@ -52,7 +52,9 @@ def start_export() -> Response[str]:
 
 @app.get("/exports/<id>", cache_control=contract.NO_STORE, summary="One export's state", responses=job_docs.GET_EXPORT)
 def show_export(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
-    return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.EXPORT, id))
+    s = services()
+    state = snapshots.lookup(s.snapshots, snapshots.EXPORT, id, s.settings.imports.stale_seconds)
+    return contract.json_response(200, state)
 
 
 @app.post(
@@ -75,7 +77,9 @@ def start_restore() -> Response[str]:
     responses=job_docs.GET_RESTORE,
 )
 def show_restore(id: str) -> Response[str]:  # API Gateway names the path parameter {id}
-    return contract.json_response(200, snapshots.lookup(services().snapshots, snapshots.RESTORE, id))
+    s = services()
+    state = snapshots.lookup(s.snapshots, snapshots.RESTORE, id, s.settings.imports.stale_seconds)
+    return contract.json_response(200, state)
 
 
 lambda_handler = entrypoint(app.resolve)

@@ -27,7 +27,8 @@ SPARSE_EMPTY = b"HYLL\x01\0\0\0" + b"\0" * 8 + bytes([0x40 | 0x3F, 0xFF])  # XZE
         ("{hits}:import:" + "a" * 32, 1, "summary"),
         ("{hits}:content:" + "b" * 64, 1, "content"),
         ("{hits}:imports:recent", 1, "recent"),
-        ("{pg:5}:pages", 1, "registry"),
+        ("{pg:5}:reg", 1, "registry"),
+        ("{pg:5}:pages", 1, "legacy_registry"),
         ("{pg:5}:top:20261201", 1, "top"),
         (f"{{pg:{page_slot('home')}}}:page:home:count", 1, "count"),
         (f"{{pg:{page_slot('home')}}}:page:home:u:20261201", 1, "hll"),
@@ -41,7 +42,13 @@ SPARSE_EMPTY = b"HYLL\x01\0\0\0" + b"\0" * 8 + bytes([0x40 | 0x3F, 0xFF])  # XZE
         ("{hits}:imports:day:20261201", 1, None),
         (f"{{pg:{page_slot('home')}}}:page:home:recent", 1, None),
         ("{pg:5}:rl:202612011530", 1, None),
+        ("{pg:5}:rl:" + "d" * 40, 1, None),
+        ("{pg:5}:nb:" + "d" * 40, 1, None),
+        ("{pg:5}:wsalt", 1, None),
         ("{pg:5}:topq:30d:20261201", 1, None),
+        ("{pg:5}:topq:20251202:20261201", 1, None),
+        ("{pg:5}:rst:0123456789abcdef:reg", 1, None),
+        ("{hits}:restore:lock", 1, None),
         ("session:abc", 1, None),
         # Not this layout: another shard count, a slot that does not exist, a page in the wrong slot.
         ("{hits:0}:count", 1, None),
@@ -77,15 +84,42 @@ def _line(record: Any) -> bytes:
     return json.dumps(record).encode()
 
 
+DAY_MS = 86_400_000
+HOME = page_slot("home")
+
+
+def _dense_hll(register: int) -> str:
+    """A dense HyperLogLog whose last register holds ``register`` (the others 0)."""
+    registers = (register << (6 * 16383)).to_bytes(12288, "little")
+    return base64.b64encode(b"HYLL\0\0\0\0" + b"\0" * 8 + registers).decode()
+
+
 def test_records_are_checked_and_the_expired_skipped() -> None:
+    assert snapshot.check_record(_line({"k": "{hits}:u:20261201", "v": _dense_hll(51), "x": None}), 1, 157, 0)
+    assert snapshot.check_record(_line({"k": "{hits}:count", "v": 2**53, "x": None}), 1, 157, 0)
+    assert snapshot.check_record(_line({"k": "{hits}:d:20261201", "v": 1, "x": 3660 * DAY_MS}), 1, 157, 0)
+    registry = snapshot.check_record(_line({"k": f"{{pg:{HOME}}}:reg", "v": {"home": 5}, "x": None}), 1, 157, 0)
+    assert registry is not None and registry.value == {"home": 5}
     hll = base64.b64encode(SPARSE_EMPTY).decode()
-    ok = snapshot.check_record(_line({"k": "{hits}:u:20261201", "v": hll, "x": 2_000_000_000_000}), 1, 157, 0)
+    now = 1_796_000_000_000  # December 2026
+    ok = snapshot.check_record(_line({"k": "{hits}:u:20261201", "v": hll, "x": 2_000_000_000_000}), 1, 157, now)
     assert ok is not None and ok.kind == "hll" and ok.expires_at == 2_000_000_000_000
     assert snapshot.check_record(_line({"k": "{hits}:count", "v": 3, "x": 5}), 1, 157, 10) is None  # expired
     bad_records: list[dict[str, Any]] = [
         {"k": "{hits}:count", "v": 1.5, "x": None},
         {"k": "{hits}:count", "v": True, "x": None},
         {"k": "{hits}:count", "v": 2**63, "x": None},
+        {"k": "{hits}:count", "v": 2**63 - 1, "x": None},  # the next hit would overflow
+        {"k": "{hits}:count", "v": 2**53 + 1, "x": None},  # past JSON's safe integers
+        {"k": "{hits}:d:20261201", "v": 1, "x": 2**64},  # PXAT refuses it: checked before any write
+        {"k": "{hits}:d:20261201", "v": 1, "x": 3661 * DAY_MS},  # no key lives ten years
+        {"k": "{hits}:u:20261201", "v": _dense_hll(63), "x": None},  # PFCOUNT would answer -2^63
+        {"k": "{hits}:u:20261201", "v": _dense_hll(52), "x": None},
+        {"k": "{pg:5}:reg", "v": {"ok": 1}, "x": None},  # a page of another slot
+        {"k": f"{{pg:{HOME}}}:reg", "v": {"home": -1}, "x": None},
+        {"k": f"{{pg:{HOME}}}:reg", "v": ["home"], "x": None},  # version 1's shape under version 2's name
+        {"k": f"{{pg:{HOME}}}:pages", "v": ["home", "home"], "x": None},  # a page twice
+        {"k": f"{{pg:{HOME}}}:top:20261201", "v": {"home": 1, "ok": 2}, "x": None},  # "ok" lives in another slot
         {"k": "{hits}:count", "v": 1, "x": "soon"},
         {"k": "{pg:5}:pages", "v": ["ok", "<script>"], "x": None},
         {"k": "{pg:5}:pages", "v": [f"p{i}" for i in range(158)], "x": None},  # past the slot's share
@@ -116,9 +150,28 @@ def test_a_large_set_is_restored_over_several_calls_each_within_luas_unpack() ->
     from hitcounter.data.snapshot_store import LOAD_CHUNK, _writes
 
     pages = [f"p{i}" for i in range(2 * LOAD_CHUNK + 5)]
-    calls = list(_writes(snapshot.Record("{pg:1}:pages", "registry", pages, None)))
-    assert [mode for mode, _ in calls] == ["add"] * 3 and sum(len(v) for _, v in calls) == len(pages)
+    calls = list(_writes(snapshot.Record("{pg:1}:pages", "legacy_registry", pages, None)))
+    assert [mode for mode, _ in calls] == ["zadd"] * 3 and sum(len(v) for _, v in calls) == 2 * len(pages)
+    registry = {page: i for i, page in enumerate(pages)}
+    calls = list(_writes(snapshot.Record("{pg:1}:reg", "registry", registry, None)))
+    assert [mode for mode, _ in calls] == ["zadd"] * 3 and sum(len(v) for _, v in calls) == 2 * len(pages)
     scores = {f"p{i}": i for i in range(LOAD_CHUNK + 1)}
     zadds = list(_writes(snapshot.Record("{pg:1}:top:20261201", "top", scores, None)))
     assert [len(v) for _, v in zadds] == [2 * LOAD_CHUNK, 2]  # score, member pairs
     assert list(_writes(snapshot.Record("{hits}:count", "count", 7, None))) == [("set", [7])]
+
+
+def test_a_slots_registry_may_be_given_once() -> None:
+    registries = snapshot.Registries()
+    registries.add(snapshot.Record(f"{{pg:{HOME}}}:reg", "registry", {"home": 1}, None))
+    registries.add(snapshot.Record("{hits}:count", "count", 1, None))
+    with pytest.raises(Unprocessable, match="twice"):
+        registries.add(snapshot.Record(f"{{pg:{HOME}}}:pages", "legacy_registry", ["home"], None))
+
+
+def test_a_restore_stages_each_key_beside_itself_under_its_own_hash_tag() -> None:
+    from hitcounter.data.snapshot_store import staged
+
+    assert staged("{hits}:m:202612011530", "ab" * 16) == "{hits}:rst:abababababababab:m:202612011530"
+    assert staged("{pg:7}:page:home:count", "cd" * 16) == "{pg:7}:rst:cdcdcdcdcdcdcdcd:page:home:count"
+    assert staged("{pg:7}:pages", "cd" * 16) == "{pg:7}:rst:cdcdcdcdcdcdcdcd:reg"  # version 1's registry becomes ours

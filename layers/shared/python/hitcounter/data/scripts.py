@@ -149,3 +149,57 @@ end
 if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return 1
 """
+
+
+# One restored key, moved from where the restore staged it into the store, merged with what
+# live hits wrote there meanwhile: counts added, HyperLogLogs merged, the top pages' and bots'
+# tallies summed, a registry's last-counted times the later of the two; an import's summary,
+# content record or recent list kept as the store has it, else the file's. The expiry is the
+# later of the two (no expiry beats any). The staged key goes in the same step, so running it
+# again (a resumed restore) changes nothing.
+#   KEYS: the key, its staged copy   ARGV: the kind, the file's expiry (epoch ms, "" none)
+#   returns 1 merged, 0 already merged (no staged copy left)
+COMMIT_RESTORED = """
+#!lua
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local kind = ARGV[1]
+local before = redis.call('PEXPIRETIME', KEYS[1])
+if kind == 'count' then
+  redis.call('INCRBY', KEYS[1], redis.call('GET', KEYS[2]))
+elseif kind == 'hll' then
+  redis.call('PFMERGE', KEYS[1], KEYS[2])
+elseif kind == 'registry' then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[2], 'AGGREGATE', 'MAX')
+elseif kind == 'top' or kind == 'bots' then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[2])
+elseif before == -2 then
+  redis.call('COPY', KEYS[2], KEYS[1])
+end
+redis.call('DEL', KEYS[2])
+if ARGV[2] == '' or before == -1 then
+  redis.call('PERSIST', KEYS[1])
+else
+  local at = tonumber(ARGV[2])
+  if before > at then at = before end
+  redis.call('PEXPIREAT', KEYS[1], at)
+end
+return 1
+"""
+
+
+# The one restore that may run: a lock held by its id, taken or kept (refreshed) by that id,
+# refused to any other while it lives.
+#   KEYS: the lock   ARGV: the restore's id, the lock's TTL (s)   returns the id holding it
+TAKE_LOCK = """
+#!lua
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return holder end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return ARGV[1]
+"""
+#   KEYS: the lock   ARGV: the restore's id   returns 1 released, 0 held by another (or none)
+RELEASE_LOCK = """
+#!lua
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

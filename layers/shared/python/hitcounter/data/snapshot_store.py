@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from hitcounter.data.redis_client import RedisHandle
-from hitcounter.data.scripts import RESTORE_KEY, script
+from hitcounter.data.scripts import COMMIT_RESTORED, RELEASE_LOCK, RESTORE_KEY, TAKE_LOCK, script
 from hitcounter.model import snapshot
 from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key, slot_cap
 
 BATCH = 256  # keys per pipeline: bounded replies, few round trips
 STATE_TTL = 7 * 86400
+STAGED_TTL = 86400  # a restore's staged keys, if it stops and is not run again
+# The version-1 registry (a set) is restored as the registry it became (``reg``).
+_TARGET_NAMES = {"legacy_registry": ("pages", "reg")}
 
 
 def _text(value: Any) -> str:
@@ -34,6 +37,9 @@ class SnapshotStore:
         # A slot's registry holds at most its share of PAGES_MAX (as the page store admits).
         self.slot_cap = slot_cap(pages_max)
         self._restore = script(RESTORE_KEY)
+        self._commit = script(COMMIT_RESTORED)
+        self._take_lock = script(TAKE_LOCK)
+        self._release_lock = script(RELEASE_LOCK)
 
     # --- state of an export or a restore -------------------------------------------------
 
@@ -51,12 +57,25 @@ class SnapshotStore:
 
     # --- the store's contents ------------------------------------------------------------
 
+    def lock(self, ident: str, ttl: int) -> str:
+        """Take (or, for the same restore, keep) the one restore's lock: the id holding it."""
+        with self._redis.use() as client:
+            holder = self._take_lock(keys=[self._lock_key()], args=[ident, ttl], client=client)
+        return _text(holder)
+
+    def unlock(self, ident: str) -> None:
+        with self._redis.use() as client:
+            self._release_lock(keys=[self._lock_key()], args=[ident], client=client)
+
+    def _lock_key(self) -> str:
+        return hits_key(self._prefix, self.shards, 0, "restore:lock")
+
     def is_empty(self) -> bool:
         """No counter and no page: every site shard's count and every slot's page registry
-        is missing (one pipeline of EXISTS, whatever the store holds). Every counted hit,
-        import, page and seed writes one of them."""
+        (and the registry of before pages expired) is missing, one pipeline of EXISTS,
+        whatever the store holds. Every counted hit, import, page and seed writes one."""
         keys = [hits_key(self._prefix, self.shards, s, "count") for s in range(self.shards)]
-        keys += [page_tag_key(self._prefix, slot, "pages") for slot in range(PAGE_SLOTS)]
+        keys += [page_tag_key(self._prefix, slot, name) for slot in range(PAGE_SLOTS) for name in ("reg", "pages")]
         with self._redis.use() as client:
             pipe = client.pipeline(transaction=False)
             for key in keys:
@@ -90,7 +109,7 @@ class SnapshotStore:
                 pipe.get(key)
             elif kind == "recent":
                 pipe.lrange(key, 0, -1)
-            elif kind == "registry":
+            elif kind == "legacy_registry":
                 pipe.smembers(key)
             else:
                 pipe.zrange(key, 0, -1, withscores=True)
@@ -103,21 +122,58 @@ class SnapshotStore:
             expires = None if ttl < 0 else now_ms + int(ttl)
             yield name, kind, _shape(kind, value), expires
 
-    def load(self, records: list[snapshot.Record]) -> None:
-        """Write checked records: one command (a string) or one script call (a collection,
-        per ``LOAD_CHUNK`` members of a large one) per key, each sent once, never in a
-        pipeline (a cluster pipeline re-sends). Each call sets what the file names (a list is
-        replaced whole in one step), so a restore run again over what it wrote changes
-        nothing."""
+    def stage(self, records: list[snapshot.Record], ident: str) -> None:
+        """Write checked records where the store's readers never look: beside each key, under
+        its hash tag, a copy named for this restore (``staged``), kept a day. One command (a
+        string) or one script call (a collection, per ``LOAD_CHUNK`` members of a large one)
+        per key, each sent once, never in a pipeline (a cluster pipeline re-sends). Each call
+        sets what the file names, so staging again over what was staged changes nothing."""
+        expiry = int(time.time() * 1000) + STAGED_TTL * 1000
         with self._redis.use() as client:
             for record in records:
-                key = self._prefix + record.key
-                expiry = "" if record.expires_at is None else record.expires_at
+                key = self._prefix + staged(record.key, ident)
                 for mode, values in _writes(record):
                     if mode == "set":  # a string: one command, its expiry with it
-                        client.set(key, values[0], pxat=record.expires_at)
+                        client.set(key, values[0], pxat=expiry)
                     else:
                         self._restore(keys=[key], args=[mode, expiry, *values], client=client)
+
+    def commit(self, records: list[snapshot.Record], ident: str) -> None:
+        """Merge each staged record into its key (``COMMIT_RESTORED``): one script call per
+        key, sent once; a key merged already is left alone, so a commit run again finishes
+        the job without adding anything twice."""
+        with self._redis.use() as client:
+            for record in records:
+                target = _target(record)
+                expiry = "" if record.expires_at is None else record.expires_at
+                kind = "registry" if record.kind == "legacy_registry" else record.kind
+                keys = [self._prefix + target, self._prefix + staged(record.key, ident)]
+                self._commit(keys=keys, args=[kind, expiry], client=client)
+
+    def unstage(self, records: list[snapshot.Record], ident: str) -> None:
+        """Drop the staged copies of ``records`` (a restore that stopped before its commit)."""
+        with self._redis.use() as client:
+            for record in records:
+                client.delete(self._prefix + staged(record.key, ident))
+
+
+def staged(key: str, ident: str) -> str:
+    """Where a restore stages ``key`` (a name without the prefix): under the same hash tag, so
+    the commit's merge is one step in one slot; named by the restore, so two never mix. A
+    version-1 registry is staged as the registry it becomes."""
+    tag, _, rest = _rename(key).partition("}:")
+    return f"{tag}}}:rst:{ident[:16]}:{rest}"
+
+
+def _rename(key: str) -> str:
+    for old, new in _TARGET_NAMES.values():
+        if key.endswith("}:" + old):
+            return key[: -len(old)] + new
+    return key
+
+
+def _target(record: snapshot.Record) -> str:
+    return _rename(record.key) if record.kind in _TARGET_NAMES else record.key
 
 
 LOAD_CHUNK = 1000  # members per call: Lua's unpack() takes at most a few thousand
@@ -132,10 +188,12 @@ def _writes(record: snapshot.Record) -> Iterator[tuple[str, list[Any]]]:
         yield "set", [json.dumps(value, separators=(",", ":"))]
     elif record.kind == "recent":
         yield "list", [json.dumps(item, separators=(",", ":")) for item in value]
-    elif record.kind == "registry":
-        for start in range(0, len(value), LOAD_CHUNK):
-            yield "add", value[start : start + LOAD_CHUNK]
-    else:  # top, bots: score, member pairs
+    elif record.kind == "legacy_registry":  # staged as the registry: counted at the restore's time
+        now_ms = int(time.time() * 1000)
+        pairs = [part for member in value for part in (now_ms, member)]
+        for start in range(0, len(pairs), 2 * LOAD_CHUNK):
+            yield "zadd", pairs[start : start + 2 * LOAD_CHUNK]
+    else:  # registry, top, bots: score, member pairs
         pairs = [part for member, score in value.items() for part in (score, member)]
         for start in range(0, len(pairs), 2 * LOAD_CHUNK):
             yield "zadd", pairs[start : start + 2 * LOAD_CHUNK]
@@ -147,7 +205,8 @@ _SHAPES: dict[str, Any] = {
     "summary": json.loads,
     "content": _text,
     "recent": lambda items: [json.loads(item) for item in items],
-    "registry": lambda members: sorted(_text(member) for member in members),
+    "registry": lambda pairs: {_text(member): int(score) for member, score in pairs},
+    "legacy_registry": lambda members: sorted(_text(member) for member in members),
     "top": lambda pairs: {_text(member): int(score) for member, score in pairs},
     "bots": lambda pairs: {_text(member): int(score) for member, score in pairs},
 }

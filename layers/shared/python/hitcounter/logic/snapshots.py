@@ -2,15 +2,27 @@
 imports bucket, and such an object back into an empty store (docs/exports.md).
 
 As for imports, each has two halves: ``start_*`` runs in the HTTP request (checks, a state
-record, the hand-over to the worker: ``202``), ``run_*`` in the worker. A restore reads its
-file twice: first every line is checked (format, version, layout, each key's name and
-value, the closing checksum) and nothing is written; then, only if all of it holds and the
-store is still empty, it is written. Both are bounded like imports: the object's size, its
-size uncompressed, a line's length, and the worker's time.
+record, the hand-over to the worker: ``202``), ``run_*`` in the worker. Both are bounded like
+imports: the object's size, its size uncompressed, a line's length, and the worker's time.
+
+A restore is all or nothing, and alone:
+
+* ``POST /restores`` takes the one restore lock (a second restore, of any file, is ``409``
+  while it lives) and checks the store is empty;
+* the worker reads its file three times. First every line is checked (format, version,
+  layout, each key's name, value and expiry, each registry once and in its own slot, the
+  closing checksum) and nothing is written. Then every record is staged beside its key,
+  under a name no reader looks at. Only then is each staged key merged into its own, one
+  script per key: hits that arrived since the ``POST`` are added to, never overwritten;
+* a failure while staging drops what was staged and ends ``failed``: the store is as it
+  was. A failure while merging ends ``failed`` with ``committing``, and the same file's
+  ``POST /restores`` finishes the merge (a key merged already is skipped, so nothing is
+  added twice).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import re
@@ -44,6 +56,12 @@ class StoreNotEmpty(AppError):
     message = "a restore loads into an empty store only: this one already counts (hits or pages)"
 
 
+class RestoreRunning(AppError):
+    status = 409
+    code = "restore_running"
+    message = "another restore is running: one at a time (GET /restores/{id} shows its state)"
+
+
 class SnapshotCrashed(AppError):
     status = 500
     code = "crashed"
@@ -56,12 +74,22 @@ def _now() -> int:
     return int(time.time())
 
 
-def lookup(store: SnapshotStore, job: str, ident: str) -> dict[str, Any]:
-    """What ``GET /exports/{id}`` or ``GET /restores/{id}`` shows (the state is kept 7 days)."""
+def lookup(store: SnapshotStore, job: str, ident: str, stale_seconds: int = 2**31) -> dict[str, Any]:
+    """What ``GET /exports/{id}`` or ``GET /restores/{id}`` shows (the state is kept 7 days).
+    A job still ``pending`` or ``running`` past ``stale_seconds`` (the worker's timeout and
+    then some) was stopped from outside (a timeout, memory): ``failed``, never ``running``."""
     state = store.state(job, ident) if _ID.fullmatch(ident) else None
     if state is None:
         raise NotFound(f"no {job} with that id")
+    if state["state"] in (PENDING, RUNNING) and _now() - int(state.get("updated_at", 0)) > stale_seconds:
+        state |= _failed(WorkerStopped())
     return {"id": ident, **state}
+
+
+class WorkerStopped(AppError):
+    status = 500
+    code = "worker_stopped"
+    message = "the worker stopped without a word (its timeout or memory): start it again"
 
 
 # --- export --------------------------------------------------------------------------------
@@ -167,8 +195,9 @@ def start_restore(
     limits: ImportLimits,
     key: str,
 ) -> tuple[int, dict[str, Any]]:
-    """``409`` unless the store is empty; ``200`` for an object restored before; otherwise
-    the restore handed to the worker (``202``)."""
+    """``409`` unless the store is empty (or this file's merge is to be finished) and no other
+    restore runs; ``200`` for an object restored before; otherwise the restore handed to the
+    worker (``202``), holding the lock."""
     info = objects.head(key)
     if info.size > limits.max_object_bytes:
         raise PayloadTooLarge(f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}")
@@ -176,24 +205,21 @@ def start_restore(
     state = store.state(RESTORE, ident)
     if state is not None and state["state"] == DONE:
         return 200, {"id": ident, **state}
-    if not store.is_empty() and not _resumable(state):
+    committing = bool(state and state.get("committing"))
+    if not committing and not store.is_empty():
         raise StoreNotEmpty()
+    if store.lock(ident, limits.stale_seconds) != ident:
+        raise RestoreRunning()
     if (
         state is not None
         and state["state"] in (PENDING, RUNNING)
         and _now() - state["updated_at"] < limits.stale_seconds
     ):
         return 202, {"id": ident, **state}
-    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now()}
+    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now(), "committing": committing}
     store.set_state(RESTORE, ident, record)
     submit({RESTORE: {"id": ident, "key": key, "etag": info.etag}})
     return 202, {"id": ident, **record}
-
-
-def _resumable(state: dict[str, Any] | None) -> bool:
-    """A restore that began writing and stopped (out of time, a crash) may run again into
-    what it wrote: every write sets the value the file names."""
-    return state is not None and bool(state.get("writing"))
 
 
 def run_restore(
@@ -208,39 +234,93 @@ def run_restore(
     remaining_ms: Callable[[], int] = lambda: 2**31,
 ) -> dict[str, Any]:
     state = store.state(RESTORE, ident) or {}
-    record: dict[str, Any] = {"state": RUNNING, "key": key, "etag": etag, "updated_at": _now()}
     if state.get("state") == DONE:
         return {"id": ident, **state}
-    with _recorded(store, RESTORE, ident, record):
-        info = objects.head(key)
-        if info.etag != etag:
-            raise Unprocessable("the object changed after POST /restores named it: restore it again")
-        if info.size > limits.max_object_bytes:
-            raise PayloadTooLarge(f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}")
-        record |= {"writing": _resumable(state)}  # kept if it fails again: it may then run again
-        store.set_state(RESTORE, ident, record)
-        ensure_room(scratch_root, info.size)
-        with invocation_dir(scratch_root) as workdir:
-            path = workdir / "object"
-            objects.download(info, path)
-            now_ms = int(time.time() * 1000)
-            total = sum(1 for _ in _records(path, store, limits, remaining_ms, now_ms))  # check it all first
-            if not store.is_empty() and not _resumable(state):
-                raise StoreNotEmpty()
-            record |= {"writing": True}
+    committing = bool(state.get("committing"))
+    record: dict[str, Any] = {
+        "state": RUNNING,
+        "key": key,
+        "etag": etag,
+        "updated_at": _now(),
+        "committing": committing,
+    }
+    try:
+        with _recorded(store, RESTORE, ident, record):
+            if store.lock(ident, limits.stale_seconds) != ident:
+                raise RestoreRunning()
+            info = objects.head(key)
+            if info.etag != etag:
+                raise Unprocessable("the object changed after POST /restores named it: restore it again")
+            if info.size > limits.max_object_bytes:
+                raise PayloadTooLarge(
+                    f"the object is {info.size} bytes; a restore takes at most {limits.max_object_bytes}"
+                )
             store.set_state(RESTORE, ident, record)
-            batch: list[snapshot.Record] = []
-            for item in _records(path, store, limits, remaining_ms, now_ms):
-                if item is not None:
-                    batch.append(item)
-                if len(batch) >= WRITE_BATCH:
-                    store.load(batch)
-                    batch = []
-            if batch:
-                store.load(batch)
+            ensure_room(scratch_root, info.size)
+            with invocation_dir(scratch_root) as workdir:
+                path = workdir / "object"
+                objects.download(info, path)
+                now_ms = int(time.time() * 1000)
+
+                def batches() -> Iterator[list[snapshot.Record]]:
+                    yield from _batches(path, store, limits, remaining_ms, now_ms, ident)
+
+                registries = snapshot.Registries()
+                total = 0
+                for batch in batches():  # check it all first: nothing is written
+                    for item in batch:
+                        registries.add(item)
+                    total += len(batch)
+                if not committing:
+                    _stage(store, ident, batches)
+                    record["committing"] = True
+                    store.set_state(RESTORE, ident, record | {"updated_at": _now()})
+                for batch in batches():
+                    store.commit(batch, ident)
+    except BackendUnavailable:
+        raise  # Lambda retries the event; the lock expires if it never comes back
+    finally:
+        with contextlib.suppress(AppError):
+            store.unlock(ident)
     done = {"state": DONE, "key": key, "etag": etag, "updated_at": _now(), "records": total}
     store.set_state(RESTORE, ident, done)
     return {"id": ident, **done}
+
+
+def _stage(store: SnapshotStore, ident: str, batches: Callable[[], Iterator[list[snapshot.Record]]]) -> None:
+    """Stage every record; on any failure, drop what was staged (as far as the time left
+    allows: what is not dropped expires in a day, unseen) and raise it."""
+    staged: list[list[snapshot.Record]] = []
+    try:
+        for batch in batches():
+            store.stage(batch, ident)
+            staged.append(batch)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            for batch in staged:
+                store.unstage(batch, ident)
+        raise
+
+
+def _batches(  # noqa: PLR0917 - the file, its checks and the time
+    path: Path,
+    store: SnapshotStore,
+    limits: ImportLimits,
+    remaining_ms: Callable[[], int],
+    now_ms: int,
+    ident: str,
+) -> Iterator[list[snapshot.Record]]:
+    """The file's records, checked, in batches of WRITE_BATCH; the lock refreshed per batch."""
+    batch: list[snapshot.Record] = []
+    for item in _records(path, store, limits, remaining_ms, now_ms):
+        if item is not None:
+            batch.append(item)
+        if len(batch) >= WRITE_BATCH:
+            yield batch
+            store.lock(ident, limits.stale_seconds)
+            batch = []
+    if batch:
+        yield batch
 
 
 def _records(

@@ -2,7 +2,7 @@
 
 An export is gzip-compressed JSON Lines (docs/exports.md):
 
-* line 1, the header: ``{"format": "hitcounter-export", "version": 1, "created_at": "…Z",
+* line 1, the header: ``{"format": "hitcounter-export", "version": 2, "created_at": "…Z",
   "hits_shards": N, "page_slots": 64}``;
 * one line per key: ``{"k": name, "v": value, "x": expiry}``: ``k`` the key without the
   deployment's ``KEY_PREFIX``, ``x`` when it expires (epoch ms) or null for never, ``v``
@@ -24,7 +24,9 @@ hll                ``u:DAY`` (site), ``page:ID:u:DAY``         the HyperLogLog's
 summary            ``import:ID``                               the summary object
 content            ``content:SHA256``                          the import id it names
 recent             ``imports:recent``                          up to 10 summary objects
-registry           ``pages`` (a slot's page ids)               the ids
+registry           ``reg`` (a slot's pages)                    ``{page: last counted, ms}``
+legacy_registry    ``pages`` (version 1's registry)            the ids (restored as counted
+                                                               at the restore's time)
 top                ``top:DAY`` (a slot's pages of a day)       ``{page: hits}``
 bots               ``page:ID:b:DAY``                           ``{reason: count}``
 =================  ==========================================  ==========================
@@ -50,7 +52,11 @@ from hitcounter.model import history
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, valid_page
 from hitcounter.model.snapshot_values import check_value
 
-FORMAT, VERSION = "hitcounter-export", 1
+FORMAT, VERSION = "hitcounter-export", 2
+READS = (1, 2)  # version 1: the registry was a set of ids (``pages``), before pages expired
+# An expiry a restore takes: no key is kept longer than PAGE_IDLE_DAYS' highest (3,650 days);
+# past that, a file is not an export (Redis itself refuses expiries past 2^63-1 ms).
+MAX_EXPIRY_AHEAD_MS = 3660 * 86400 * 1000
 MAX_LINE_BYTES = 64 * 1024  # a dense HyperLogLog is 16.4 KB in base64
 
 _SITE = re.compile(r"\{hits(?::(?P<shard>0|[1-9][0-9]{0,3}))?\}:(?P<name>.+)")
@@ -100,8 +106,10 @@ def kind(key: str, shards: int) -> str | None:
 
 
 def _slot_kind(slot: int, name: str, shards: int) -> str | None:
-    if name == "pages":
+    if name == "reg":
         return "registry"
+    if name == "pages":
+        return "legacy_registry"
     if name.startswith("top:"):
         return "top" if _day(name[4:]) else None
     page = _PAGE.fullmatch(name)
@@ -155,8 +163,10 @@ def check_header(line: bytes, hits_shards: int) -> None:
     first = _json_line(line)
     if not isinstance(first, dict) or first.get("format") != FORMAT:
         raise Unprocessable("not a hit counter export (its first line names no hitcounter-export format)")
-    if first.get("version") != VERSION:
-        raise Unprocessable(f"export format version {_shown(first.get('version'))} is not one this reads ({VERSION})")
+    if first.get("version") not in READS:
+        raise Unprocessable(
+            f"export format version {_shown(first.get('version'))} is not one this reads ({', '.join(map(str, READS))})"
+        )
     if first.get("hits_shards") != hits_shards or first.get("page_slots") != PAGE_SLOTS:
         raise Unprocessable(
             f"the export was made with HITS_SHARDS={_shown(first.get('hits_shards'))}; this deployment has "
@@ -196,13 +206,37 @@ def check_record(line: bytes, shards: int, slot_cap: int, now_ms: int) -> Record
         raise Unprocessable("a record names a key this version does not export")
     if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int) or expires <= 0):
         raise Unprocessable('a record\'s "x" is its expiry in epoch milliseconds, or null')
+    if expires is not None and expires > now_ms + MAX_EXPIRY_AHEAD_MS:
+        raise Unprocessable('a record\'s "x" is more than ten years ahead: no key lives that long')
     try:
         value = check_value(kind_, item["v"], slot_cap)
     except ValueError as exc:
         raise Unprocessable(f"a {kind_} record is invalid: {exc}") from exc
+    if kind_ in ("registry", "legacy_registry", "top"):
+        slot = int(key[4 : key.index("}")])
+        slots = {page: {page_slot(page, s) for s in range(shards)} for page in value}
+        if any(slot not in owned for owned in slots.values()):
+            raise Unprocessable(f"a {kind_} record names a page of another slot")
     if expires is not None and expires <= now_ms:
         return None
     return Record(key, kind_, value, expires)
+
+
+class Registries:
+    """What a restore checks across records: each slot's registry given once (in either
+    version's form), so a slot holds at most its share of PAGES_MAX (each record is checked
+    against that share alone)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def add(self, record: Record) -> None:
+        if record.kind not in ("registry", "legacy_registry"):
+            return
+        slot = record.key[: record.key.index("}") + 1]
+        if slot in self._seen:
+            raise Unprocessable("a slot's registry is given twice")
+        self._seen.add(slot)
 
 
 def check_trailer(line: bytes, records: int, digest: str) -> None:

@@ -13,10 +13,16 @@ from typing import Any
 from hitcounter.model.bots import REASONS
 from hitcounter.model.keys import valid_page
 
-MAX_COUNT = 2**63 - 1  # Redis's integers
+# A count a restore takes: JSON's safe integers (2^53). Redis's own stop at 2^63-1, and a count
+# restored there would overflow on the next hit; no real counter comes near either.
+MAX_COUNT = 2**53
 MAX_SUMMARY_BYTES = 16 * 1024
 HLL_REGISTERS = 16384
 HLL_DENSE_BYTES = 16 + HLL_REGISTERS * 6 // 8
+# A dense register holds the length of a run of zeros plus one, counted in the hash's 50 bits
+# left after the register index (hyperloglog.c: HLL_Q = 64 - 14): at most 51. The 6-bit field
+# takes up to 63, and PFCOUNT over a register above 51 answers nonsense (a negative count).
+HLL_MAX_REGISTER = 51
 
 
 def valid_hll(raw: bytes) -> bool:
@@ -28,7 +34,7 @@ def valid_hll(raw: bytes) -> bool:
     if len(raw) < 16 or raw[:4] != b"HYLL" or raw[5:8] != b"\0\0\0":
         return False
     if raw[4] == 0:
-        return len(raw) == HLL_DENSE_BYTES
+        return len(raw) == HLL_DENSE_BYTES and _dense_registers_ok(raw[16:])
     if raw[4] != 1:
         return False
     covered, i = 0, 16
@@ -50,6 +56,17 @@ def valid_hll(raw: bytes) -> bool:
     return covered == HLL_REGISTERS
 
 
+def _dense_registers_ok(registers: bytes) -> bool:
+    """Every 6-bit register (packed little-endian, as hyperloglog.c's HLL_DENSE_GET_REGISTER
+    reads them) at most HLL_MAX_REGISTER: four registers in each three bytes."""
+    value = int.from_bytes(registers, "little")
+    for _ in range(HLL_REGISTERS):
+        if value & 0x3F > HLL_MAX_REGISTER:
+            return False
+        value >>= 6
+    return True
+
+
 def recount(raw: bytes) -> bytes:
     """The HyperLogLog with its cached cardinality marked stale, so Redis counts its
     registers again rather than trust a number written in a file."""
@@ -58,7 +75,7 @@ def recount(raw: bytes) -> bytes:
 
 def _count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise ValueError("a count is a whole number from 0 to 2^63-1")
+        raise ValueError("a count is a whole number from 0 to 2^53")
     return value
 
 
@@ -130,12 +147,24 @@ def _recent(value: Any) -> list[dict[str, Any]]:
     return [_object(item) for item in value]
 
 
-def _registry(value: Any, slot_cap: int) -> list[str]:
+def _registry(value: Any, slot_cap: int) -> dict[str, int]:
+    """A slot's registry: each page id with the time of its last counted hit (epoch ms)."""
+    if not isinstance(value, dict) or not 0 < len(value) <= slot_cap:
+        raise ValueError("a slot's registry holds 1 to its share of PAGES_MAX page ids")
+    if not all(isinstance(p, str) and valid_page(p) for p in value):
+        raise ValueError("a registry holds page ids")
+    return {page: _count(at) for page, at in value.items()}
+
+
+def _legacy_registry(value: Any, slot_cap: int) -> list[str]:
+    """A slot's registry as version 1 wrote it (before pages expired): its page ids, each once."""
     if not isinstance(value, list) or not 0 < len(value) <= slot_cap:
         raise ValueError("a slot's registry holds 1 to its share of PAGES_MAX page ids")
     if not all(isinstance(p, str) and valid_page(p) for p in value):
         raise ValueError("a registry holds page ids")
-    return sorted(set(value))
+    if len(set(value)) != len(value):
+        raise ValueError("a registry names a page twice")
+    return sorted(value)
 
 
 _CHECKS: dict[str, Any] = {
@@ -145,6 +174,7 @@ _CHECKS: dict[str, Any] = {
     "content": lambda value, _: _content(value),
     "recent": lambda value, _: _recent(value),
     "registry": _registry,
+    "legacy_registry": _legacy_registry,
     "top": lambda value, _: _scores(value, valid_page),
     "bots": lambda value, _: _scores(value, lambda m: m in REASONS),
 }

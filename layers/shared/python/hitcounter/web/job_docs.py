@@ -113,6 +113,12 @@ _JOB: Schema = {
         "records": {"type": "integer", "minimum": 0, "description": "Keys written (export) or restored"},
         "bytes": {"type": "integer", "minimum": 0},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "committing": {
+            "type": "boolean",
+            "description": "A restore: its checked file is staged and being merged into the store. Failed with it, "
+            "POST /restores with the same object finishes the merge",
+        },
+        "etag": {"type": "string"},
         "reason": REASON,
     },
 }
@@ -138,7 +144,7 @@ START_RESTORE: dict[int, OpenAPIResponse] = {
     400: _error("The body is not valid JSON, or nests too deeply"),
     **_SIGNED,
     404: _error("No such object in the imports bucket"),
-    409: _error("The store is not empty: a restore loads into an empty store only"),
+    409: _error("The store is not empty (a restore loads into an empty store only), or another restore is running"),
     413: _error("The body, or the object, is larger than allowed"),
     415: _error("The body is not application/json"),
     422: _error("Missing or invalid key (under exports/, at most 256 characters of Unicode text)"),
