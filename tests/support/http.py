@@ -56,3 +56,22 @@ def answers(url: str) -> bool:
         return http("GET", f"{url}/health")[0] == 200
     except OSError:
         return False
+
+
+def http_from(
+    source: str, method: str, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
+    """``http`` from another loopback address (``127.0.0.x``): a client of its own to a local
+    server, which takes the connection's address as API Gateway takes ``sourceIp``."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10,
+                                            source_address=(source, 0))  # fmt: skip
+    try:
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        connection.close()

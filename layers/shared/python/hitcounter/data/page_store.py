@@ -6,6 +6,7 @@ share one slot, so a hit is one script, and pages spread over a cluster's shards
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ _OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, -1: REFUSED
 # sight), the salt of its window records, and the prefixes of a client's limit log and
 # new-page log.
 REGISTRY, LEGACY_REGISTRY, WINDOW_SALT, LIMIT_LOG, NEW_PAGE_LOG = "reg", "pages", "wsalt", "rl:", "nb:"
+# How long an assembled top list is served again (GET /pages and /dashboard send
+# ``max-age=30`` anyway): what makes a read's steady cost one GET, at 10 pages or 10,000.
+TOP_CACHE_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +304,27 @@ class PageStore:
                 name = member.decode() if isinstance(member, bytes) else str(member)
                 if name:  # "" marks a slot's union made with no page in it
                     totals[name] = totals.get(name, 0) + score
-        ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+        # Ties as ZREVRANGE orders them (the later id first), so each slot's busiest are the
+        # ones this order ranks first, and the merged list is exact.
+        ranked = sorted(totals.items(), key=lambda item: (item[1], item[0]), reverse=True)
         return [(name, int(hits)) for name, hits in ranked[:limit]]
+
+    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None:
+        """The period's top pages as a read assembled them less than TOP_CACHE_SECONDS ago
+        (one GET), or None."""
+        with self._redis.use() as client:
+            raw = client.get(self._top_cache_key(period, now_ms, limit))
+        return None if raw is None else list(json.loads(raw))
+
+    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None:
+        """Keep an assembled top list for TOP_CACHE_SECONDS: one SET, sent once; a read that
+        cannot write it (memory full) still answers."""
+        with self._redis.use() as client:
+            value = json.dumps(pages, separators=(",", ":"))
+            client.set(self._top_cache_key(period, now_ms, limit), value, ex=TOP_CACHE_SECONDS)
+
+    def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:
+        return page_tag_key(self._prefix, 0, f"topc:{period.name}:{limit}:{history.day_id(now_ms)}")
 
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
         """Each page's unique visitors over the period (the days its HyperLogLogs are kept),
