@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 from devtools.accesslogs import generate
 from localapi import template as sam_template
+from localapi.edge import Edge
 from localapi.server import LocalApi, Server, printable
 from localapi.services import LocalS3, RedisServer
 
@@ -196,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
                     f"Local S3 (moto) at {s3.url}, bucket {bucket}, with a sample log at {SAMPLE_KEY}", file=sys.stderr
                 )
 
+        # EDGE_PROTECTION=true (env.json or the shell): the template's edge in front, emulated
+        # (localapi.edge): WAF's rate rule per client address, read-only badges cached.
+        edge = None
+        if _truthy(os.environ.get("EDGE_PROTECTION") or env["Parameters"].get("EDGE_PROTECTION")):
+            tpl = sam_template.load(args.template, {"EdgeProtection": "true"})  # its throttles behind the edge
+            edge = Edge.from_params(tpl.params, secrets.token_hex(24))
+            print(f"Edge on: {edge.rate_limit} requests a minute per client address (EdgeRateLimit)", file=sys.stderr)
         app = LocalApi(
             tpl,
             env,
@@ -203,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - one 
             access_log=sys.stderr,
             sink=_sink(args.log_format, args.metrics),
             throttle=args.throttle,
+            edge=edge,
         )
         server = Server(app, args.host, args.port)
         for route in tpl.routes:

@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from localapi import sigv4
+from localapi.edge import EDGE_ADDRESS, Edge
 from localapi.lambda_api import LocalLambda
 from localapi.pool import InvokeError, LogSink, WorkerPool
 from localapi.template import Route, Template, Throttle
@@ -84,15 +85,23 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode() for c in text)
 
 
-def build_event(request: Request, route: Route, path_params: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    """The HTTP API v2 event for one request, as API Gateway builds it."""
+def build_event(
+    request: Request,
+    route: Route,
+    path_params: Mapping[str, str],
+    body: bytes,
+    edge: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The HTTP API v2 event for one request, as API Gateway builds it (``edge``: the headers
+    the emulated CloudFront adds, which then sends the request from its own address)."""
     headers: dict[str, str] = {}
     for key, value in request.headers.items():
-        if key.lower() == "cookie":
-            continue
+        if key.lower() == "cookie" or (edge and key.lower() in edge):
+            continue  # CloudFront sets its own headers: a viewer's copy never reaches the origin
         # Names lower-cased; the WSGI server has already joined repeated headers with commas.
         k, text = key.lower(), _utf8(value)
         headers[k] = f"{headers[k]},{text}" if k in headers else text
+    headers.update(edge or {})
     query: dict[str, str] = {}
     for key, values in request.args.lists():
         query[key] = ",".join(values)
@@ -113,7 +122,7 @@ def build_event(request: Request, route: Route, path_params: Mapping[str, str], 
                 "method": request.method,
                 "path": request.path,
                 "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                "sourceIp": request.remote_addr or "127.0.0.1",
+                "sourceIp": EDGE_ADDRESS if edge else (request.remote_addr or "127.0.0.1"),
                 "userAgent": request.headers.get("User-Agent", ""),
             },
             "requestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
@@ -230,7 +239,8 @@ def head_size(request: Request) -> int:
 class LocalApi:
     """The WSGI application: routes from the template, one worker pool per function.
     ``throttle``: enforce the template's route throttles as the stage would (``make dev``
-    does; the suites that send bursts on purpose do not)."""
+    does; the suites that send bursts on purpose do not). ``edge``: put the emulated
+    ``EdgeProtection`` in front (``localapi.edge``)."""
 
     def __init__(
         self,
@@ -242,9 +252,13 @@ class LocalApi:
         access_log: IO[str] | None = None,
         sink: LogSink | None = None,
         throttle: bool = False,
+        edge: Edge | None = None,
     ) -> None:
         env = env or {}
         self.template = template
+        self.edge = edge
+        if edge is not None:  # the functions trust CloudFront-Viewer-Address with this secret
+            env = {**env, "Parameters": {**env.get("Parameters", {}), "EDGE_ORIGIN_SECRET": edge.secret}}
         self.buckets: dict[str, _Bucket] = {}
         if throttle:
             for route in template.routes:
@@ -303,16 +317,33 @@ class LocalApi:
         return response(environ, start_response)
 
     def _handle(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:
+        if self.edge is None:
+            return self._gateway(request, found)
+        # CloudFront and its web ACL first: the rate rule, then the cache, then the API.
+        if not self.edge.admit(request.remote_addr or "127.0.0.1", request.headers.get("User-Agent", "")):
+            return self.edge.blocked()
+        kept = self.edge.lookup(request)
+        if kept is not None:
+            return kept
+        response = self._gateway(request, found, self.edge.origin_headers(request))
+        self.edge.keep(request, response)
+        return response
+
+    def _gateway(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None, edge: Mapping[str, str] | None = None
+    ) -> Response:
         if head_size(request) > MAX_HEAD:
             return _gateway_error(431, "Request Header Fields Too Large")
         cors = self.template.cors
         if cors and request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
             return preflight(cors, request)
-        response = self._route(request, found)
+        response = self._route(request, found, edge)
         response.headers.update(cors_headers(cors, request))
         return response
 
-    def _route(self, request: Request, found: tuple[Route, dict[str, str]] | None) -> Response:  # noqa: PLR0911 - API Gateway's answers
+    def _route(  # noqa: PLR0911 - API Gateway's answers
+        self, request: Request, found: tuple[Route, dict[str, str]] | None, edge: Mapping[str, str] | None = None
+    ) -> Response:
         if found is None:
             return _gateway_error(404, "Not Found")
         route, params = found
@@ -331,7 +362,7 @@ class LocalApi:
             url = f"{request.scheme}://{request.host}{raw}"
             if not sigv4.verify(request.method, url, headers, body, self.credentials):
                 return _gateway_error(403, "Forbidden")
-        event = build_event(request, route, params, body)
+        event = build_event(request, route, params, body, edge)
         try:
             result = self.pools[route.function].invoke(event)
         except InvokeError as exc:

@@ -66,6 +66,8 @@ class Template:
     default_throttle: Throttle | None = None
     # The HttpApi's CorsConfiguration as written (AllowOrigins, AllowMethods, …), or None.
     cors: dict[str, Any] | None = None
+    # The template's parameter values (defaults and local overrides), as its intrinsics read them.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def _condition(name: str, params: Mapping[str, Any]) -> bool:
@@ -177,7 +179,7 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
         # a layer shipped as it is must already hold python/.
         return Path("") if built_by_sam else root / str(layer["ContentUri"]) / "python"
 
-    template = Template(path=path)
+    template = Template(path=path, params=params)
     for resource in resources.values():
         if resource.get("Type") == "AWS::Serverless::HttpApi":
             props = resource.get("Properties") or {}

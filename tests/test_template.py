@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
 from localapi.template import Template
 from tests.support.contract import SIGNED_ROUTES
@@ -614,8 +615,50 @@ def test_imported_logs_expire_and_abandoned_uploads_are_cleaned() -> None:
         "Status": "Enabled",
         "Prefix": "logs/",
         "ExpirationInDays": "30",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},  # an imported log's old versions too
     }
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_exports_survive_what_an_operator_does_and_writes_are_recorded() -> None:
+    # The bucket holds the only copy of the numbers beyond the cache's snapshots (#28): kept
+    # with the stack gone or replaced, versioned (an `aws s3 rm --recursive` leaves versions
+    # behind, recoverable ExportVersionRetentionDays), every write in its access log.
+    resources = transformed(NEW_CACHE_IAM)
+    bucket = resources["ImportsBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert "ExpirationInDays" not in rules["KeepOldExportsAWhile"]  # current exports are never expired
+    assert rules["KeepOldExportsAWhile"]["Prefix"] == "exports/"
+    assert rules["KeepOldExportsAWhile"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "90"}
+    logging = props["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == "ImportsAccessLogBucket"  # a Ref, resolved to its name here
+    logs = resources["ImportsAccessLogBucket"]
+    assert (logs["DeletionPolicy"], logs["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == "14"
+    assert logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}  # what S3 server access logging delivers to
+    delivery = resources["ImportsAccessLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert "aws:SourceAccount" in delivery["Condition"]["StringEquals"]
+    queue = resources["ImportFailuresQueue"]
+    assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_the_readmes_retention_figures_are_samconfigs() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    prod = dict(item.split("=", 1) for item in config["prod"]["deploy"]["parameters"]["parameter_overrides"].split())
+    dev = dict(item.split("=", 1) for item in config["dev"]["deploy"]["parameters"]["parameter_overrides"].split())
+    default = cfn_yaml.load(str(ROOT / "template.yaml"))["Parameters"]["LogRetentionDays"]["Default"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"`LogRetentionDays`: {default} days by default and in `dev`, {prod['LogRetentionDays']} in `prod`" in readme
+    assert "LogRetentionDays" not in dev
+    assert prod["EdgeProtection"] == "true"  # production runs behind the edge
 
 
 def test_a_session_ttl_past_two_hours_is_refused_by_the_template_and_the_function() -> None:
@@ -653,3 +696,37 @@ def test_every_function_logs_json_without_the_platforms_per_request_lines() -> N
         ), name
         if name != "PreTrafficHookFunction":
             assert "LogGroup" in config, name
+
+
+def test_the_edge_puts_a_per_client_rule_and_a_brief_badge_cache_in_front_of_the_api() -> None:
+    resources = transformed({**NEW_CACHE_IAM, "EdgeProtection": "true"})
+    assert not {"EdgeDistribution", "EdgeWebAcl"} & set(transformed(NEW_CACHE_IAM))  # off by default
+    rule, proxy = resources["EdgeWebAcl"]["Properties"]["Rules"]
+    assert resources["EdgeWebAcl"]["Properties"]["Scope"] == "CLOUDFRONT"
+    per_client = rule["Statement"]["RateBasedStatement"]
+    assert (per_client["AggregateKeyType"], per_client["EvaluationWindowSec"], per_client["Limit"]) == ("IP", 60, "100")
+    camo = per_client["ScopeDownStatement"]["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert (camo["PositionalConstraint"], camo["SearchString"]) == ("STARTS_WITH", "github-camo")
+    # GitHub's image proxy: its own, higher bound per address, for the same agent.
+    assert proxy["Statement"]["RateBasedStatement"]["Limit"] == "1200"
+    assert proxy["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["ByteMatchStatement"] == camo
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    config = resources["EdgeDistribution"]["Properties"]["DistributionConfig"]
+    raw = cfn_yaml.load(str(ROOT / "template.yaml"))["Resources"]["EdgeDistribution"]["Properties"]
+    assert raw["DistributionConfig"]["WebACLId"] == {
+        "Fn::If": ["EdgeMakesWebAcl", {"Fn::GetAtt": ["EdgeWebAcl", "Arn"]}, {"Ref": "EdgeWebAclArn"}]
+    }  # never none: outside us-east-1 the template's rule asks for EdgeWebAclArn
+    (origin,) = config["Origins"]
+    assert origin["OriginCustomHeaders"][0]["HeaderName"] == "X-Origin-Verify"
+    (badges,) = config["CacheBehaviors"]
+    assert badges["PathPattern"] == "/pages/*/badge.svg" and badges["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+    policy = resources["EdgeBadgeCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (0, 0, 10)
+    keyed = policy["ParametersInCacheKeyAndForwardedToOrigin"]["QueryStringsConfig"]
+    assert keyed == {"QueryStringBehavior": "whitelist", "QueryStrings": ["count", "label"]}
+    forwarded = resources["EdgeOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]
+    assert "CloudFront-Viewer-Address" in forwarded["Headers"] and "Host" not in forwarded["Headers"]
+    # Every function is told the secret, so it can trust CloudFront-Viewer-Address.
+    hits = resources["HitsFunction"]["Properties"]["Environment"]["Variables"]
+    assert "resolve:secretsmanager" in json.dumps(hits["EDGE_ORIGIN_SECRET"])
+    assert "EdgeUrl" in (translate({**NEW_CACHE_IAM, "EdgeProtection": "true"})[0]["Outputs"])

@@ -25,7 +25,10 @@ contract.install(app)
 @app.get("/", cache_control=contract.NO_STORE, summary="Count one hit", responses=api_docs.COUNT_HIT)
 def hello() -> Response[str]:
     headers = request.headers(app.current_event)
-    hit = counting.count(services().hits, request.idempotency_key(headers), request.visit(app.current_event))
+    s = services()
+    hit = counting.count(
+        s.hits, request.idempotency_key(headers), request.visit(app.current_event, s.settings.edge_secret)
+    )
     extra = {"Idempotent-Replayed": "true"} if hit.replayed else {}
     if request.wants_json(headers):
         return contract.json_response(200, {"hits": hit.total}, extra)
@@ -92,7 +95,8 @@ def hit(page: str) -> Response[str]:
     page = request.page_id(page)
     event = app.current_event
     headers = request.headers(event)
-    store, visit = services().pages, request.page_visit(event)
+    s = services()
+    store, visit = s.pages, request.page_visit(event, s.settings.edge_secret)
     counted = pages.count(store, page, request.idempotency_key(headers), visit, request.bot_reason(event))
     extra = pages.answer_headers(store, counted, visit)
     if counted.replayed:
@@ -108,13 +112,16 @@ def badge_svg(page: str) -> Response[str]:
     page = request.page_id(page)
     event = app.current_event
     label = badge.label_of(request.badge_label(event))
+    counts = request.badge_counts(event)
     value: int | None
     try:
-        store = services().pages
-        if request.badge_counts(event):
+        s = services()
+        store = s.pages
+        if counts:
             # A reload, a client past its limit or a bot counts nothing, and still sees the
             # page's number: an <img> never breaks.
-            value = pages.count(store, page, None, request.page_visit(event), request.bot_reason(event)).total
+            visit = request.page_visit(event, s.settings.edge_secret)
+            value = pages.count(store, page, None, visit, request.bot_reason(event)).total
         else:
             value = store.count(page) or 0
     except AppError as err:
@@ -122,7 +129,10 @@ def badge_svg(page: str) -> Response[str]:
         # renders, with a dash; the cause is logged by the contract's own logging.
         contract.log_refused_badge(err)
         value = None
-    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value), headers=badge.HEADERS)
+    # A badge that only shows may be kept a few seconds by a shared cache (the edge's), never by
+    # a browser; one that counts, by nobody.
+    headers = badge.HEADERS if counts else badge.SHOWN_HEADERS
+    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value), headers=headers)
 
 
 @app.get(

@@ -97,6 +97,9 @@ class Settings:
     scratch_dir: Path
     imports: ImportLimits
     pages: PageSettings
+    # The secret CloudFront adds to every request it sends (EdgeProtection): only a request
+    # carrying it has its viewer's address read from CloudFront-Viewer-Address ("" : no edge).
+    edge_secret: str = ""
 
 
 def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -263,6 +266,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             new_pages_per_minute=_int(env, "NEW_PAGES_PER_CLIENT_MINUTE", NEW_PAGES_PER_CLIENT_MINUTE, 0, 100_000),
             new_pages_per_day=_int(env, "NEW_PAGES_PER_CLIENT_DAY", NEW_PAGES_PER_CLIENT_DAY, 0, 1_000_000),
         ),
+        edge_secret=_edge_secret(env),
         imports=ImportLimits(
             max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
             max_decompressed_bytes=_int(env, "IMPORT_MAX_DECOMPRESSED_BYTES", 2 * 1024**3, 1, 100 * 1024**3),
@@ -273,6 +277,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             per_day=_int(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
         ),
     )
+
+
+def _edge_secret(env: Mapping[str, str]) -> str:
+    secret = env.get("EDGE_ORIGIN_SECRET", "").strip()
+    if secret and (len(secret) < 32 or not secret.isascii() or not secret.isalnum()):
+        raise ConfigError("EDGE_ORIGIN_SECRET must be at least 32 letters and digits (the stack generates it)")
+    return secret
 
 
 def _exports_prefix(env: Mapping[str, str]) -> str:

@@ -14,6 +14,11 @@ HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate",
     "X-Content-Type-Options": "nosniff",
 }
+# A badge that counts nothing (``?count=false``): a shared cache (the edge's CloudFront) may
+# serve it for SHOWN_SECONDS, so a flood of one badge reaches the function once in that time;
+# a browser revalidates every time (max-age=0).
+SHOWN_SECONDS = 5
+SHOWN_HEADERS = HEADERS | {"Cache-Control": f"public, max-age=0, s-maxage={SHOWN_SECONDS}"}
 _CHAR_PX = 6.6  # Verdana 11px, average advance
 _PAD = 10
 

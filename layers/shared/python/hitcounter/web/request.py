@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import re
 import time
@@ -123,29 +124,52 @@ def period(event: BaseProxyEvent) -> history.Period:
     return history.PERIODS[name]
 
 
-def visit(event: BaseProxyEvent) -> Visit:
+def source_ip(event: BaseProxyEvent, edge_secret: str = "") -> str:
+    """Who sent the request: API Gateway's ``sourceIp``, or, for a request that came through
+    the stack's CloudFront (it carries ``X-Origin-Verify`` with the edge's secret, compared in
+    constant time), the viewer's address CloudFront puts in ``CloudFront-Viewer-Address``
+    (``IP:port``; an IPv6 address unbracketed). Anyone can send that header straight to the
+    API: without the secret it is ignored, or it would be a way around every per-client rule."""
+    context = event.get("requestContext") or {}
+    direct = str((context.get("http") or {}).get("sourceIp") or "")
+    if not edge_secret:
+        return direct
+    request_headers = headers(event)
+    offered = request_headers.get("x-origin-verify") or ""
+    if not hmac.compare_digest(offered.encode("utf-8", "replace"), edge_secret.encode()):
+        return direct
+    viewer = (request_headers.get("cloudfront-viewer-address") or "").strip()
+    address, _, port = viewer.rpartition(":")
+    address = address.strip("[]")
+    if not port.isdigit() or not _ADDRESS.fullmatch(address):
+        return direct
+    return address
+
+
+_ADDRESS = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+
+
+def visit(event: BaseProxyEvent, edge_secret: str = "") -> Visit:
     """When and who, for the hit history: the request's time, and the digest of its source IP
     and User-Agent (hitcounter.model.history; neither is kept or logged)."""
-    context = event.get("requestContext") or {}
-    source_ip = str((context.get("http") or {}).get("sourceIp") or "")
+    source_ip_ = source_ip(event, edge_secret)
     agent = headers(event).get("user-agent") or ""
-    who = history.visitor_key(source_ip, agent) if (source_ip or agent) else ""
+    who = history.visitor_key(source_ip_, agent) if (source_ip_ or agent) else ""
     return Visit(request_time_ms(event), who)
 
 
-def page_visit(event: BaseProxyEvent) -> Visit:
+def page_visit(event: BaseProxyEvent, edge_secret: str = "") -> Visit:
     """A page hit's visit: as ``visit``, except that a browser asking not to be tracked
     (``DNT: 1`` or ``Sec-GPC: 1``) is counted without a visitor: its digest serves the reload
     window alone (kept salted for DEDUPE_SECONDS, so reloads count once) and never reaches
     the unique visitors. Every page hit carries its client's digest (of the source IP alone)
     for the per-client limit, DNT or not: the limit guards the count, it does not track anyone."""
     request_headers = headers(event)
-    context = event.get("requestContext") or {}
-    source_ip = str((context.get("http") or {}).get("sourceIp") or "")
-    client = history.client_key(source_ip) if source_ip else ""
+    source_ip_ = source_ip(event, edge_secret)
+    client = history.client_key(source_ip_) if source_ip_ else ""
     private = (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1"
     agent = request_headers.get("user-agent") or ""
-    who = history.visitor_key(source_ip, agent) if (source_ip or agent) else ""
+    who = history.visitor_key(source_ip_, agent) if (source_ip_ or agent) else ""
     return Visit(request_time_ms(event), who, client, track=not private)
 
 
