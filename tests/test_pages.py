@@ -24,6 +24,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def at(event: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
+    event["requestContext"]["timeEpoch"] = epoch_ms
+    return event
+
+
 def test_a_page_counts_apart_from_the_seeds_counter_and_other_pages(invoke_hits: Invoke) -> None:
     assert [body_json(invoke_hits(page_event("about")))["hits"] for _ in range(3)] == [1, 2, 3]
     assert body_json(invoke_hits(page_event("blog.post-1"))) == {"page": "blog.post-1", "hits": 1}
@@ -220,8 +225,8 @@ def test_reserved_settings_are_read_and_validated() -> None:
     from hitcounter.core.errors import ConfigError
     from hitcounter.core.settings import load_settings
 
-    pages = load_settings({"DEDUPE_SECONDS": "2", "RATE_LIMIT_PER_MINUTE": "60", "PAGES_MAX": "5"}).pages
-    assert (pages.dedupe_seconds, pages.rate_limit_per_minute, pages.pages_max) == (2, 60, 5)
+    pages = load_settings({"DEDUPE_SECONDS": "2", "RATE_LIMIT_PER_MINUTE": "60", "PAGES_MAX": "65"}).pages
+    assert (pages.dedupe_seconds, pages.rate_limit_per_minute, pages.pages_max) == (2, 60, 65)
     with pytest.raises(ConfigError, match="PAGES_MAX"):
         load_settings({"PAGES_MAX": "0"})
 
@@ -303,3 +308,24 @@ def test_a_starting_count_is_refused_past_pages_max_and_for_a_bad_id(invoke_capp
     assert set(statuses) == {201, 507} and 100 <= statuses.count(201) <= 128
     assert invoke_capped(_seed("..", {"hits": 1}))["statusCode"] == 404
     assert invoke_capped(_seed("x", "{not json"))["statusCode"] == 400
+
+
+def test_hits_after_the_days_first_read_are_in_the_periods_top_pages(
+    invoke_hits: Invoke, shared_redis: RedisServer
+) -> None:
+    # The day's first read makes each slot's running union; every counted hit after it adds
+    # to that union too (read straight from the store: the route keeps its list 10 s).
+    from hitcounter.model import history
+    from hitcounter.runtime import services
+
+    now = int(time.time() * 1000)
+    for page, n in (("early", 3), ("late", 1)):
+        for i in range(n):
+            invoke_hits(at(page_event(page), now + i))
+    store = services().pages
+    period = history.PERIODS["30d"]
+    assert store.top(period, now, 10) == [("early", 3), ("late", 1)]  # the unions made now
+    for i in range(4):
+        invoke_hits(at(page_event("late"), now + 100 + i))
+    assert store.top(period, now + 200, 10) == [("late", 5), ("early", 3)]
+    assert store.top(history.PERIODS["1y"], now + 200, 10) == [("late", 5), ("early", 3)]

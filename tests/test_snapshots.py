@@ -21,7 +21,15 @@ from hitcounter.model.keys import page_slot
 from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3, wait_for
-from tests.support.events import IMPORTS_BUCKET, body_json, context, invoker, load_event, page_event, stats_event
+from tests.support.events import (
+    IMPORTS_BUCKET,
+    body_json,
+    context,
+    invoker,
+    load_event,
+    page_event,
+    stats_event,
+)
 from tests.support.http import http_json
 from tests.support.servers import RedisServer, redis_server
 
@@ -518,3 +526,27 @@ def test_a_version_1_file_restores_its_registry_as_pages_that_expire(
     registered = dict(pairs)
     assert list(registered) == ["home"] and registered["home"] >= before  # counted as of the restore
     assert client.exists(f"{{pg:{HOME_SLOT}}}:pages") == 0
+
+
+def test_a_merged_key_keeps_the_later_expiry_and_no_expiry_beats_any(
+    run_worker: Callable[..., dict[str, Any]], s3: Any, shared_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A live count that never expires stays so, whatever expiry the file gives the same key.
+    from hitcounter.data.snapshot_store import SnapshotStore
+    from hitcounter.logic import counting
+    from hitcounter.model.history import Visit
+    from hitcounter.runtime import services
+
+    now = int(time.time() * 1000)
+    order = _put_export(s3, "exports/expiry.jsonl.gz", [{"k": "{hits}:count", "v": 7, "x": now + DAY_MS}])
+    run_worker({"noop": True})
+    stage = SnapshotStore.stage
+
+    def stage_then_hit(self: SnapshotStore, batch: Any, ident: str) -> None:
+        stage(self, batch, ident)
+        counting.count(services().hits, None, Visit(now))
+
+    monkeypatch.setattr(SnapshotStore, "stage", stage_then_hit)
+    assert run_worker({"restore": order})["restore"]["records"] == 1
+    client = shared_redis.client()
+    assert client.get("{hits}:count") == "8" and client.ttl("{hits}:count") == -1

@@ -259,7 +259,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         exports_prefix=_exports_prefix(env),
         scratch_dir=_scratch_dir(env),
         pages=PageSettings(
-            pages_max=_int(env, "PAGES_MAX", 10_000, 1, 1_000_000),
+            # 64 slots share it, ceil(PAGES_MAX / 64) each (hitcounter.model.keys): below 64 the
+            # shares would hold more than asked.
+            pages_max=_int(env, "PAGES_MAX", 10_000, 64, 1_000_000),
             dedupe_seconds=_int(env, "DEDUPE_SECONDS", DEDUPE_SECONDS, 0, 3600),
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE, 0, 100_000),
             page_idle_days=_int(env, "PAGE_IDLE_DAYS", PAGE_IDLE_DAYS, 1, 3650),
