@@ -90,3 +90,18 @@ def test_the_locks_pin_every_package_with_hashes_and_agree_on_the_layers_package
         assert "://" not in text, f"{path.name} names an index: locks carry names, versions and hashes only"
     # The suite runs what is deployed: the layer's packages at the same versions.
     assert {name: dev[name] for name in layer} == layer
+
+
+def test_the_readmes_page_limits_are_the_templates() -> None:
+    # The figures a site owner reads are the ones deployed (tests/test_page_limits.py holds
+    # the behaviour to them).
+    from cfnlint.decode import cfn_yaml
+
+    env = cfn_yaml.load(str(ROOT / "template.yaml"))["Globals"]["Function"]["Environment"]["Variables"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"past {env['RATE_LIMIT_PER_MINUTE']} counted hits in any 60 s from one client (per page slot" in readme
+    assert f"`RATE_LIMIT_PER_MINUTE` ({env['RATE_LIMIT_PER_MINUTE']}) counted page hits in the last 60 s" in readme
+    assert f"`NEW_PAGES_PER_CLIENT_MINUTE` {env['NEW_PAGES_PER_CLIENT_MINUTE']}" in readme
+    assert f"`NEW_PAGES_PER_CLIENT_DAY` {env['NEW_PAGES_PER_CLIENT_DAY']}" in readme
+    assert f"new pages: {env['NEW_PAGES_PER_CLIENT_MINUTE']} a minute, {env['NEW_PAGES_PER_CLIENT_DAY']} a day" in readme
+    assert f"`DEDUPE_SECONDS` ({env['DEDUPE_SECONDS']} s)" in readme
