@@ -52,16 +52,16 @@ if keyed then
   if seen then return {{tonumber(seen), 1, 0, 0, 0}} end
 end
 local function current() return tonumber(redis.call('GET', KEYS[1]) or '0') end
-local function registered()
-  if redis.call('ZSCORE', KEYS[8], ARGV[2]) then return true end
-  if redis.call('EXISTS', KEYS[13]) == 0 then return false end
+local function last_counted()
+  local at = redis.call('ZSCORE', KEYS[8], ARGV[2])
+  if at or redis.call('EXISTS', KEYS[13]) == 0 then return at end
   local now = ARGV[8]
   for _, member in ipairs(redis.call('SMEMBERS', KEYS[13])) do redis.call('ZADD', KEYS[8], now, member) end
   redis.call('DEL', KEYS[13])
-  return redis.call('ZSCORE', KEYS[8], ARGV[2]) ~= false
+  return redis.call('ZSCORE', KEYS[8], ARGV[2])
 end
 if ARGV[11] ~= '' then
-  if registered() then
+  if last_counted() then
     redis.call('ZINCRBY', KEYS[12], 1, ARGV[11])
     redis.call('EXPIRE', KEYS[12], {history.PAGE_TTLS["uniques"]})
   end
@@ -91,8 +91,8 @@ if limit > 0 and ARGV[7] ~= '' then
     return {{current(), 3, 0, used, tonumber(oldest[2]) + 60000 - now}}
   end
 end
-local created = 0
-if not registered() then
+local created, last = 0, last_counted()
+if not last then
   if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[3]) then
     redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - tonumber(ARGV[13]) * 1000)
     if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[3]) then return {{-1, -1, 0, 0, 0}} end
@@ -100,7 +100,8 @@ if not registered() then
   if ARGV[14] ~= '1' then return {{current(), 5, 0, used, 0}} end
   created = 1
 end
-redis.call('ZADD', KEYS[8], now, ARGV[2])
+-- The registry's time moves at most once a day: what idleness is measured in.
+if not last or now - tonumber(last) >= 86400000 then redis.call('ZADD', KEYS[8], now, ARGV[2]) end
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[13])
 if keyed then
@@ -108,12 +109,12 @@ if keyed then
   if ARGV[6] == 'n' then value = n end
   redis.call('SET', KEYS[2], value, 'EX', ARGV[1])
 end
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], {history.PAGE_TTLS["minute"]})
-redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], {history.PAGE_TTLS["hour"]})
-redis.call('INCR', KEYS[5])
-redis.call('EXPIRE', KEYS[5], {history.PAGE_TTLS["day"]})
+-- A bucket's TTL is set when its first hit makes it (counted from then: the bucket's
+-- retention at most one bucket longer than from its last hit), a HyperLogLog's when a visitor
+-- changes it: one EXPIRE a bucket, not one a hit.
+if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], {history.PAGE_TTLS["minute"]}) end
+if redis.call('INCR', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], {history.PAGE_TTLS["hour"]}) end
+if redis.call('INCR', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], {history.PAGE_TTLS["day"]}) end
 if visitor then
   if ARGV[12] == '1' then
     local salt = redis.call('GET', KEYS[7])
@@ -121,8 +122,9 @@ if visitor then
       salt = ARGV[4]
       redis.call('SET', KEYS[7], salt, 'EX', {history.SALT_TTL})
     end
-    redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[5]))
-    redis.call('EXPIRE', KEYS[6], {history.PAGE_TTLS["uniques"]})
+    if redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[5])) == 1 then
+      redis.call('EXPIRE', KEYS[6], {history.PAGE_TTLS["uniques"]})
+    end
   end
   if window > 0 then
     redis.call('ZADD', KEYS[10], now, visitor)
@@ -137,8 +139,7 @@ if log then
   used = used + 1
   reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
-redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])
-redis.call('EXPIRE', KEYS[9], {history.DAY_TTL})
+if tonumber(redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])) == 1 then redis.call('EXPIRE', KEYS[9], {history.DAY_TTL}) end
 for i = 14, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
 end
