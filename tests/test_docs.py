@@ -103,5 +103,7 @@ def test_the_readmes_page_limits_are_the_templates() -> None:
     assert f"`RATE_LIMIT_PER_MINUTE` ({env['RATE_LIMIT_PER_MINUTE']}) counted page hits in the last 60 s" in readme
     assert f"`NEW_PAGES_PER_CLIENT_MINUTE` {env['NEW_PAGES_PER_CLIENT_MINUTE']}" in readme
     assert f"`NEW_PAGES_PER_CLIENT_DAY` {env['NEW_PAGES_PER_CLIENT_DAY']}" in readme
-    assert f"new pages: {env['NEW_PAGES_PER_CLIENT_MINUTE']} a minute, {env['NEW_PAGES_PER_CLIENT_DAY']} a day" in readme
+    assert (
+        f"new pages: {env['NEW_PAGES_PER_CLIENT_MINUTE']} a minute, {env['NEW_PAGES_PER_CLIENT_DAY']} a day" in readme
+    )
     assert f"`DEDUPE_SECONDS` ({env['DEDUPE_SECONDS']} s)" in readme

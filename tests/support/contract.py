@@ -5,17 +5,9 @@ from API Gateway: what the conformance tier feeds SAM's own event code and the r
 from __future__ import annotations
 
 from tests.support.http import person
+from tests.support.routes import SIGNED_ROUTES
 
-# The routes API Gateway's IAM authorizer guards (SigV4), as the template declares them.
-SIGNED_ROUTES = {
-    ("POST", "/imports"),
-    ("GET", "/imports/{id}"),
-    ("PUT", "/pages/{page}/count"),
-    ("POST", "/exports"),
-    ("GET", "/exports/{id}"),
-    ("POST", "/restores"),
-    ("GET", "/restores/{id}"),
-}
+__all__ = ["CONTRACT", "KNOWN_DIFFERENCES", "SIGNED_ROUTES"]
 
 # (method, path, headers, body). "{sid}" and "{import}" are filled from earlier answers.
 CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
