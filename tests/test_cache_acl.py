@@ -19,7 +19,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
 from tests.support.events import IMPORTS_BUCKET, ROOT
-from tests.support.http import http, http_json
+from tests.support.http import http, http_json, signed
 from tests.support.servers import RedisCluster3, redis_server, wait_for
 
 USER, PASSWORD = "hit-counter-dev-app", "acl-test-pw"
@@ -68,8 +68,44 @@ def _exercise(url: str, env: dict[str, str], template: sam_template.Template, sc
         location = f"{api.url}/imports/{accepted['id']}"
         wait_for(lambda: http_json("GET", location)[2]["state"] in ("done", "failed"), timeout=30, what="the import")
         assert http_json("GET", location)[2]["state"] == "done"
+        _walk_every_route(api.url)
     finally:
         api.stop()
+
+
+def _walk_every_route(base: str) -> None:
+    """The contract's requests (signed: the public routes ignore it), then an export and its
+    state: every route of the route table answered, none with a 5xx (a command the ACL
+    refuses would be one)."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    from tests.support.contract import CONTRACT
+    from tests.support.routes import ROUTES
+
+    patterns = {key: re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(key[1])) + "$") for key in ROUTES}
+    visited, failed, sid = set(), [], "none"
+    requests = [*CONTRACT, ("POST", "/exports", {}, None)]
+    for method, path, template_headers, body in requests:
+        headers = {k: v.replace("{sid}", sid) for k, v in template_headers.items()}
+        data = body.encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{base}{path}", data=data, method=method, headers=signed(method, f"{base}{path}", headers, data)
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, cookies = response.status, response.headers.get_all("Set-Cookie") or []
+        except urllib.error.HTTPError as err:
+            status, cookies = err.code, err.headers.get_all("Set-Cookie") or []
+        for cookie in cookies:
+            if cookie.startswith("__Host-sid=") and "Max-Age=0" not in cookie:
+                sid = cookie.split(";")[0].split("=", 1)[1]
+        visited |= {key for key, pattern in patterns.items() if key[0] == method and pattern.match(path.split("?")[0])}
+        if status >= 500:
+            failed.append((method, path, status))
+    assert failed == []
+    assert visited == set(ROUTES), sorted(set(ROUTES) - visited)
 
 
 @pytest.fixture(scope="module")
