@@ -107,3 +107,22 @@ def test_the_readmes_page_limits_are_the_templates() -> None:
         f"new pages: {env['NEW_PAGES_PER_CLIENT_MINUTE']} a minute, {env['NEW_PAGES_PER_CLIENT_DAY']} a day" in readme
     )
     assert f"`DEDUPE_SECONDS` ({env['DEDUPE_SECONDS']} s)" in readme
+
+
+def test_the_readmes_route_table_is_the_route_tables() -> None:
+    # Each route of tests/support/routes.py (held to template.yaml) has its row in the README,
+    # said to be signed exactly when it is; no row names a route that does not exist.
+    from tests.support.routes import ROUTES
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Routes") : readme.index("Errors are JSON")]
+    rows = {}
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            cell = line.split("|")[1]
+            for route in re.findall(r"`([A-Z]+ /[^`]*)`", cell):
+                method, path = route.split(" ", 1)
+                rows[(method, path)] = line
+    assert set(rows) == set(ROUTES), (sorted(set(ROUTES) - set(rows)), sorted(set(rows) - set(ROUTES)))
+    for key, spec in ROUTES.items():
+        assert ("signed with AWS IAM" in rows[key]) == spec.signed, key
