@@ -115,6 +115,7 @@ SEED: dict[int, OpenAPIResponse] = {
     ),
     400: _error("The body is not valid JSON"),
     409: _error("The page already counts"),
+    413: _error("The body is larger than 1 KiB"),
     415: _error("The body is not application/json"),
     422: _error('"hits" is not a whole number from 0 to 10^15'),
     **_NO_PAGE,
