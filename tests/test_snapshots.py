@@ -429,7 +429,7 @@ def test_hits_that_arrive_during_a_restore_are_merged_not_lost(
     # page the file holds, a page it does not. Each hit is answered and kept.
     from hitcounter.data.snapshot_store import SnapshotStore
     from hitcounter.logic import counting, pages
-    from hitcounter.model.history import Visit
+    from hitcounter.model.visitors import Client
     from hitcounter.runtime import services
 
     now = int(time.time() * 1000)
@@ -450,9 +450,12 @@ def test_hits_that_arrive_during_a_restore_are_merged_not_lost(
         stage(self, batch, ident)
         s = services()
         for i in range(3):
-            answered.append(counting.count(s.hits, None, Visit(now + i, f"v{i}")).total)
-            answered.append(pages.count(s.pages, "home", None, Visit(now + i, f"v{i}", f"c{i}"), None).total)
-            answered.append(pages.count(s.pages, "other", None, Visit(now + i, f"w{i}", f"c{i}"), None).total)
+            person = Client(now + i, f"198.51.100.{i}", f"browser {i}", "en")
+            answered.append(counting.count(s.hits, None, person).total)
+            answered.append(pages.count(s.pages, "home", None, person)[0].total)
+            answered.append(
+                pages.count(s.pages, "other", None, Client(now + i, f"198.51.100.{i}", f"b {i}", "en"))[0].total
+            )
 
     monkeypatch.setattr(SnapshotStore, "stage", stage_then_hits)
     assert run_worker({"restore": order})["restore"]["records"] == len(records)
@@ -534,7 +537,7 @@ def test_a_merged_key_keeps_the_later_expiry_and_no_expiry_beats_any(
     # A live count that never expires stays so, whatever expiry the file gives the same key.
     from hitcounter.data.snapshot_store import SnapshotStore
     from hitcounter.logic import counting
-    from hitcounter.model.history import Visit
+    from hitcounter.model.visitors import Client
     from hitcounter.runtime import services
 
     now = int(time.time() * 1000)
@@ -544,7 +547,7 @@ def test_a_merged_key_keeps_the_later_expiry_and_no_expiry_beats_any(
 
     def stage_then_hit(self: SnapshotStore, batch: Any, ident: str) -> None:
         stage(self, batch, ident)
-        counting.count(services().hits, None, Visit(now))
+        counting.count(services().hits, None, Client(now))
 
     monkeypatch.setattr(SnapshotStore, "stage", stage_then_hit)
     assert run_worker({"restore": order})["restore"]["records"] == 1

@@ -26,9 +26,8 @@ contract.install(app)
 def hello() -> Response[str]:
     headers = request.headers(app.current_event)
     s = services()
-    hit = counting.count(
-        s.hits, request.idempotency_key(headers), request.visit(app.current_event, s.settings.edge_secret)
-    )
+    client = request.client(app.current_event, s.settings.edge_secret)
+    hit = counting.count(s.hits, request.idempotency_key(headers), client)
     extra = {"Idempotent-Replayed": "true"} if hit.replayed else {}
     if request.wants_json(headers):
         return contract.json_response(200, {"hits": hit.total}, extra)
@@ -96,9 +95,8 @@ def hit(page: str) -> Response[str]:
     event = app.current_event
     headers = request.headers(event)
     s = services()
-    store, visit = s.pages, request.page_visit(event, s.settings.edge_secret)
-    counted = pages.count(store, page, request.idempotency_key(headers), visit, request.bot_reason(event))
-    extra = pages.answer_headers(store, counted, visit)
+    client = request.client(event, s.settings.edge_secret)
+    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client)
     if counted.replayed:
         extra["Idempotent-Replayed"] = "true"
     if request.wants_text(headers):
@@ -113,22 +111,14 @@ def badge_svg(page: str) -> Response[str]:
     event = app.current_event
     label = badge.label_of(request.badge_label(event))
     counts = request.badge_counts(event)
-    value: int | None
     try:
         s = services()
-        store = s.pages
-        if counts:
-            # A reload, a client past its limit or a bot counts nothing, and still sees the
-            # page's number: an <img> never breaks.
-            visit = request.page_visit(event, s.settings.edge_secret)
-            value = pages.count(store, page, None, visit, request.bot_reason(event)).total
-        else:
-            value = store.count(page) or 0
-    except AppError as err:
-        # An <img> must never break: past PAGES_MAX, or with Redis away, the badge still
-        # renders, with a dash; the cause is logged by the contract's own logging.
-        contract.log_refused_badge(err)
-        value = None
+        client = request.client(event, s.settings.edge_secret)
+        value, refused = pages.badge_value(s.pages, page, client, counts)
+    except AppError as err:  # the configuration itself is wrong: still a badge
+        value, refused = None, err
+    if refused is not None:
+        contract.log_refused_badge(refused)
     # A badge that only shows may be kept a few seconds by a shared cache (the edge's), never by
     # a browser; one that counts, by nobody.
     headers = badge.HEADERS if counts else badge.SHOWN_HEADERS

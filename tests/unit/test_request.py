@@ -92,8 +92,14 @@ def test_the_requests_own_time_in_milliseconds_or_sam_locals_seconds() -> None:
     assert request.request_time_ms(seconds) == 1_700_000_000_000
 
 
-def test_the_visit_carries_a_digest_not_the_address() -> None:
-    visit = request.visit(event(headers={"user-agent": "curl/8"}))
+def test_the_client_is_plain_values_and_the_visit_a_digest_not_the_address() -> None:
+    from hitcounter.model.visitors import site_visit
+
+    client = request.client(event(headers={"user-agent": "curl/8", "DNT": "1"}))
+    assert (client.at_ms, client.user_agent, client.accept_language, client.private) == (
+        1_700_000_000_000, "curl/8", None, True,
+    )  # fmt: skip
+    visit = site_visit(client)
     assert visit.at_ms == 1_700_000_000_000 and len(visit.visitor) == 64 and "203.0.113.7" not in visit.visitor
 
 

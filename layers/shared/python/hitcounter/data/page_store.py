@@ -9,7 +9,6 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
@@ -19,6 +18,7 @@ from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.model import history
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of, slot_cap
+from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, PageHit
 
 
 def top_union(first: str, today: str) -> str:
@@ -27,12 +27,9 @@ def top_union(first: str, today: str) -> str:
     return f"topq:{first}:{today}"
 
 
-# What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``; ``new_limited``:
-# the client's new-page budget refused the page, ``TAKE_NEW_PAGE``).
-COUNTED, REPLAYED, RELOAD, LIMITED, BOT, REFUSED = "counted", "replayed", "reload", "limited", "bot", "refused"
-NEW_LIMITED = "new_limited"
+# What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
+# client's budget first.
 _NEEDS_BUDGET = 5
-_OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, -1: REFUSED}
 
 # The names beside a slot's pages (``page_tag_key``): its registry (page id → the time of its
 # last counted hit), the registry as it was before pages expired (a set: moved on first
@@ -42,32 +39,6 @@ REGISTRY, LEGACY_REGISTRY, WINDOW_SALT, LIMIT_LOG, NEW_PAGE_LOG = "reg", "pages"
 # How long an assembled top list is served again (GET /pages and /dashboard send
 # ``max-age=30`` anyway): what makes a read's steady cost one GET, at 10 pages or 10,000.
 TOP_CACHE_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class PageHit:
-    """A page's count after this request, and what became of it: ``counted``; ``replayed``
-    (an Idempotency-Key seen before: the N the first request got); ``reload`` (the same
-    visitor within DEDUPE_SECONDS), ``limited`` (the client is past RATE_LIMIT_PER_MINUTE)
-    or ``bot``: nothing counted, N is the current count; ``refused``: a new page past its
-    slot's share of PAGES_MAX, nothing written; ``new_limited``: a new page past the client's
-    new-page budget, nothing written. ``used``: the client's counted hits in the last 60 s
-    (0 with the limit off); ``reset_ms``: until the oldest of them leaves the minute (or,
-    ``new_limited``, until the budget frees one)."""
-
-    total: int
-    outcome: str = COUNTED
-    created: bool = False
-    used: int = 0
-    reset_ms: int = 0
-
-    @property
-    def replayed(self) -> bool:
-        return self.outcome == REPLAYED
-
-    @property
-    def refused(self) -> bool:
-        return self.outcome == REFUSED
 
 
 class PageStore:
@@ -162,7 +133,7 @@ class PageStore:
                     return PageHit(int(n), NEW_LIMITED, reset_ms=int(wait_ms))
                 args[13] = "1"
                 n, code, created, used, reset = self._count(keys=keys, args=args, client=client)
-        outcome = _OUTCOMES[int(code)]
+        outcome = OUTCOMES[int(code)]
         if outcome == REFUSED:
             return PageHit(0, REFUSED)
         if self.shards == 1 or (outcome == REPLAYED and int(n) > 0):

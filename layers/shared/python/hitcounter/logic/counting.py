@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.data.hit_store import Hit, HitStore
-from hitcounter.model.history import Visit
+from hitcounter.model.visitors import Client, site_visit
 
 
-def count(store: HitStore, idempotency_key: str | None, visit: Visit) -> Hit:
+def count(store: HitStore, idempotency_key: str | None, client: Client) -> Hit:
     """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``;
     either way the hit's buckets and visitor go in the same step (a replay adds nothing)."""
+    visit = site_visit(client)
     hit = store.incr(visit) if idempotency_key is None else store.incr_once(idempotency_key, visit)
     if hit.started:
         # The key was new. That is right once in a store's life, and otherwise means the count

@@ -1,17 +1,41 @@
-"""Per-page counting: a hit of a page, its history, the period's top pages. Plain values in
-(the page id already checked by ``hitcounter.web.request``), plain values out."""
+"""Per-page counting: a hit of a page, its badge, its history, the period's top pages. Plain
+values in (the page id already checked by ``hitcounter.web.request``, the request's
+``Client``), plain values out. The rules a hit answers to are decided here: which visitor
+and client it is (``hitcounter.model.visitors``), whether it is a bot's
+(``hitcounter.model.bots``), what a client past its limit gets (``RateLimited``), and that a
+badge always renders (``badge_value``)."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
 from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
-from hitcounter.data.page_store import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, PageHit, PageStore
+from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.logic.stats import shape
-from hitcounter.model import history
+from hitcounter.model import bots, history, visitors
 from hitcounter.model.history import Visit
+from hitcounter.model.pages import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, PageHit
+from hitcounter.model.visitors import Client
+
+
+class PageCounter(Protocol):
+    """What the page logic needs of a store (``hitcounter.data.page_store.PageStore``; the
+    unit tests pass a fake)."""
+
+    rate_limit: int
+
+    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit: ...
+    def count(self, page: str) -> int | None: ...
+    def seed(self, page: str, hits: int) -> int: ...
+    def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
+    def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]: ...
+    def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
+    def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]: ...
+    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None: ...
+    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None: ...
+
 
 TOP_DEFAULT, TOP_MAX = 10, 50
 
@@ -62,11 +86,33 @@ def reset_seconds(reset_ms: int) -> int:
     return max(1, -(-reset_ms // 1000))
 
 
-def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit, bot: str | None) -> PageHit:
-    """One request of ``page``: a person's counts at most once without a key, exactly once
-    per key, unless it is a reload or its client is past the limit; a bot's is tallied
-    apart; a new page past PAGES_MAX is refused with nothing stored."""
-    hit = store.hit(page, visit, idempotency_key, bot)
+def count(store: PageCounter, page: str, idempotency_key: str | None, client: Client) -> tuple[PageHit, dict[str, str]]:
+    """One request of ``page``, and the ``RateLimit-*`` fields of its answer: a person's counts
+    at most once without a key, exactly once per key, unless it is a reload; a bot's is
+    tallied apart; a client past its limit is ``RateLimited`` (nothing counted); a new page
+    past PAGES_MAX (``PagesFull``) or past the client's new-page budget (``NewPagesLimited``)
+    is refused with nothing stored."""
+    hit = _hit(store, page, idempotency_key, client)
+    if hit.outcome == LIMITED:
+        raise RateLimited(store.rate_limit, reset_seconds(hit.reset_ms))
+    return hit, _limit_headers(store, hit)
+
+
+def badge_value(store: PageCounter, page: str, client: Client, counts: bool) -> tuple[int | None, AppError | None]:
+    """The number a page's badge shows: the count after this request (``counts``: the badge
+    counts one hit; a reload, a client past its limit or a bot counts nothing and sees the
+    current number), or the count as it is. The badge's one rule: an ``<img>`` never breaks.
+    A page refused (PAGES_MAX, the new-page budget) or Redis away draws a dash (None), with
+    the error for the route to log as it would log the error itself."""
+    try:
+        return (_hit(store, page, None, client).total if counts else (store.count(page) or 0)), None
+    except AppError as err:
+        return None, err
+
+
+def _hit(store: PageCounter, page: str, idempotency_key: str | None, client: Client) -> PageHit:
+    bot = bots.reason(client.user_agent, client.accept_language)
+    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot)
     if hit.outcome == NEW_LIMITED:
         count_metric("NewPagesLimited")
         raise NewPagesLimited(reset_seconds(hit.reset_ms))
@@ -77,15 +123,12 @@ def count(store: PageStore, page: str, idempotency_key: str | None, visit: Visit
     return hit
 
 
-def answer_headers(store: PageStore, hit: PageHit, visit: Visit) -> dict[str, str]:
-    """The RateLimit-* fields of a person's page hit (none with the limit off, for a replay
-    or a bot), or ``RateLimited`` when the client is past the limit (nothing was counted)."""
-    if not store.rate_limit or not visit.client or hit.outcome in (REPLAYED, BOT, RELOAD):
+def _limit_headers(store: PageCounter, hit: PageHit) -> dict[str, str]:
+    """The RateLimit-* fields of a counted person's page hit (none with the limit off, for a
+    client with no address, a replay, a reload or a bot)."""
+    if not store.rate_limit or hit.outcome in (REPLAYED, BOT, RELOAD) or not hit.used:
         return {}
-    reset = reset_seconds(hit.reset_ms)
-    if hit.outcome == LIMITED:
-        raise RateLimited(store.rate_limit, reset)
-    return rate_headers(store.rate_limit, hit.used, reset)
+    return rate_headers(store.rate_limit, hit.used, reset_seconds(hit.reset_ms))
 
 
 class PageCounts(AppError):
@@ -97,7 +140,7 @@ class PageCounts(AppError):
 MAX_SEED = 10**15
 
 
-def seed(store: PageStore, page: str, body: object) -> dict[str, Any]:
+def seed(store: PageCounter, page: str, body: object) -> dict[str, Any]:
     """``PUT /pages/{page}/count``: the starting count of a page that has none."""
     hits = body.get("hits") if isinstance(body, dict) else None
     # JSON has one number type: 303.0 is the whole number 303 (as JSON Schema's "integer" says).
@@ -113,7 +156,7 @@ def seed(store: PageStore, page: str, body: object) -> dict[str, Any]:
     return {"page": page, "hits": hits}
 
 
-def page_stats(store: PageStore, page: str, period: history.Period, now_ms: int) -> dict[str, Any]:
+def page_stats(store: PageCounter, page: str, period: history.Period, now_ms: int) -> dict[str, Any]:
     """One page's history, in ``GET /stats``'s shape, with the page's id, and the requests
     counted apart as bots over the period's whole UTC days, by reason."""
     counts = store.page_history(page, period, now_ms)
@@ -127,7 +170,7 @@ def page_stats(store: PageStore, page: str, period: history.Period, now_ms: int)
     }
 
 
-def top_pages(store: PageStore, period: history.Period, now_ms: int, limit: int) -> dict[str, Any]:
+def top_pages(store: PageCounter, period: history.Period, now_ms: int, limit: int) -> dict[str, Any]:
     """The period's busiest pages (ranked by whole UTC days), each with its unique visitors:
     assembled from each slot's busiest (a bounded read), then served for TOP_CACHE_SECONDS
     from one key, so a burst of reads costs Redis one assembly."""

@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter.core.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from hitcounter.logic.sessions import MAX_DATA_BYTES
-from hitcounter.model import bots, history
-from hitcounter.model.history import Visit
+from hitcounter.model import history
 from hitcounter.model.keys import import_key as validate_key
 from hitcounter.model.keys import valid_page
+from hitcounter.model.visitors import Client
 
 MAX_JSON_DEPTH = 32
 # JSON strings (with their escapes) taken out before brackets are counted for the depth check.
@@ -149,34 +149,19 @@ def source_ip(event: BaseProxyEvent, edge_secret: str = "") -> str:
 _ADDRESS = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
 
-def visit(event: BaseProxyEvent, edge_secret: str = "") -> Visit:
-    """When and who, for the hit history: the request's time, and the digest of its source IP
-    and User-Agent (hitcounter.model.history; neither is kept or logged)."""
-    source_ip_ = source_ip(event, edge_secret)
-    agent = headers(event).get("user-agent") or ""
-    who = history.visitor_key(source_ip_, agent) if (source_ip_ or agent) else ""
-    return Visit(request_time_ms(event), who)
-
-
-def page_visit(event: BaseProxyEvent, edge_secret: str = "") -> Visit:
-    """A page hit's visit: as ``visit``, except that a browser asking not to be tracked
-    (``DNT: 1`` or ``Sec-GPC: 1``) is counted without a visitor: its digest serves the reload
-    window alone (kept salted for DEDUPE_SECONDS, so reloads count once) and never reaches
-    the unique visitors. Every page hit carries its client's digest (of the source IP alone)
-    for the per-client limit, DNT or not: the limit guards the count, it does not track anyone."""
+def client(event: BaseProxyEvent, edge_secret: str = "") -> Client:
+    """Who sent the request, as plain values (its time, its address, its agent and language
+    as sent, and whether it asks not to be tracked): what the counting logic derives visitors,
+    clients and bot verdicts from (``hitcounter.model.visitors``, ``hitcounter.model.bots``)."""
     request_headers = headers(event)
-    source_ip_ = source_ip(event, edge_secret)
-    client = history.client_key(source_ip_) if source_ip_ else ""
     private = (request_headers.get("dnt") or "").strip() == "1" or (request_headers.get("sec-gpc") or "").strip() == "1"
-    agent = request_headers.get("user-agent") or ""
-    who = history.visitor_key(source_ip_, agent) if (source_ip_ or agent) else ""
-    return Visit(request_time_ms(event), who, client, track=not private)
-
-
-def bot_reason(event: BaseProxyEvent) -> str | None:
-    """Why a page request is a bot's (``hitcounter.model.bots``), or None for a person's."""
-    request_headers = headers(event)
-    return bots.reason(request_headers.get("user-agent"), request_headers.get("accept-language"))
+    return Client(
+        request_time_ms(event),
+        source_ip(event, edge_secret),
+        request_headers.get("user-agent"),
+        request_headers.get("accept-language"),
+        private,
+    )
 
 
 def _preferred(request_headers: Mapping[str, str]) -> tuple[str, float]:
