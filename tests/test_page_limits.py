@@ -182,3 +182,24 @@ def test_one_client_through_make_dev_cannot_take_the_pages_from_others(dev_api: 
     for i in range(5):
         status, _, body = http_from("127.0.0.6", "GET", f"{dev_api.url}/pages/real-{i}", person(100 + i))
         assert status == 200, body
+
+
+def test_a_clients_concurrent_first_hits_of_one_page_take_one_page_of_its_budget(
+    shared_redis: RedisServer, redis_url: str
+) -> None:
+    # Each of a burst's first hits may find the page not yet made and ask for the budget
+    # (make dev's concurrent burst did, and was refused past ten): the page asked again is
+    # granted again without a second entry.
+    from hitcounter.data.page_scripts import TAKE_NEW_PAGE
+    from hitcounter.data.scripts import script
+
+    take = script(TAKE_NEW_PAGE)
+    client = shared_redis.client()
+    start = minute_start()
+
+    def ask(page: str, i: int) -> int:
+        args: list[str | int] = ["ab" * 16, "c" * 64, start + i, 10, 100, "{pg:9}:nb:", page]
+        return int(take(keys=["{pg:9}:wsalt"], args=args, client=client)[0])
+
+    assert [ask("burst", i) for i in range(15)] == [1] * 15
+    assert [ask(f"other-{i}", 20 + i) for i in range(10)] == [1] * 9 + [0]  # nine more, the tenth refused

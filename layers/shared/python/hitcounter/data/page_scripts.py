@@ -148,12 +148,14 @@ return {{n, 0, created, used, reset}}
 
 
 # One new page for a client: its budget across every slot, kept on the client's own slot (a
-# sliding log of the pages it created, salted with that slot's window salt, for a day).
-# Refused when the client created NEW_PAGES_PER_CLIENT_MINUTE in the last 60 s or
-# NEW_PAGES_PER_CLIENT_DAY in the last 24 h; the answer then says when one frees.
+# sliding log of the pages it created, by page id, salted with that slot's window salt, for a
+# day). Refused when the client created NEW_PAGES_PER_CLIENT_MINUTE in the last 60 s or
+# NEW_PAGES_PER_CLIENT_DAY in the last 24 h; the answer then says when one frees. A page the
+# log holds already is granted again without a second entry: a client's concurrent first
+# hits of one page (a burst, a retry) take one page of its budget, not one each.
 #   KEYS: the window salt of the client's slot
 #   ARGV: a fresh salt, the client's digest, the request's time (ms), the per-minute and the
-#         per-day budget ("0": off), the name of the client's log without its digest
+#         per-day budget ("0": off), the name of the client's log without its digest, the page
 #   returns {1 taken or 0 refused, ms until one frees (0 when taken)}
 TAKE_NEW_PAGE = f"""
 #!lua
@@ -165,6 +167,7 @@ end
 local log = ARGV[6] .. redis.sha1hex(wsalt .. ARGV[2])
 local now, per_minute, per_day = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 86400000)
+if redis.call('ZSCORE', log, ARGV[7]) then return {{1, 0}} end
 if per_day > 0 and redis.call('ZCARD', log) >= per_day then
   return {{0, tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 86400000 - now}}
 end
@@ -172,7 +175,7 @@ if per_minute > 0 then
   local recent = redis.call('ZRANGEBYSCORE', log, '(' .. (now - 60000), '+inf', 'WITHSCORES', 'LIMIT', 0, per_minute)
   if #recent >= 2 * per_minute then return {{0, tonumber(recent[2]) + 60000 - now}} end
 end
-redis.call('ZADD', log, now, ARGV[1]:sub(1, 16))
+redis.call('ZADD', log, now, ARGV[7])
 redis.call('PEXPIRE', log, 86400000)
 return {{1, 0}}
 """

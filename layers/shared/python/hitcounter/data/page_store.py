@@ -126,7 +126,7 @@ class PageStore:
                 taken, wait_ms = self._take_new(
                     keys=[page_tag_key(self._prefix, self._client_slot(visit), WINDOW_SALT)],
                     args=[secrets.token_hex(16), visit.client or "-", visit.at_ms, self.new_per_minute,
-                          self.new_per_day, page_tag_key(self._prefix, self._client_slot(visit), NEW_PAGE_LOG)],
+                          self.new_per_day, page_tag_key(self._prefix, self._client_slot(visit), NEW_PAGE_LOG), page],
                     client=client,
                 )  # fmt: skip
                 if not int(taken):
