@@ -28,7 +28,7 @@ README_BYTES = {
     "page bucket": 160,
     "recent visitor": 200,
     "limit window client": 160,
-    "new-page log client": 160,
+    "new-page log client": 200,
     "bot tally": 220,
     "hyperloglog byte per visitor": 6,
 }
@@ -176,10 +176,12 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["bot tally"]
         # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
         # of that long, one entry each (as if each were a client of its own). A client's
-        # new-page log lives a day, an entry per page it created: at most a day's page hits.
+        # new-page log lives a day, an entry per page it made: a page is made only while its
+        # slot has room, and room comes back only as pages go idle (a day at the least), so a
+        # day makes at most twice PAGES_MAX (as if each were a client of its own).
         + page_hits_a_day * 3600 / 86400 * measured["recent visitor"]
         + page_hits_a_day * 60 / 86400 * measured["limit window client"]
-        + page_hits_a_day * measured["new-page log client"]
+        + 2 * d.pages_max * measured["new-page log client"]
     )
     total = (sessions + records + ledger + buckets + hlls + pages) * OVERHEAD
     print(
