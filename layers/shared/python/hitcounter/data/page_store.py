@@ -6,7 +6,6 @@ share one slot, so a hit is one script, and pages spread over a cluster's shards
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from typing import Any
@@ -15,17 +14,11 @@ from hitcounter.data.history_reads import HistoryCounts, read_history, read_with
 from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE, TAKE_NEW_PAGE
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
+from hitcounter.data.top_pages import TopPages, top_union
 from hitcounter.model import history
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of, slot_cap
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, PageHit
-
-
-def top_union(first: str, today: str) -> str:
-    """A slot's running union of the top pages from day ``first`` to ``today`` (a period's
-    days): made by the day's first read, then kept up to date by each counted hit."""
-    return f"topq:{first}:{today}"
-
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
@@ -36,12 +29,9 @@ _NEEDS_BUDGET = 5
 # sight), the salt of its window records, and the prefixes of a client's limit log and
 # new-page log.
 REGISTRY, LEGACY_REGISTRY, WINDOW_SALT, LIMIT_LOG, NEW_PAGE_LOG = "reg", "pages", "wsalt", "rl:", "nb:"
-# How long an assembled top list is served again (GET /pages and /dashboard send
-# ``max-age=30`` anyway): what makes a read's steady cost one GET, at 10 pages or 10,000.
-TOP_CACHE_SECONDS = 10
 
 
-class PageStore:
+class PageStore(TopPages):
     def __init__(
         self,
         handle: RedisHandle,
@@ -243,59 +233,6 @@ class PageStore:
                 if name and score:  # "" marks a union made of days with no bot
                     reasons[name] = reasons.get(name, 0) + int(score)
         return dict(sorted(reasons.items()))
-
-    def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
-        """The period's busiest pages, busiest first. Per slot, the period's running union
-        of today (its closed days summed once a day, ``TOP_UNION``, then kept up to date by
-        every counted hit) or, for a period of one day, today's index; from each, only its
-        ``limit`` busiest (``ZREVRANGE``), so a read costs the same at 10 pages and at 10,000.
-        Exact with HITS_SHARDS=1 (a page lives in one slot); with more, a page's shards sit
-        in several slots, and each slot gives its ``limit`` times HITS_SHARDS busiest."""
-        days = history.days_of(period, now_ms)
-        today = history.day_id(now_ms)
-        per_slot = min(limit * self.shards, self.slot_cap)
-        unions = []
-        if len(days) > 1:
-            for slot in range(PAGE_SLOTS):
-                sources = [page_tag_key(self._prefix, slot, f"top:{d}") for d in days]
-                unions.append((page_tag_key(self._prefix, slot, top_union(days[0], today)), sources))
-        read = [union for union, _ in unions] or [
-            page_tag_key(self._prefix, slot, f"top:{today}") for slot in range(PAGE_SLOTS)
-        ]
-
-        def build(pipe: Any) -> None:
-            for key in read:
-                pipe.zrevrange(key, 0, per_slot - 1, withscores=True)
-
-        with self._redis.use() as client:
-            replies = read_with_unions(client, unions, self._top_union, build)
-        totals: dict[str, float] = {}
-        for members in replies:
-            for member, score in members:
-                name = member.decode() if isinstance(member, bytes) else str(member)
-                if name:  # "" marks a slot's union made with no page in it
-                    totals[name] = totals.get(name, 0) + score
-        # Ties as ZREVRANGE orders them (the later id first), so each slot's busiest are the
-        # ones this order ranks first, and the merged list is exact.
-        ranked = sorted(totals.items(), key=lambda item: (item[1], item[0]), reverse=True)
-        return [(name, int(hits)) for name, hits in ranked[:limit]]
-
-    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None:
-        """The period's top pages as a read assembled them less than TOP_CACHE_SECONDS ago
-        (one GET), or None."""
-        with self._redis.use() as client:
-            raw = client.get(self._top_cache_key(period, now_ms, limit))
-        return None if raw is None else list(json.loads(raw))
-
-    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None:
-        """Keep an assembled top list for TOP_CACHE_SECONDS: one SET, sent once; a read that
-        cannot write it (memory full) still answers."""
-        with self._redis.use() as client:
-            value = json.dumps(pages, separators=(",", ":"))
-            client.set(self._top_cache_key(period, now_ms, limit), value, ex=TOP_CACHE_SECONDS)
-
-    def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:
-        return page_tag_key(self._prefix, 0, f"topc:{period.name}:{limit}:{history.day_id(now_ms)}")
 
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
         """Each page's unique visitors over the period (the days its HyperLogLogs are kept),

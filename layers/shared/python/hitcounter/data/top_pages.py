@@ -1,0 +1,90 @@
+"""The period's top pages, read from the page slots (``hitcounter.data.page_store``'s
+``PageStore`` takes these reads from here): each slot's busiest from the period's running
+union, and the assembled list kept a few seconds. Reads ride pipelines; the one write, the
+kept list, is one SET sent once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.commands.core import Script
+
+from hitcounter.data.history_reads import read_with_unions
+from hitcounter.data.redis_client import RedisHandle
+from hitcounter.model import history
+from hitcounter.model.keys import PAGE_SLOTS, page_tag_key
+
+# How long an assembled top list is served again (GET /pages and /dashboard send
+# ``max-age=30`` anyway): what makes a read's steady cost one GET, at 10 pages or 10,000.
+TOP_CACHE_SECONDS = 10
+
+
+def top_union(first: str, today: str) -> str:
+    """A slot's running union of the top pages from day ``first`` to ``today`` (a period's
+    days): made by the day's first read, then kept up to date by each counted hit."""
+    return f"topq:{first}:{today}"
+
+
+class TopPages:
+    """The top-pages reads of a page store (its Redis handle, prefix, shards, slot cap and
+    the union script are the store's)."""
+
+    _redis: RedisHandle
+    _prefix: str
+    _top_union: Script
+    shards: int
+    slot_cap: int
+
+    def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        """The period's busiest pages, busiest first. Per slot, the period's running union
+        of today (its closed days summed once a day, ``TOP_UNION``, then kept up to date by
+        every counted hit) or, for a period of one day, today's index; from each, only its
+        ``limit`` busiest (``ZREVRANGE``), so a read costs the same at 10 pages and at 10,000.
+        Exact with HITS_SHARDS=1 (a page lives in one slot); with more, a page's shards sit
+        in several slots, and each slot gives its ``limit`` times HITS_SHARDS busiest."""
+        days = history.days_of(period, now_ms)
+        today = history.day_id(now_ms)
+        per_slot = min(limit * self.shards, self.slot_cap)
+        unions = []
+        if len(days) > 1:
+            for slot in range(PAGE_SLOTS):
+                sources = [page_tag_key(self._prefix, slot, f"top:{d}") for d in days]
+                unions.append((page_tag_key(self._prefix, slot, top_union(days[0], today)), sources))
+        read = [union for union, _ in unions] or [
+            page_tag_key(self._prefix, slot, f"top:{today}") for slot in range(PAGE_SLOTS)
+        ]
+
+        def build(pipe: Any) -> None:
+            for key in read:
+                pipe.zrevrange(key, 0, per_slot - 1, withscores=True)
+
+        with self._redis.use() as client:
+            replies = read_with_unions(client, unions, self._top_union, build)
+        totals: dict[str, float] = {}
+        for members in replies:
+            for member, score in members:
+                name = member.decode() if isinstance(member, bytes) else str(member)
+                if name:  # "" marks a slot's union made with no page in it
+                    totals[name] = totals.get(name, 0) + score
+        # Ties as ZREVRANGE orders them (the later id first), so each slot's busiest are the
+        # ones this order ranks first, and the merged list is exact.
+        ranked = sorted(totals.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        return [(name, int(hits)) for name, hits in ranked[:limit]]
+
+    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None:
+        """The period's top pages as a read assembled them less than TOP_CACHE_SECONDS ago
+        (one GET), or None."""
+        with self._redis.use() as client:
+            raw = client.get(self._top_cache_key(period, now_ms, limit))
+        return None if raw is None else list(json.loads(raw))
+
+    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None:
+        """Keep an assembled top list for TOP_CACHE_SECONDS: one SET, sent once; a read that
+        cannot write it (memory full) still answers."""
+        with self._redis.use() as client:
+            value = json.dumps(pages, separators=(",", ":"))
+            client.set(self._top_cache_key(period, now_ms, limit), value, ex=TOP_CACHE_SECONDS)
+
+    def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:
+        return page_tag_key(self._prefix, 0, f"topc:{period.name}:{limit}:{history.day_id(now_ms)}")
