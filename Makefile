@@ -75,6 +75,10 @@ bench: setup  ## speed as ratios to floors measured in the same run → .bench/ 
 screenshot: setup-browser  ## docs/dashboard.png: the dashboard after some hits and an import, in headless Chromium
 	$(BIN)/python -m devtools.screenshot
 
+.PHONY: docs-tables
+docs-tables: setup  ## rewrite the docs' key tables (docs/keys.md, pages.md, history.md) from hitcounter/model/keyspace.py
+	PYTHONPATH=layers/shared/python $(BIN)/python -m devtools.keytable
+
 .PHONY: openapi
 openapi: setup  ## regenerate layers/shared/python/hitcounter/web/openapi.json from the route code
 	$(BIN)/python -m devtools.openapi

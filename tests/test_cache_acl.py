@@ -20,6 +20,7 @@ from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
 from tests.support.events import IMPORTS_BUCKET, ROOT
 from tests.support.http import http, http_json, signed
+from tests.support.keyspace import problems
 from tests.support.servers import RedisCluster3, redis_server, wait_for
 
 USER, PASSWORD = "hit-counter-dev-app", "acl-test-pw"
@@ -46,8 +47,10 @@ def test_the_access_string_names_only_the_stage_prefix_and_no_dangerous_category
     assert "+@all" not in rules and "-@dangerous" in rules and "+@scripting" not in rules
 
 
-def _exercise(url: str, env: dict[str, str], template: sam_template.Template, scratch: Path) -> None:
-    """Every route, and one import run by the worker, through the local server as the user."""
+def _exercise(url: str, env: dict[str, str], template: sam_template.Template, scratch: Path, nodes: list[Any]) -> None:
+    """Every route, and one import run by the worker, through the local server as the user;
+    then every key it left (on ``nodes``, admin clients of every primary) is one the key table
+    declares, with no more than its declared TTL."""
     api = Server(LocalApi(template, {"Parameters": {"REDIS_URL": url, "SCRATCH_DIR": str(scratch), **env}})).start()
     try:
         for expected in (1, 2):
@@ -71,6 +74,8 @@ def _exercise(url: str, env: dict[str, str], template: sam_template.Template, sc
         _walk_every_route(api.url)
     finally:
         api.stop()
+    environment = {**template.functions["HitsFunction"].environment, **env}
+    assert problems(nodes, env["KEY_PREFIX"], environment) == []
 
 
 def _walk_every_route(base: str) -> None:
@@ -128,7 +133,7 @@ def test_every_route_and_an_import_run_as_the_app_user_on_standalone(
         url = f"redis://{USER}:{PASSWORD}@127.0.0.1:{server.port}/0"
         for shards in ("1", "4"):
             admin.flushall()
-            _exercise(url, {"KEY_PREFIX": "dev:", "HITS_SHARDS": shards, **acl_s3.env}, template, scratch)
+            _exercise(url, {"KEY_PREFIX": "dev:", "HITS_SHARDS": shards, **acl_s3.env}, template, scratch, [admin])
         keys: list[str] = admin.keys("*")  # type: ignore[assignment]  # decode_responses=True
         assert keys and all(key.startswith("dev:") for key in keys)
         # What the user cannot do: another stage's keys, and the dangerous commands.
@@ -156,7 +161,7 @@ def test_the_functions_run_as_the_app_user_on_a_cluster(
     try:
         url = f"redis://{USER}:{PASSWORD}@127.0.0.1:{cluster.nodes[0].port}/0"
         env = {"KEY_PREFIX": "acl:", "REDIS_MODE": "cluster", "REDIS_CLUSTER_SEEDS": cluster.seeds(), **acl_s3.env}
-        _exercise(url, env, template, scratch)
+        _exercise(url, env, template, scratch, [node.client() for node in cluster.nodes])
     finally:
         for node in cluster.nodes:
             node.client().acl_deluser(USER)

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from devtools import openapi
+from devtools import keytable, openapi
 from localapi.template import Template
 from tests.support.events import ROOT, body_json, context, load_event
 
@@ -126,3 +126,14 @@ def test_the_readmes_route_table_is_the_route_tables() -> None:
     assert set(rows) == set(ROUTES), (sorted(set(ROUTES) - set(rows)), sorted(set(rows) - set(ROUTES)))
     for key, spec in ROUTES.items():
         assert ("signed with AWS IAM" in rows[key]) == spec.signed, key
+
+
+@pytest.mark.parametrize("name", keytable.DOCS)
+def test_the_docs_key_tables_are_the_key_table(name: str) -> None:
+    """Each marked key table of the docs is the one ``hitcounter.model.keyspace`` declares
+    (``make docs-tables`` rewrites them)."""
+    text = (ROOT / name).read_text()
+    found = keytable.regions(text)
+    assert found, f"{name} has no key table"
+    for scopes, body in found:
+        assert body == keytable.render(scopes.split(",")), f"{name} ({scopes}): run make docs-tables"

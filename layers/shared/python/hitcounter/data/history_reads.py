@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.commands.core import Script
 
-from hitcounter.model import history
+from hitcounter.model import history, keyspace
 
 
 @dataclass(slots=True)
@@ -29,7 +29,8 @@ class HistoryCounts:
 def read_history(  # noqa: PLR0917 - one read, its keys and its period
     client: Any,
     period_union: Script,
-    key: Callable[[int, str], str],
+    key: Callable[..., str],
+    kinds: keyspace.HistoryKinds,
     shards: int,
     period: history.Period,
     now_ms: int,
@@ -38,7 +39,8 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
 ) -> HistoryCounts:
     """Per shard, one MGET of the period's buckets, the period's uniques, one PFCOUNT per
     day, the count (and the latest imports): one pipeline of reads, so a re-send is harmless.
-    ``key(shard, name)`` names a key (``count``, ``m:…``, ``u:…``) under a shard's hash tag.
+    ``key(shard, kind, **fields)`` names a key of ``kinds`` (the site's or a page's,
+    ``hitcounter.model.keyspace``) under a shard's hash tag.
     Bounded by the period (at most 365 buckets) times the shards.
 
     Day periods read their unique visitors from two keys: the union of the closed days, made
@@ -46,13 +48,17 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
     Redis's one thread on every call and cannot cache the result), and today's. Hour and
     minute periods touch at most three days, merged directly."""
     ids = [history.bucket_id(period.unit, start) for start in history.bucket_starts(period, now_ms)]
-    prefix = history.UNITS[period.unit].prefix
+    bucket = kinds.buckets[history.UNITS[period.unit].prefix]
+    field = period.unit  # the bucket kind's one field: minute, hour or day
     days = history.days_of(period, now_ms)
     today = history.day_id(now_ms)
     cached = period.unit == "day" and len(days) > 1
     unions = (
         [
-            (key(shard, f"uq:{period.name}:{today}"), [key(shard, f"u:{d}") for d in days if d != today])
+            (
+                key(shard, kinds.union, period=period.name, day=today),
+                [key(shard, kinds.uniques, day=d) for d in days if d != today],
+            )
             for shard in range(shards)
         ]
         if cached
@@ -64,20 +70,20 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
             # redis-py's cluster pipeline blocks its mget()/pfcount() helpers (they could span
             # slots); these keys share the shard's hash tag, so the commands are sent as they
             # are, and the pipeline routes each by its keys' one slot.
-            pipe.execute_command("MGET", *[key(shard, f"{prefix}:{i}") for i in ids])
-            day_hlls = [key(shard, f"u:{d}") for d in days]
+            pipe.execute_command("MGET", *[key(shard, bucket, **{field: i}) for i in ids])
+            day_hlls = [key(shard, kinds.uniques, day=d) for d in days]
             # PFCOUNT may cache its estimate in the HyperLogLog's header, nothing more: a re-send
             # (a cluster pipeline's) changes no count. Single-key PFCOUNTs of closed days answer
             # from that cache; the period's union merges two keys.
             if cached:
-                pipe.execute_command("PFCOUNT", unions[shard][0], key(shard, f"u:{today}"))
+                pipe.execute_command("PFCOUNT", unions[shard][0], key(shard, kinds.uniques, day=today))
             else:
                 pipe.execute_command("PFCOUNT", *day_hlls)
             for day_hll in day_hlls:
                 pipe.execute_command("PFCOUNT", day_hll)
-            pipe.get(key(shard, "count"))
+            pipe.get(key(shard, kinds.count))
             if recent_imports:
-                pipe.lrange(key(shard, "imports:recent"), 0, recent_imports - 1)
+                pipe.lrange(key(shard, keyspace.IMPORTS_RECENT), 0, recent_imports - 1)
 
     replies = read_with_unions(client, unions, period_union, build)
     counts = HistoryCounts([0] * len(ids), dict.fromkeys(days, 0))

@@ -19,9 +19,9 @@ from redis.exceptions import ClusterDownError
 from hitcounter.data.history_reads import HistoryCounts, read_history
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import COUNT_HIT, PERIOD_UNION, script
-from hitcounter.model import history
+from hitcounter.model import history, keyspace
 from hitcounter.model.history import Visit
-from hitcounter.model.keys import hits_key, shard_of
+from hitcounter.model.keys import shard_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class HitStore:
     ) -> None:
         self._redis = handle
         self.shards = shards
-        self.shard_keys = [hits_key(key_prefix, shards, i, "count") for i in range(shards)]
+        self.shard_keys = [keyspace.site(key_prefix, shards, i, keyspace.SITE_COUNT) for i in range(shards)]
         self.hits_key = self.shard_keys[0]
         self._prefix = key_prefix
         self.idempotency_ttl = idempotency_ttl
@@ -78,12 +78,13 @@ class HitStore:
         minute = (shard, visit.at_ms // 60_000)
         if self._minute_keys[0] != minute:
             day = history.day_id(visit.at_ms)
+            prefix, shards = self._prefix, self.shards
             keys = [
-                hits_key(self._prefix, self.shards, shard, f"m:{history.minute_id(visit.at_ms)}"),
-                hits_key(self._prefix, self.shards, shard, f"h:{history.hour_id(visit.at_ms)}"),
-                hits_key(self._prefix, self.shards, shard, f"d:{day}"),
-                hits_key(self._prefix, self.shards, shard, f"u:{day}"),
-                hits_key(self._prefix, self.shards, shard, f"salt:{day}"),
+                keyspace.site(prefix, shards, shard, keyspace.SITE_MINUTE, minute=history.minute_id(visit.at_ms)),
+                keyspace.site(prefix, shards, shard, keyspace.SITE_HOUR, hour=history.hour_id(visit.at_ms)),
+                keyspace.site(prefix, shards, shard, keyspace.SITE_DAY, day=day),
+                keyspace.site(prefix, shards, shard, keyspace.SITE_UNIQUES, day=day),
+                keyspace.site(prefix, shards, shard, keyspace.SITE_SALT, day=day),
             ]
             self._minute_keys = (minute, keys)
         return self._minute_keys[1]
@@ -123,7 +124,7 @@ class HitStore:
         length and characters never shape a Redis key."""
         digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = shard_of(digest, self.shards)
-        record = hits_key(self._prefix, self.shards, shard, f"idem:{digest}")
+        record = keyspace.site(self._prefix, self.shards, shard, keyspace.SITE_RECORD, digest=digest)
         if self.shards == 1:
             n, replayed = self._step(shard, record, "n", visit)
             return Hit(n, replayed, started=n == 1 and not replayed)
@@ -141,12 +142,19 @@ class HitStore:
         """The period's buckets, unique visitors and the total, summed over the shards (one
         pipeline of reads: ``hitcounter.data.history_reads``)."""
 
-        def key(shard: int, name: str) -> str:
-            return hits_key(self._prefix, self.shards, shard, name)
+        def key(shard: int, kind: keyspace.KeyKind, **fields: object) -> str:
+            return keyspace.site(self._prefix, self.shards, shard, kind, **fields)
 
         with self._redis.use() as client:
             return read_history(
-                client, self._period_union, key, self.shards, period, now_ms, recent_imports=recent_imports
+                client,
+                self._period_union,
+                key,
+                keyspace.SITE_HISTORY,
+                self.shards,
+                period,
+                now_ms,
+                recent_imports=recent_imports,
             )
 
     def count(self) -> int:

@@ -14,21 +14,16 @@ from hitcounter.data.history_reads import HistoryCounts, read_history, read_with
 from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE, TAKE_NEW_PAGE
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
-from hitcounter.data.top_pages import TopPages, top_union
-from hitcounter.model import history
+from hitcounter.data.top_pages import TopPages
+from hitcounter.model import history, keyspace
 from hitcounter.model.history import Visit
-from hitcounter.model.keys import PAGE_SLOTS, page_key, page_slot, page_tag_key, shard_of, slot_cap
+from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
+from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, PageHit
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
 _NEEDS_BUDGET = 5
-
-# The names beside a slot's pages (``page_tag_key``): its registry (page id → the time of its
-# last counted hit), the registry as it was before pages expired (a set: moved on first
-# sight), the salt of its window records, and the prefixes of a client's limit log and
-# new-page log.
-REGISTRY, LEGACY_REGISTRY, WINDOW_SALT, LIMIT_LOG, NEW_PAGE_LOG = "reg", "pages", "wsalt", "rl:", "nb:"
 
 
 class PageStore(TopPages):
@@ -74,16 +69,19 @@ class PageStore(TopPages):
             return 0
         slot = page_slot(page)
         keys = [
-            self._key(page, "count"),
-            page_tag_key(self._prefix, slot, REGISTRY),
-            page_tag_key(self._prefix, slot, LEGACY_REGISTRY),
+            self._key(page, keyspace.PAGE_COUNT),
+            self._slot_key(slot, keyspace.REGISTRY),
+            self._slot_key(slot, keyspace.LEGACY_REGISTRY),
         ]
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
             return int(self._seed(keys=keys, args=args, client=client))
 
-    def _key(self, page: str, name: str, shard: int = 0) -> str:
-        return page_key(self._prefix, page, name, shard)
+    def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
+        return keyspace.page(self._prefix, page, kind, shard, **fields)
+
+    def _slot_key(self, slot: int, kind: KeyKind, **fields: object) -> str:
+        return keyspace.slot(self._prefix, slot, kind, **fields)
 
     def _shard(self, visit: Visit, digest: str | None) -> int:
         """A keyed hit goes to its key's shard (its retries find their record); anything
@@ -114,9 +112,10 @@ class PageStore(TopPages):
             n, code, created, used, reset = self._count(keys=keys, args=args, client=client)
             if int(code) == _NEEDS_BUDGET:
                 taken, wait_ms = self._take_new(
-                    keys=[page_tag_key(self._prefix, self._client_slot(visit), WINDOW_SALT)],
+                    keys=[self._slot_key(self._client_slot(visit), keyspace.WINDOW_SALT)],
                     args=[secrets.token_hex(16), visit.client or "-", visit.at_ms, self.new_per_minute,
-                          self.new_per_day, page_tag_key(self._prefix, self._client_slot(visit), NEW_PAGE_LOG), page],
+                          self.new_per_day, self._slot_key(self._client_slot(visit), keyspace.NEW_PAGE_LOG, log=""),
+                          page],
                     client=client,
                 )  # fmt: skip
                 if not int(taken):
@@ -149,23 +148,25 @@ class PageStore(TopPages):
         minute_number = visit.at_ms // 60_000
         minute, hour, day = history.minute_ids(minute_number)
         slot = page_slot(page, shard)
-        record = self._key(page, "count", shard) if digest is None else self._key(page, f"idem:{digest}", shard)
+        count = self._key(page, keyspace.PAGE_COUNT, shard)
+        record = count if digest is None else self._key(page, keyspace.PAGE_RECORD, shard, digest=digest)
         keys = [
-            self._key(page, "count", shard),
+            count,
             record,
-            self._key(page, f"m:{minute}", shard),
-            self._key(page, f"h:{hour}", shard),
-            self._key(page, f"d:{day}", shard),
-            self._key(page, f"u:{day}", shard),
-            page_tag_key(self._prefix, slot, f"salt:{day}"),
-            page_tag_key(self._prefix, slot, REGISTRY),
-            page_tag_key(self._prefix, slot, f"top:{day}"),
-            self._key(page, "recent", shard),
-            page_tag_key(self._prefix, slot, WINDOW_SALT),
-            self._key(page, f"b:{day}", shard),
-            page_tag_key(self._prefix, slot, LEGACY_REGISTRY),
-            *[page_tag_key(self._prefix, slot, top_union(*span)) for span in history.top_spans(minute_number)],
-        ]
+            self._key(page, keyspace.PAGE_MINUTE, shard, minute=minute),
+            self._key(page, keyspace.PAGE_HOUR, shard, hour=hour),
+            self._key(page, keyspace.PAGE_DAY, shard, day=day),
+            self._key(page, keyspace.PAGE_UNIQUES, shard, day=day),
+            self._slot_key(slot, keyspace.SLOT_SALT, day=day),
+            self._slot_key(slot, keyspace.REGISTRY),
+            self._slot_key(slot, keyspace.TOP, day=day),
+            self._key(page, keyspace.PAGE_RECENT, shard),
+            self._slot_key(slot, keyspace.WINDOW_SALT),
+            self._key(page, keyspace.PAGE_BOTS, shard, day=day),
+            self._slot_key(slot, keyspace.LEGACY_REGISTRY),
+            *[self._slot_key(slot, keyspace.TOP_UNION, first=first, day=last)
+              for first, last in history.top_spans(minute_number)],
+        ]  # fmt: skip
         args: list[str | int] = [
             self.idempotency_ttl if digest is not None else 0,
             page,
@@ -181,7 +182,7 @@ class PageStore(TopPages):
             "1" if visit.track else "0",
             self.idle_seconds,
             "1",
-            page_tag_key(self._prefix, slot, LIMIT_LOG),
+            self._slot_key(slot, keyspace.LIMIT_LOG, log=""),
         ]
         return keys, args
 
@@ -191,7 +192,7 @@ class PageStore(TopPages):
         with self._redis.use() as client:
             pipe = client.pipeline(transaction=False)
             for shard in range(self.shards):
-                pipe.get(self._key(page, "count", shard))
+                pipe.get(self._key(page, keyspace.PAGE_COUNT, shard))
             values = [int(v) for v in pipe.execute() if v is not None]
         return sum(values) if values else None
 
@@ -200,7 +201,8 @@ class PageStore(TopPages):
             return read_history(
                 client,
                 self._period_union,
-                lambda shard, name: self._key(page, name, shard),
+                lambda shard, kind, **fields: self._key(page, kind, shard, **fields),
+                keyspace.PAGE_HISTORY,
                 self.shards,
                 period,
                 now_ms,
@@ -215,12 +217,12 @@ class PageStore(TopPages):
         unions = []
         if len(days) > 1:
             for shard in range(self.shards):
-                closed = [self._key(page, f"b:{d}", shard) for d in days if d != today]
-                unions.append((self._key(page, f"bq:{period.name}:{today}", shard), closed))
+                closed = [self._key(page, keyspace.PAGE_BOTS, shard, day=d) for d in days if d != today]
+                unions.append((self._key(page, keyspace.PAGE_BOTS_UNION, shard, period=period.name, day=today), closed))
 
         def build(pipe: Any) -> None:
             for shard in range(self.shards):
-                pipe.zrange(self._key(page, f"b:{today}", shard), 0, -1, withscores=True)
+                pipe.zrange(self._key(page, keyspace.PAGE_BOTS, shard, day=today), 0, -1, withscores=True)
             for union, _ in unions:
                 pipe.zrange(union, 0, -1, withscores=True)
 
@@ -244,15 +246,20 @@ class PageStore(TopPages):
         unions = []
         if cached:
             for page, shard in shards:
-                closed = [self._key(page, f"u:{d}", shard) for d in days if d != today]
-                unions.append((self._key(page, f"uq:{period.name}:{today}", shard), closed))
+                closed = [self._key(page, keyspace.PAGE_UNIQUES, shard, day=d) for d in days if d != today]
+                union = self._key(page, keyspace.PAGE_UNIQUES_UNION, shard, period=period.name, day=today)
+                unions.append((union, closed))
 
         def build(pipe: Any) -> None:
             for i, (page, shard) in enumerate(shards):
                 if cached:
-                    pipe.execute_command("PFCOUNT", unions[i][0], self._key(page, f"u:{today}", shard))
+                    pipe.execute_command(
+                        "PFCOUNT", unions[i][0], self._key(page, keyspace.PAGE_UNIQUES, shard, day=today)
+                    )
                 else:
-                    pipe.execute_command("PFCOUNT", *[self._key(page, f"u:{d}", shard) for d in days])
+                    pipe.execute_command(
+                        "PFCOUNT", *[self._key(page, keyspace.PAGE_UNIQUES, shard, day=d) for d in days]
+                    )
 
         with self._redis.use() as client:
             replies = read_with_unions(client, unions, self._period_union, build)

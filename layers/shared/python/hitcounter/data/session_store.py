@@ -9,6 +9,7 @@ from typing import Any
 
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import CREATE, REPLACE, VISIT, script
+from hitcounter.model import keyspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +26,14 @@ class SessionStore:
 
     def __init__(self, handle: RedisHandle, key_prefix: str, ttl: int) -> None:
         self._redis = handle
-        self._prefix = f"{key_prefix}session:"
+        self._prefix = key_prefix
         self.ttl = ttl
         self._create = script(CREATE)
         self._visit = script(VISIT)
         self._replace = script(REPLACE)
 
     def _key(self, sid: str) -> str:
-        return self._prefix + sid
+        return keyspace.session(self._prefix, sid)
 
     def create(self) -> str:
         sid = secrets.token_urlsafe(self.ID_BYTES)

@@ -15,14 +15,14 @@ from typing import Any
 
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import COMMIT_RESTORED, RELEASE_LOCK, RESTORE_KEY, TAKE_LOCK, script
-from hitcounter.model import snapshot
-from hitcounter.model.keys import PAGE_SLOTS, hits_key, page_tag_key, slot_cap
+from hitcounter.model import keyspace, snapshot
+from hitcounter.model.keys import PAGE_SLOTS, slot_cap
 
 BATCH = 256  # keys per pipeline: bounded replies, few round trips
-STATE_TTL = 7 * 86400
-STAGED_TTL = 86400  # a restore's staged keys, if it stops and is not run again
+STATE_TTL = keyspace.JOB_STATE_TTL
+STAGED_TTL = keyspace.STAGED_TTL  # a restore's staged keys, if it stops and is not run again
 # The version-1 registry (a set) is restored as the registry it became (``reg``).
-_TARGET_NAMES = {"legacy_registry": ("pages", "reg")}
+_TARGET_NAMES = {"legacy_registry": (keyspace.LEGACY_REGISTRY.pattern, keyspace.REGISTRY.pattern)}
 
 
 def _text(value: Any) -> str:
@@ -44,7 +44,7 @@ class SnapshotStore:
     # --- state of an export or a restore -------------------------------------------------
 
     def _state_key(self, job: str, ident: str) -> str:
-        return hits_key(self._prefix, self.shards, 0, f"{job}:{ident}:state")
+        return keyspace.site(self._prefix, self.shards, 0, keyspace.JOB_STATE, job=job, id=ident)
 
     def state(self, job: str, ident: str) -> dict[str, Any] | None:
         with self._redis.use() as client:
@@ -68,14 +68,15 @@ class SnapshotStore:
             self._release_lock(keys=[self._lock_key()], args=[ident], client=client)
 
     def _lock_key(self) -> str:
-        return hits_key(self._prefix, self.shards, 0, "restore:lock")
+        return keyspace.site(self._prefix, self.shards, 0, keyspace.RESTORE_LOCK)
 
     def is_empty(self) -> bool:
         """No counter and no page: every site shard's count and every slot's page registry
         (and the registry of before pages expired) is missing, one pipeline of EXISTS,
         whatever the store holds. Every counted hit, import, page and seed writes one."""
-        keys = [hits_key(self._prefix, self.shards, s, "count") for s in range(self.shards)]
-        keys += [page_tag_key(self._prefix, slot, name) for slot in range(PAGE_SLOTS) for name in ("reg", "pages")]
+        keys = [keyspace.site(self._prefix, self.shards, s, keyspace.SITE_COUNT) for s in range(self.shards)]
+        registries = (keyspace.REGISTRY, keyspace.LEGACY_REGISTRY)
+        keys += [keyspace.slot(self._prefix, slot, kind) for slot in range(PAGE_SLOTS) for kind in registries]
         with self._redis.use() as client:
             pipe = client.pipeline(transaction=False)
             for key in keys:
@@ -161,8 +162,7 @@ def staged(key: str, ident: str) -> str:
     """Where a restore stages ``key`` (a name without the prefix): under the same hash tag, so
     the commit's merge is one step in one slot; named by the restore, so two never mix. A
     version-1 registry is staged as the registry it becomes."""
-    tag, _, rest = _rename(key).partition("}:")
-    return f"{tag}}}:rst:{ident[:16]}:{rest}"
+    return keyspace.staged(_rename(key), ident)
 
 
 def _rename(key: str) -> str:

@@ -12,18 +12,12 @@ from redis.commands.core import Script
 
 from hitcounter.data.history_reads import read_with_unions
 from hitcounter.data.redis_client import RedisHandle
-from hitcounter.model import history
-from hitcounter.model.keys import PAGE_SLOTS, page_tag_key
+from hitcounter.model import history, keyspace
+from hitcounter.model.keys import PAGE_SLOTS
 
 # How long an assembled top list is served again (GET /pages and /dashboard send
 # ``max-age=30`` anyway): what makes a read's steady cost one GET, at 10 pages or 10,000.
-TOP_CACHE_SECONDS = 10
-
-
-def top_union(first: str, today: str) -> str:
-    """A slot's running union of the top pages from day ``first`` to ``today`` (a period's
-    days): made by the day's first read, then kept up to date by each counted hit."""
-    return f"topq:{first}:{today}"
+TOP_CACHE_SECONDS = keyspace.TOP_CACHE_SECONDS
 
 
 class TopPages:
@@ -49,10 +43,11 @@ class TopPages:
         unions = []
         if len(days) > 1:
             for slot in range(PAGE_SLOTS):
-                sources = [page_tag_key(self._prefix, slot, f"top:{d}") for d in days]
-                unions.append((page_tag_key(self._prefix, slot, top_union(days[0], today)), sources))
+                sources = [keyspace.slot(self._prefix, slot, keyspace.TOP, day=d) for d in days]
+                union = keyspace.slot(self._prefix, slot, keyspace.TOP_UNION, first=days[0], day=today)
+                unions.append((union, sources))
         read = [union for union, _ in unions] or [
-            page_tag_key(self._prefix, slot, f"top:{today}") for slot in range(PAGE_SLOTS)
+            keyspace.slot(self._prefix, slot, keyspace.TOP, day=today) for slot in range(PAGE_SLOTS)
         ]
 
         def build(pipe: Any) -> None:
@@ -87,4 +82,5 @@ class TopPages:
             client.set(self._top_cache_key(period, now_ms, limit), value, ex=TOP_CACHE_SECONDS)
 
     def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:
-        return page_tag_key(self._prefix, 0, f"topc:{period.name}:{limit}:{history.day_id(now_ms)}")
+        day = history.day_id(now_ms)
+        return keyspace.slot(self._prefix, 0, keyspace.TOP_CACHE, period=period.name, limit=limit, day=day)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hitcounter.core.errors import AppError, Unprocessable
 from hitcounter.model import history as hist
+from hitcounter.model import keyspace
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # host ident user [time] "METHOD target PROTOCOL" status size ["referer" "agent"]
@@ -142,11 +143,11 @@ def _record_history(summary: LogSummary, history: History, match: re.Match[bytes
         return
     age = (history.now_ms - at_ms) / 1000
     if age < hist.DAY_TTL:
-        summary.buckets[f"d:{day}"] += 1
+        summary.buckets[keyspace.bucket("d", day)] += 1
         if age < hist.HOUR_TTL:
-            summary.buckets[f"h:{hour}"] += 1
+            summary.buckets[keyspace.bucket("h", hour)] += 1
         if age < hist.MINUTE_TTL:
-            summary.buckets[f"m:{minute}"] += 1
+            summary.buckets[keyspace.bucket("m", minute)] += 1
         agent = (match["agent"] or b"").decode("utf-8", "replace")
         history.on_visitor(day, hist.visitor_key(match["host"].decode("utf-8", "replace"), agent))
 

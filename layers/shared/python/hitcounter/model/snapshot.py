@@ -11,7 +11,8 @@ An export is gzip-compressed JSON Lines (docs/exports.md):
   before it, so a truncated or altered file is refused as a whole.
 
 What is exported is what the answers are made of; what is exported of each key follows from
-its name alone (``kind``), so a file cannot choose a type for a key:
+its name alone (``kind``, by the key table's ``export`` column in
+``hitcounter.model.keyspace``), so a file cannot choose a type for a key:
 
 =================  ==========================================  ==========================
 kind               keys (after the counter's or slot's tag)    ``v``
@@ -42,13 +43,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hitcounter.core.errors import Unprocessable
-from hitcounter.model import history
+from hitcounter.model import history, keyspace
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, valid_page
 from hitcounter.model.snapshot_values import check_value
 
@@ -59,12 +59,6 @@ READS = (1, 2)  # version 1: the registry was a set of ids (``pages``), before p
 MAX_EXPIRY_AHEAD_MS = 3660 * 86400 * 1000
 MAX_LINE_BYTES = 64 * 1024  # a dense HyperLogLog is 16.4 KB in base64
 
-_SITE = re.compile(r"\{hits(?::(?P<shard>0|[1-9][0-9]{0,3}))?\}:(?P<name>.+)")
-_SLOT = re.compile(r"\{pg:(?P<slot>0|[1-9][0-9]?)\}:(?P<name>.+)")
-_PAGE = re.compile(r"page:(?P<page>[A-Za-z0-9._-]{1,64}):(?P<name>.+)")
-_BUCKET = re.compile(r"(?P<unit>[mhd]):(?P<id>[0-9]{8,12})")
-_IMPORT = re.compile(r"import:[0-9a-f]{32}")
-_CONTENT = re.compile(r"content:[0-9a-f]{64}")
 _UNIT_FORMAT = {unit.prefix: unit.id_format for unit in history.UNITS.values()}
 
 
@@ -78,75 +72,39 @@ class Record:
     expires_at: int | None
 
 
+_FIELD_UNIT = {"minute": "m", "hour": "h", "day": "d", "first": "d"}
+
+
 def _bucket_id(unit: str, ident: str) -> bool:
     try:
         datetime.strptime(ident, _UNIT_FORMAT[unit])
     except ValueError:
         return False
-    return len(ident) == {"m": 12, "h": 10, "d": 8}[unit]
-
-
-def _day(ident: str) -> bool:
-    return _bucket_id("d", ident)
+    return True
 
 
 def kind(key: str, shards: int) -> str | None:
     """The kind of an exported key (its name without the prefix), or None for a key that is
-    not exported (or not one of this scheme's names at all). Page keys must sit in the slot
-    their id hashes to, for one of ``shards``, or no read would ever find them."""
-    site = _SITE.fullmatch(key)
-    if site:
-        shard = site["shard"]
-        ours = shard is None if shards == 1 else shard is not None and int(shard) < shards
-        return _site_kind(site["name"]) if ours else None
-    slot = _SLOT.fullmatch(key)
-    if slot is None or int(slot["slot"]) >= PAGE_SLOTS:
+    not exported (or not one of this scheme's names at all): the key table
+    (``hitcounter.model.keyspace``) says which kinds an export carries. Dates must be real
+    ones; site keys must be one of ``shards``'; page keys must sit in the slot their id
+    hashes to, for one of ``shards``, or no read would ever find them."""
+    found = keyspace.match(key)
+    if found is None or found.kind.export is None:
         return None
-    return _slot_kind(int(slot["slot"]), slot["name"], shards)
-
-
-def _slot_kind(slot: int, name: str, shards: int) -> str | None:
-    if name == "reg":
-        return "registry"
-    if name == "pages":
-        return "legacy_registry"
-    if name.startswith("top:"):
-        return "top" if _day(name[4:]) else None
-    page = _PAGE.fullmatch(name)
-    if page is None or not valid_page(page["page"]):
+    for name, value in found.fields.items():
+        if name in _FIELD_UNIT and not _bucket_id(_FIELD_UNIT[name], value):
+            return None
+    if found.kind.scope == keyspace.SITE:
+        ours = found.shard is None if shards == 1 else found.shard is not None and found.shard < shards
+        return found.kind.export if ours else None
+    if found.slot is None or found.slot >= PAGE_SLOTS:
         return None
-    if slot not in {page_slot(page["page"], s) for s in range(shards)}:
+    if found.page is not None and (
+        not valid_page(found.page) or found.slot not in {page_slot(found.page, s) for s in range(shards)}
+    ):
         return None
-    return _page_kind(page["name"])
-
-
-def _site_kind(name: str) -> str | None:
-    if name == "count":
-        return "count"
-    if name == "imports:recent":
-        return "recent"
-    if _IMPORT.fullmatch(name):
-        return "summary"
-    if _CONTENT.fullmatch(name):
-        return "content"
-    return _history_kind(name)
-
-
-def _page_kind(name: str) -> str | None:
-    if name == "count":
-        return "count"
-    if name.startswith("b:"):
-        return "bots" if _day(name[2:]) else None
-    return _history_kind(name)
-
-
-def _history_kind(name: str) -> str | None:
-    bucket = _BUCKET.fullmatch(name)
-    if bucket and _bucket_id(bucket["unit"], bucket["id"]):
-        return "count"
-    if name.startswith("u:") and _day(name[2:]):
-        return "hll"
-    return None
+    return found.kind.export
 
 
 def header(hits_shards: int, created_at: str) -> dict[str, Any]:
