@@ -23,12 +23,9 @@ from localapi.worker import LambdaContext
 
 
 def _load(function: str, module: str) -> Any:
-    import importlib.util
+    from localapi.modules import load_app
 
-    spec = importlib.util.spec_from_file_location(module, ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
+    loaded = load_app(ROOT / "functions" / function, module)
     sys.modules[module] = loaded
     return loaded
 

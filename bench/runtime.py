@@ -407,7 +407,7 @@ def local_loop(redis_url: str) -> dict[str, float]:
         try:
             wait_for(lambda: body().startswith("Hello"), timeout=60, what="the first answer")
             first = time.perf_counter() - started
-            source = project / "functions/hits/app.py"
+            source = project / "functions/hits/routers/site.py"
             changed = source.read_text().replace("Hello World!", "Olá Mundo!")
             saved = time.perf_counter()
             source.write_text(changed)

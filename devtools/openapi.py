@@ -7,13 +7,13 @@ Each function's Powertools resolver describes its routes (paths, summaries, resp
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from localapi import template as sam_template
+from localapi.modules import load_app
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "layers/shared/python/hitcounter/web/openapi.json"
@@ -34,10 +34,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     for name, fn in sorted(tpl.functions.items()):
         if name not in routed:
             continue
-        spec = importlib.util.spec_from_file_location(f"openapi_{name}", fn.code_dir / "app.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_app(fn.code_dir, f"openapi_{name}")
         schema = module.app.get_openapi_schema(title="x", version="x")
         generated = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
         for path, operations in generated["paths"].items():

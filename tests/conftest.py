@@ -3,7 +3,6 @@ way Lambda invokes it."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from hitcounter import runtime
 from localapi import template as sam_template
+from localapi.modules import load_app
 from localapi.services import LocalS3
 from tests.support.events import IMPORTS_BUCKET, ROOT, Invoke, context, invoker
 from tests.support.servers import RedisCluster3, RedisServer, TLSRedisServer, redis_server
@@ -143,11 +143,7 @@ def function_env(template: sam_template.Template, monkeypatch: pytest.MonkeyPatc
 
 def _load_function(code_dir: Path) -> ModuleType:
     """Import a function's app.py under a unique name: each function is its own /var/task."""
-    spec = importlib.util.spec_from_file_location(f"fn_{code_dir.name}_app", code_dir / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app(code_dir, f"fn_{code_dir.name}_app")
 
 
 @pytest.fixture(scope="session")

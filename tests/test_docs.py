@@ -137,3 +137,49 @@ def test_the_docs_key_tables_are_the_key_table(name: str) -> None:
     assert found, f"{name} has no key table"
     for scopes, body in found:
         assert body == keytable.render(scopes.split(",")), f"{name} ({scopes}): run make docs-tables"
+
+
+def _routes_named(text: str) -> set[tuple[str, str]]:
+    """Every ``METHOD /path`` a piece of text names, with a cell's ``A /x, GET /x/{id}`` pairs."""
+    found = set()
+    for cell in re.findall(r"`([A-Z]+ /[^`]*)`", text):
+        method, path = cell.split(" ", 1)
+        found.add((method, path))
+    return found
+
+
+def test_the_admin_routes_in_operations_are_the_signed_routes() -> None:
+    from tests.support.routes import SIGNED_ROUTES
+
+    text = (ROOT / "docs/operations.md").read_text()
+    table = text[text.index("<!-- signed routes -->") : text.index("<!-- /signed routes -->")]
+    assert _routes_named(table) == SIGNED_ROUTES
+
+
+def test_the_architecture_lists_each_router_with_its_routes(function_modules: dict[str, ModuleType]) -> None:
+    """docs/architecture.md names each of the hits function's routers; every route of that
+    function is defined in one (``app.py`` holds none itself)."""
+    from tests.support.routes import ROUTES
+
+    app = function_modules["HitsFunction"].app
+    routes = [*app._static_routes, *app._dynamic_routes]
+    modules = {route.func.__module__ for route in routes}
+    assert all(module.startswith("routers.") for module in modules), modules
+    served = {(route.method, route.rule.pattern) for route in routes}
+    assert len(served) == sum(1 for spec in ROUTES.values() if spec.function == "HitsFunction")
+    text = (ROOT / "docs/architecture.md").read_text()
+    for module in modules:
+        assert f"{module.replace('.', '/')}.py" in text, module
+
+
+def test_the_anonymous_ceiling_is_the_sum_of_the_public_routes_throttles(template: Template) -> None:
+    """docs/limits-and-costs.md's ceiling is the template's: each public route of the route
+    table at its throttle (its own, or the stage's default), so a new route moves it."""
+    from tests.support.routes import ROUTES
+
+    total = 0.0
+    for (method, path), spec in ROUTES.items():
+        throttle = template.throttles.get(f"{method} {path}", template.default_throttle)
+        assert throttle is not None
+        total += 0 if spec.signed else throttle.rate
+    assert f"= **{total:.0f} requests a second**" in (ROOT / "docs/limits-and-costs.md").read_text()

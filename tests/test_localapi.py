@@ -234,7 +234,7 @@ def test_code_changes_are_live_without_restart(project: Path, redis_url: str) ->
         assert http("GET", f"{api.url}/")[2] == "Hello World! 1 times."
         pool = app.pools["HitsFunction"]
         before = pool.generation
-        source = project / "functions/hits/app.py"
+        source = project / "functions/hits/routers/site.py"  # GET /, in its resource's router
         changed = source.read_text().replace('f"Hello World! {hit.total} times."', 'f"Olá Mundo! {hit.total} vezes."')
         source.write_text(changed)
         os.utime(source, (source.stat().st_atime, source.stat().st_mtime + 5))

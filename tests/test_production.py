@@ -5,7 +5,6 @@ counter, and SnapStart's rules for init."""
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import json
 import socket
 import time
@@ -22,6 +21,7 @@ from moto import mock_aws
 
 from hitcounter import runtime
 from hitcounter.data.redis_auth import ElastiCacheIAMProvider
+from localapi.modules import load_app
 from localapi.pool import WorkerPool
 from localapi.services import LocalS3
 from localapi.template import Template
@@ -361,10 +361,7 @@ def test_handlers_import_with_sockets_and_randomness_forbidden(template: Templat
     monkeypatch.setattr("uuid.uuid4", refuse)
     real_import = builtins.__import__
     for name, fn in template.functions.items():
-        spec = importlib.util.spec_from_file_location(f"snapstart_{name}", fn.code_dir / "app.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # INIT: must not touch the network or draw anything unique
+        module = load_app(fn.code_dir, f"snapstart_{name}")  # INIT: must not touch the network or draw anything unique
         assert callable(module.lambda_handler)
     assert builtins.__import__ is real_import
 

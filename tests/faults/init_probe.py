@@ -22,7 +22,7 @@ def refuse(*_args, **_kwargs):
 
 
 socket.socket.connect = refuse  # type: ignore[method-assign]
-import app  # type: ignore[import-not-found]  # noqa: E402 - INIT is this import
+import app  # noqa: E402 - INIT is this import
 
 from hitcounter import runtime  # noqa: E402
 

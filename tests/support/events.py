@@ -114,13 +114,15 @@ def _client_address(n: int) -> str:
 def page_event(
     page: str, route: str = "", query: dict[str, str] | None = None, source_ip: str | None = None, **headers: str
 ) -> dict[str, Any]:
-    """A page route's event (``route`` "", "/badge.svg" or "/stats") for ``page``, as API
-    Gateway builds it whatever the id (the route matches any one path segment), from a
-    browser (its User-Agent and Accept-Language). Each event comes from a client of its own
-    (a fresh documentation address, IPv6 so they never run out) unless ``source_ip`` names
-    one: a test of counting is not a test of reloads or of the per-client limit."""
-    name = {"": "hits/get-page", "/badge.svg": "hits/get-page-badge", "/stats": "hits/get-page-stats"}[route]
-    event = load_event(name)
+    """The event of the page route ``GET /pages/{page}<route>`` (``route`` "", "/badge.svg",
+    "/stats", …: its event is the route table's) for ``page``, as API Gateway builds it
+    whatever the id (the route matches any one path segment), from a browser (its User-Agent
+    and Accept-Language). Each event comes from a client of its own (a fresh documentation
+    address, IPv6 so they never run out) unless ``source_ip`` names one: a test of counting is
+    not a test of reloads or of the per-client limit."""
+    from tests.support.routes import ROUTES
+
+    event = load_event(ROUTES["GET", f"/pages/{{page}}{route}"].event)
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/pages/{page}{route}"
     event["pathParameters"] = {"page": page}
     event["queryStringParameters"] = query or None

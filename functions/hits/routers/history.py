@@ -1,0 +1,46 @@
+"""The hit history: ``/stats`` as JSON, ``/dashboard`` as one HTML page (the site's, or one
+page's with ``?page=``)."""
+
+from aws_lambda_powertools.event_handler.api_gateway import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from hitcounter.logic import pages
+from hitcounter.logic.stats import read_stats
+from hitcounter.runtime import services
+from hitcounter.web import api_docs, contract, request
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
+
+
+@router.get(
+    "/stats",
+    cache_control=contract.HISTORY_CACHE,
+    summary="The hit history: totals, unique visitors, the series",
+    responses=api_docs.STATS,
+)
+def stats() -> Response[str]:
+    event = router.current_event
+    return contract.json_response(
+        200, read_stats(services().hits, request.period(event), request.request_time_ms(event))
+    )
+
+
+@router.get(
+    "/dashboard",
+    cache_control=contract.HISTORY_CACHE,
+    summary="The hit history as one HTML page",
+    responses=api_docs.DASHBOARD,
+)
+def dashboard_page() -> Response[str]:
+    from hitcounter.web import dashboard  # only this route pays for the renderer's import
+
+    event = router.current_event
+    period, now_ms = request.period(event), request.request_time_ms(event)
+    page_id = request.page_param(event)
+    if page_id is not None:  # one page's own view
+        html = dashboard.render(pages.page_stats(services().pages, page_id, period, now_ms), [], page=page_id)
+    else:
+        data = read_stats(services().hits, period, now_ms, recent_imports=10)
+        top_pages = pages.top_pages(services().pages, period, now_ms, pages.TOP_DEFAULT)["pages"]
+        html = dashboard.render(data, data.pop("imports"), top_pages)
+    return Response(200, "text/html; charset=utf-8", html, headers=dashboard.HEADERS)

@@ -1,0 +1,87 @@
+"""Per-page counters: count a page, draw its badge, read its history, the period's top pages,
+and (signed) give a page its starting count. Other origins may read them (the HTTP API's
+CORS)."""
+
+from aws_lambda_powertools.event_handler import content_types
+from aws_lambda_powertools.event_handler.api_gateway import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from hitcounter.core.errors import AppError
+from hitcounter.logic import pages
+from hitcounter.runtime import services
+from hitcounter.web import badge, contract, page_docs, request
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
+
+
+@router.get(
+    "/pages/<page>", cache_control=contract.NO_STORE, summary="Count one hit of a page", responses=page_docs.PAGE
+)
+def hit(page: str) -> Response[str]:
+    page = request.page_id(page)
+    event = router.current_event
+    headers = request.headers(event)
+    s = services()
+    client = request.client(event, s.settings.edge_secret)
+    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client)
+    if counted.replayed:
+        extra["Idempotent-Replayed"] = "true"
+    if request.wants_text(headers):
+        body = f"Hello World! {counted.total} times."
+        return Response(200, content_types.TEXT_PLAIN, body, headers=extra | contract.NOSNIFF)
+    return contract.json_response(200, {"page": page, "hits": counted.total}, extra)
+
+
+@router.get("/pages/<page>/badge.svg", summary="A page's badge: counts one hit", responses=page_docs.BADGE)
+def badge_svg(page: str) -> Response[str]:
+    page = request.page_id(page)
+    event = router.current_event
+    label = badge.label_of(request.badge_label(event))
+    counts = request.badge_counts(event)
+    try:
+        s = services()
+        client = request.client(event, s.settings.edge_secret)
+        value, refused = pages.badge_value(s.pages, page, client, counts)
+    except AppError as err:  # the configuration itself is wrong: still a badge
+        value, refused = None, err
+    if refused is not None:
+        contract.log_refused_badge(refused)
+    # A badge that only shows may be kept a few seconds by a shared cache (the edge's), never by
+    # a browser; one that counts, by nobody.
+    headers = badge.HEADERS if counts else badge.SHOWN_HEADERS
+    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value), headers=headers)
+
+
+@router.get(
+    "/pages/<page>/stats",
+    cache_control=contract.HISTORY_CACHE,
+    summary="A page's history",
+    responses=page_docs.PAGE_STATS,
+)
+def page_stats(page: str) -> Response[str]:
+    event = router.current_event
+    body = pages.page_stats(
+        services().pages, request.page_id(page), request.period(event), request.request_time_ms(event)
+    )
+    return contract.json_response(200, body)
+
+
+@router.get(
+    "/pages", cache_control=contract.HISTORY_CACHE, summary="The period's top pages", responses=page_docs.TOP_PAGES
+)
+def top() -> Response[str]:
+    event = router.current_event
+    limit = request.limit(event, pages.TOP_DEFAULT, pages.TOP_MAX)
+    body = pages.top_pages(services().pages, request.period(event), request.request_time_ms(event), limit)
+    return contract.json_response(200, body)
+
+
+@router.put(
+    "/pages/<page>/count",
+    cache_control=contract.NO_STORE,
+    summary="Give a page its starting count (signed with AWS IAM)",
+    responses=page_docs.SEED,
+)
+def seed(page: str) -> Response[str]:
+    body = request.json_body(router.current_event, request.MAX_SEED_BODY)
+    return contract.json_response(201, pages.seed(services().pages, request.page_id(page), body))
