@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from functools import lru_cache
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
@@ -24,6 +25,34 @@ from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPL
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
 _NEEDS_BUDGET = 5
+
+
+@lru_cache(maxsize=4096)
+def _hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[str, ...]:
+    """``COUNT_PAGE_HIT``'s keys but the record (the count first), then the name of the
+    client's limit log without its digest: the same for every hit of a page's shard within a
+    minute, so a busy page builds them once a minute (the last 4,096 kept; a few µs a miss)."""
+    minute_id, hour, day = history.minute_ids(minute_number)
+    own, beside = keyspace.page_base(prefix, page, shard), keyspace.slot_base(prefix, page_slot(page, shard))
+    return (
+        own + keyspace.PAGE_COUNT.pattern,
+        own + keyspace.PAGE_MINUTE.at(minute_id),
+        own + keyspace.PAGE_HOUR.at(hour),
+        own + keyspace.PAGE_DAY.at(day),
+        own + keyspace.PAGE_UNIQUES.at(day),
+        beside + keyspace.SLOT_SALT.at(day),
+        beside + keyspace.REGISTRY.pattern,
+        beside + keyspace.TOP.at(day),
+        own + keyspace.PAGE_RECENT.pattern,
+        beside + keyspace.WINDOW_SALT.pattern,
+        own + keyspace.PAGE_BOTS.at(day),
+        beside + keyspace.LEGACY_REGISTRY.pattern,
+        *[
+            beside + keyspace.TOP_UNION.suffix(first=first, day=last)
+            for first, last in history.top_spans(minute_number)
+        ],
+        beside + keyspace.LIMIT_LOG.at(""),
+    )
 
 
 class PageStore(TopPages):
@@ -146,27 +175,9 @@ class PageStore(TopPages):
     ) -> tuple[list[str], list[str | int]]:
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
-        minute, hour, day = history.minute_ids(minute_number)
-        slot = page_slot(page, shard)
-        count = self._key(page, keyspace.PAGE_COUNT, shard)
-        record = count if digest is None else self._key(page, keyspace.PAGE_RECORD, shard, digest=digest)
-        keys = [
-            count,
-            record,
-            self._key(page, keyspace.PAGE_MINUTE, shard, minute=minute),
-            self._key(page, keyspace.PAGE_HOUR, shard, hour=hour),
-            self._key(page, keyspace.PAGE_DAY, shard, day=day),
-            self._key(page, keyspace.PAGE_UNIQUES, shard, day=day),
-            self._slot_key(slot, keyspace.SLOT_SALT, day=day),
-            self._slot_key(slot, keyspace.REGISTRY),
-            self._slot_key(slot, keyspace.TOP, day=day),
-            self._key(page, keyspace.PAGE_RECENT, shard),
-            self._slot_key(slot, keyspace.WINDOW_SALT),
-            self._key(page, keyspace.PAGE_BOTS, shard, day=day),
-            self._slot_key(slot, keyspace.LEGACY_REGISTRY),
-            *[self._slot_key(slot, keyspace.TOP_UNION, first=first, day=last)
-              for first, last in history.top_spans(minute_number)],
-        ]  # fmt: skip
+        fixed = _hit_keys(self._prefix, page, shard, minute_number)
+        record = fixed[0] if digest is None else self._key(page, keyspace.PAGE_RECORD, shard, digest=digest)
+        keys = [fixed[0], record, *fixed[1:-1]]
         args: list[str | int] = [
             self.idempotency_ttl if digest is not None else 0,
             page,
@@ -182,7 +193,7 @@ class PageStore(TopPages):
             "1" if visit.track else "0",
             self.idle_seconds,
             "1",
-            self._slot_key(slot, keyspace.LIMIT_LOG, log=""),
+            fixed[-1],
         ]
         return keys, args
 

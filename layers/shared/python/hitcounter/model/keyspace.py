@@ -68,6 +68,16 @@ class KeyKind:
         body = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{FIELDS[part]})" for i, part in enumerate(parts))
         return re.compile(body)
 
+    def at(self, value: str) -> str:
+        """The name of a kind of one field (``m:{minute}``) for ``value``: ``suffix`` without
+        keyword packing, for the hot path (a page hit names a dozen keys)."""
+        return self.head + value + self.tail
+
+    @cached_property
+    def tail(self) -> str:
+        """The name's fixed end, after its last field."""
+        return self.pattern.rsplit("}", 1)[1] if "}" in self.pattern else ""
+
     @cached_property
     def head(self) -> str:
         """The name's fixed start, up to its first field: what ``tests/unit/test_keyspace.py``
@@ -223,6 +233,16 @@ def staged(key: str, ident: str) -> str:
     its hash tag (a site's or a slot's), named by the restore."""
     tag, _, rest = key.partition("}:")
     return f"{tag}}}:{SITE_STAGED.suffix(restore=ident[:16], rest=rest)}"
+
+
+def page_base(prefix: str, page_id: str, shard: int = 0) -> str:
+    """What every key of a page's shard starts with (a name appended makes the key)."""
+    return page_key(prefix, page_id, "", shard)
+
+
+def slot_base(prefix: str, slot_: int) -> str:
+    """What every key beside the pages of ``slot_`` starts with."""
+    return page_tag_key(prefix, slot_, "")
 
 
 def session(prefix: str, sid: str) -> str:
