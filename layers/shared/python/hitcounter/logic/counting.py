@@ -4,12 +4,23 @@ here: nothing is written per hit."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from hitcounter.core.observability import count_metric, logger
-from hitcounter.data.hit_store import Hit, HitStore
+from hitcounter.data.hit_store import Hit
+from hitcounter.model.history import Visit
 from hitcounter.model.visitors import Client, site_visit
 
 
-def count(store: HitStore, idempotency_key: str | None, client: Client) -> Hit:
+class HitCounter(Protocol):
+    """What counting needs of a store (``hitcounter.data.hit_store.HitStore``; the unit tests
+    pass a fake)."""
+
+    def incr(self, visit: Visit) -> Hit: ...
+    def incr_once(self, idempotency_key: str, visit: Visit) -> Hit: ...
+
+
+def count(store: HitCounter, idempotency_key: str | None, client: Client) -> Hit:
     """At most once without a key (never re-sent), exactly once per ``Idempotency-Key``;
     either way the hit's buckets and visitor go in the same step (a replay adds nothing)."""
     visit = site_visit(client)

@@ -8,10 +8,22 @@ round trip. The id itself is a bearer secret: it is never logged or echoed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from hitcounter.core.errors import Unauthorized
-from hitcounter.data.session_store import SessionStore
+from hitcounter.data.session_store import Session
+
+
+class SessionKeeper(Protocol):
+    """What the session logic needs of a store (``hitcounter.data.session_store.SessionStore``;
+    the unit tests pass a fake)."""
+
+    ttl: int
+
+    def visit(self, sid: str) -> Session | None: ...
+    def replace_data(self, sid: str, data: dict[str, Any]) -> Session | None: ...
+    def delete(self, sid: str) -> bool: ...
+
 
 # The __Host- prefix: a browser keeps it only when Secure, for Path=/ and with no Domain,
 # so no subdomain and no plain-HTTP page can set or shadow the session cookie.
@@ -39,7 +51,7 @@ def session_ids(cookies: list[str] | None) -> list[str]:
     return found[:MAX_CANDIDATES]
 
 
-def visit(store: SessionStore, cookies: list[str] | None) -> dict[str, Any]:
+def visit(store: SessionKeeper, cookies: list[str] | None) -> dict[str, Any]:
     for sid in session_ids(cookies):
         found = store.visit(sid)  # writes only to a live session
         if found is not None:
@@ -47,7 +59,7 @@ def visit(store: SessionStore, cookies: list[str] | None) -> dict[str, Any]:
     raise Unauthorized()
 
 
-def replace(store: SessionStore, cookies: list[str] | None, data: dict[str, Any]) -> dict[str, Any]:
+def replace(store: SessionKeeper, cookies: list[str] | None, data: dict[str, Any]) -> dict[str, Any]:
     for sid in session_ids(cookies):
         found = store.replace_data(sid, data)
         if found is not None:
@@ -55,7 +67,7 @@ def replace(store: SessionStore, cookies: list[str] | None, data: dict[str, Any]
     raise Unauthorized()
 
 
-def end(store: SessionStore, cookies: list[str] | None) -> None:
+def end(store: SessionKeeper, cookies: list[str] | None) -> None:
     for sid in session_ids(cookies):
         if store.delete(sid):
             return

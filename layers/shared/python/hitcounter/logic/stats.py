@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from hitcounter.data.history_reads import HistoryCounts
-from hitcounter.data.hit_store import HitStore
 from hitcounter.model import history
 
 
-def read_stats(store: HitStore, period: history.Period, now_ms: int, recent_imports: int = 0) -> dict[str, Any]:
+class HistoryReader(Protocol):
+    """What the site's history needs of a store (``hitcounter.data.hit_store.HitStore``)."""
+
+    def history(self, period: history.Period, now_ms: int, recent_imports: int = 0) -> HistoryCounts: ...
+
+
+def read_stats(store: HistoryReader, period: history.Period, now_ms: int, recent_imports: int = 0) -> dict[str, Any]:
     """The site's history: ``shape`` of its counts; with ``recent_imports``, the latest
     imports, newest first."""
     return shape(store.history(period, now_ms, recent_imports), period, now_ms, recent_imports)
