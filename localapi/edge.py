@@ -9,7 +9,7 @@ are, so a flood can be tried on a laptop. Three parts, in CloudFront's order:
   itself; every request counts, cached answers too (WAF inspects each viewer request before
   CloudFront looks in its cache). The real WAF checks the rate "frequently", not on every
   request, so it lets a flood through for a few seconds more than this does;
-* the cache of the badge behaviour (``/pages/*/badge.svg``): an answer whose
+* the cache of the badge behaviours (``/pages/*/badge.svg``, ``/badge.svg``): an answer whose
   ``Cache-Control`` allows a shared cache (``s-maxage``, or ``max-age`` without
   ``no-store``/``no-cache``/``private``) is kept that long, at most the cache policy's
   ``MaxTTL`` (10 s), keyed on the path and the query strings the policy names. Badges that
@@ -35,8 +35,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 # What the cache behaviour of the template keys badges on (EdgeBadgeCachePolicy).
-BADGE_PATH = re.compile(r"^/pages/[^/]+/badge\.svg$")
-CACHE_KEY_QUERY = ("count", "label")
+BADGE_PATH = re.compile(r"^(?:/pages/[^/]+)?/badge\.svg$")
+CACHE_KEY_QUERY = ("count", "label", "path")
 MAX_TTL = 10.0
 WINDOW = 60.0
 # The address API Gateway sees for a request CloudFront forwards (one of CloudFront's own,

@@ -28,6 +28,7 @@ from tests.support.events import (
     invoker,
     load_event,
     page_event,
+    path_event,
     stats_event,
 )
 from tests.support.http import http_json
@@ -61,6 +62,8 @@ def _populate(invoke: Callable[[dict[str, Any]], dict[str, Any]], now_ms: int) -
     for i in range(2500):  # enough visitors to turn a HyperLogLog dense
         invoke(_at(page_event("busy"), now_ms - (i % 50) * 1000))
     invoke(_at(page_event(PAGES[0], user_agent="Googlebot/2.1"), now_ms))
+    for day in range(0, 20, 4):  # a page named by its path
+        invoke(_at(path_event("/2024/05/hello-world/"), now_ms - day * DAY_MS))
     seed = load_event("hits/put-page-count")
     seed["rawPath"] = seed["requestContext"]["http"]["path"] = "/pages/old-blog/count"
     seed["pathParameters"] = {"page": "old-blog"}
@@ -80,6 +83,8 @@ def _answers(invoke: Callable[[dict[str, Any]], dict[str, Any]], now_ms: int) ->
         for page in [*PAGES, "busy", "old-blog"]:
             event = _at(page_event(page, "/stats", {"period": period}), now_ms)
             seen[f"/pages/{page}/stats {period}"] = body_json(invoke(event))
+        event = _at(path_event("/2024/05/hello-world/", "/stats", {"period": period}), now_ms)
+        seen[f"/stats?path {period}"] = body_json(invoke(event))
     return seen
 
 

@@ -399,14 +399,13 @@ def test_cost_and_load_are_bounded_and_requests_logged() -> None:
     assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
     history_limits = {"ThrottlingRateLimit": "10", "ThrottlingBurstLimit": "20"}
     page_limits = {"ThrottlingRateLimit": "20", "ThrottlingBurstLimit": "40"}
+    limits = {
+        "root": {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"},
+        "page": page_limits,
+        "history": history_limits,
+    }
     assert stage["RouteSettings"] == {
-        "GET /": {"ThrottlingRateLimit": "100", "ThrottlingBurstLimit": "200"},
-        "GET /stats": history_limits,
-        "GET /dashboard": history_limits,
-        "GET /pages/{page}": page_limits,
-        "GET /pages/{page}/badge.svg": page_limits,
-        "GET /pages/{page}/stats": history_limits,
-        "GET /pages": history_limits,
+        f"{method} {path}": limits[spec.throttle] for (method, path), spec in ROUTES.items() if spec.throttle != "route"
     }
     access = stage["AccessLogSettings"]
     raw_stage = next(
@@ -720,12 +719,19 @@ def test_the_edge_puts_a_per_client_rule_and_a_brief_badge_cache_in_front_of_the
     }  # never none: outside us-east-1 the template's rule asks for EdgeWebAclArn
     (origin,) = config["Origins"]
     assert origin["OriginCustomHeaders"][0]["HeaderName"] == "X-Origin-Verify"
-    (badges,) = config["CacheBehaviors"]
-    assert badges["PathPattern"] == "/pages/*/badge.svg" and badges["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+    # One cache behaviour per badge route (make dev's emulation keys on the same query strings).
+    from localapi import edge
+
+    badge_routes = {path.replace("{page}", "*") for (_, path) in ROUTES if path.endswith("/badge.svg")}
+    assert {b["PathPattern"] for b in config["CacheBehaviors"]} == badge_routes
+    for badges in config["CacheBehaviors"]:
+        assert badges["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+        assert badges["CachePolicyId"] in ("EdgeBadgeCachePolicy", {"Ref": "EdgeBadgeCachePolicy"})
+        assert edge.BADGE_PATH.match(badges["PathPattern"].replace("*", "a-page"))
     policy = resources["EdgeBadgeCachePolicy"]["Properties"]["CachePolicyConfig"]
     assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (0, 0, 10)
     keyed = policy["ParametersInCacheKeyAndForwardedToOrigin"]["QueryStringsConfig"]
-    assert keyed == {"QueryStringBehavior": "whitelist", "QueryStrings": ["count", "label"]}
+    assert keyed == {"QueryStringBehavior": "whitelist", "QueryStrings": list(edge.CACHE_KEY_QUERY)}
     forwarded = resources["EdgeOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]
     assert "CloudFront-Viewer-Address" in forwarded["Headers"] and "Host" not in forwarded["Headers"]
     # Every function is told the secret, so it can trust CloudFront-Viewer-Address.

@@ -113,7 +113,7 @@ def run_contract(
     answers, sid = [], "none"
     for method, path, template_headers, body in CONTRACT:
         headers = {k: v.replace("{sid}", sid) for k, v in template_headers.items()}
-        route, params = _route(template, method, path)
+        route, params = _route(template, method, path.split("?", 1)[0])
         event = make_event(route, params, method, path, headers, body)
         result = modules[route.function].lambda_handler(event, context("c"))
         got = answer(result) if answer is our_answer else answer(result, method, path)

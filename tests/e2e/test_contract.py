@@ -127,3 +127,19 @@ def test_a_page_starts_from_an_old_count_when_an_operator_says_so(call: Call) ->
     assert call("PUT", f"/pages/{page}/count", body={"hits": 500}, sign=True)[0] == 201
     assert call("PUT", f"/pages/{page}/count", body={"hits": 9}, sign=True)[0] == 409
     assert json.loads(call("GET", f"/pages/{page}", {**person(1), "Accept": "application/json"})[2])["hits"] == 501
+
+
+@pytest.mark.writes
+def test_a_path_page_counts_once_per_spelling_and_reads_by_its_path(call: Call) -> None:
+    from urllib.parse import quote
+
+    path = f"/e2e/{uuid.uuid4().hex[:12]}/"
+    spellings = [path, path.replace("/e2e/", "/e2e/./"), path.replace("/e2e/", "//e2e//")]
+    answers = [
+        json.loads(call("GET", f"/count?path={quote(s, safe='')}", {**person(i), "Accept": "application/json"})[2])
+        for i, s in enumerate(spellings, start=20)
+    ]
+    assert answers == [{"page": path, "hits": n} for n in (1, 2, 3)]
+    status, _, body = call("GET", f"/stats?path={quote(path, safe='')}&period=48h")
+    assert status == 200 and json.loads(body)["page"] == path and json.loads(body)["total"] == 3
+    assert call("GET", "/count?path=no-slash")[0] == 404

@@ -54,6 +54,13 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, None),
     ("GET", "/pages/<b>x", {}, None),
     ("GET", "/pages/blog.post-1/stats", {}, None),
+    # Pages named by their path: two spellings of one path are one page.
+    ("GET", "/count?path=%2F2024%2F05%2Fhello-world%2F", {**person(6), "Accept": "application/json"}, None),
+    ("GET", "/count?path=%2F2024%2F05%2F.%2Fhello-world%2F%2F", {**person(7), "Accept": "application/json"}, None),
+    ("GET", "/count?path=no-slash", {**person(8), "Accept": "application/json"}, None),
+    ("GET", "/count", {**person(8), "Accept": "application/json"}, None),
+    ("GET", "/badge.svg?path=%2F2024%2F05%2Fhello-world%2F&count=false", person(9), None),
+    ("GET", "/stats?path=%2F2024%2F05%2Fhello-world%2F", {}, None),
     ("GET", "/pages", {}, None),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 1000}'),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),

@@ -130,3 +130,24 @@ def page_event(
     event["requestContext"]["http"]["sourceIp"] = source_ip or _client_address(next(_CLIENTS))
     event["headers"].update({k.replace("_", "-"): v for k, v in headers.items()})
     return event
+
+
+def path_event(
+    path: str, route: str = "/count", query: dict[str, str] | None = None, source_ip: str | None = None, **headers: str
+) -> dict[str, Any]:
+    """The event of a path route (``/count``, ``/badge.svg``, ``/stats``) for the page named by
+    ``path`` (sent as it is: API Gateway hands the function the decoded query string), from a
+    browser of its own, as ``page_event``."""
+    from urllib.parse import urlencode
+
+    from tests.support.routes import ROUTES
+
+    event = load_event(ROUTES["GET", route].event)
+    params = {"path": path, **(query or {})}
+    event["rawPath"] = event["requestContext"]["http"]["path"] = route
+    event["queryStringParameters"] = params
+    event["rawQueryString"] = urlencode(params, errors="surrogatepass")
+    event.pop("pathParameters", None)
+    event["requestContext"]["http"]["sourceIp"] = source_ip or _client_address(next(_CLIENTS))
+    event["headers"].update({k.replace("_", "-"): v for k, v in headers.items()})
+    return event

@@ -15,27 +15,37 @@ class RouteSpec:
     in ``events/`` (what ``sam local invoke -e`` and the tests send); ``signed``: API
     Gateway's IAM authorizer guards it (SigV4); ``redis_down``: its status while Redis is
     unreachable when invoked in process with only Redis away (None: it needs another
-    backing service first, S3 or the worker, and ``tests/test_imports.py`` holds it)."""
+    backing service first, S3 or the worker, and ``tests/test_imports.py`` holds it);
+    ``throttle``: its bucket class in the stage's route settings (``root``: GET /'s own,
+    ``page``: what site owners embed, ``history``: the reads, ``route``: the default)."""
 
     function: str
     event: str
     signed: bool = False
     redis_down: int | None = 503
+    throttle: str = "route"
 
 
 ROUTES: dict[tuple[str, str], RouteSpec] = {
     # The seed's counter, its reads and health.
-    ("GET", "/"): RouteSpec("HitsFunction", "hits/get-root"),
+    ("GET", "/"): RouteSpec("HitsFunction", "hits/get-root", throttle="root"),
     ("GET", "/hits"): RouteSpec("HitsFunction", "hits/get-hits"),
     ("GET", "/health"): RouteSpec("HitsFunction", "hits/get-health", redis_down=200),  # liveness touches nothing
     ("GET", "/health/ready"): RouteSpec("HitsFunction", "hits/get-health-ready"),
-    ("GET", "/stats"): RouteSpec("HitsFunction", "hits/get-stats"),
-    ("GET", "/dashboard"): RouteSpec("HitsFunction", "hits/get-dashboard"),
+    ("GET", "/stats"): RouteSpec("HitsFunction", "hits/get-stats", throttle="history"),
+    ("GET", "/dashboard"): RouteSpec("HitsFunction", "hits/get-dashboard", throttle="history"),
     # Pages.
-    ("GET", "/pages/{page}"): RouteSpec("HitsFunction", "hits/get-page"),
-    ("GET", "/pages/{page}/badge.svg"): RouteSpec("HitsFunction", "hits/get-page-badge", redis_down=200),  # a dash
-    ("GET", "/pages/{page}/stats"): RouteSpec("HitsFunction", "hits/get-page-stats"),
-    ("GET", "/pages"): RouteSpec("HitsFunction", "hits/get-top-pages"),
+    ("GET", "/pages/{page}"): RouteSpec("HitsFunction", "hits/get-page", throttle="page"),
+    ("GET", "/pages/{page}/badge.svg"): RouteSpec(
+        "HitsFunction",
+        "hits/get-page-badge",
+        redis_down=200,
+        throttle="page",  # a dash
+    ),
+    ("GET", "/pages/{page}/stats"): RouteSpec("HitsFunction", "hits/get-page-stats", throttle="history"),
+    ("GET", "/count"): RouteSpec("HitsFunction", "hits/get-count", throttle="page"),
+    ("GET", "/badge.svg"): RouteSpec("HitsFunction", "hits/get-path-badge", redis_down=200, throttle="page"),
+    ("GET", "/pages"): RouteSpec("HitsFunction", "hits/get-top-pages", throttle="history"),
     ("PUT", "/pages/{page}/count"): RouteSpec("HitsFunction", "hits/put-page-count", signed=True),
     # Sessions.
     ("POST", "/session"): RouteSpec("SessionFunction", "session/post-session"),

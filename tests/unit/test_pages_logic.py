@@ -29,12 +29,19 @@ class FakeStore:
     fail: AppError | None = None
     calls: list[tuple[str, Visit, str | None, str | None]] = field(default_factory=list)
     counted: int | None = 7
+    paths_given: list[str] = field(default_factory=list)
 
-    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit:
+    def hit(
+        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+    ) -> PageHit:
         if self.fail:
             raise self.fail
         self.calls.append((page, visit, idempotency_key, bot))
+        self.paths_given.append(path)
         return self.answer
+
+    def paths(self, pages: list[str]) -> dict[str, str]:
+        return {page: f"/{page}/" for page in pages if page.startswith("~")}
 
     def count(self, page: str) -> int | None:
         if self.fail:

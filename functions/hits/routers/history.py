@@ -20,9 +20,12 @@ router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__
 )
 def stats() -> Response[str]:
     event = router.current_event
-    return contract.json_response(
-        200, read_stats(services().hits, request.period(event), request.request_time_ms(event))
-    )
+    period, now_ms = request.period(event), request.request_time_ms(event)
+    named = request.stats_path(event)
+    if named is not None:  # a path page's history (?path=), in /pages/{page}/stats's shape
+        page, path = named
+        return contract.json_response(200, pages.page_stats(services().pages, page, period, now_ms, path))
+    return contract.json_response(200, read_stats(services().hits, period, now_ms))
 
 
 @router.get(
@@ -36,9 +39,11 @@ def dashboard_page() -> Response[str]:
 
     event = router.current_event
     period, now_ms = request.period(event), request.request_time_ms(event)
-    page_id = request.page_param(event)
-    if page_id is not None:  # one page's own view
-        html = dashboard.render(pages.page_stats(services().pages, page_id, period, now_ms), [], page=page_id)
+    named = request.page_param(event)
+    if named is not None:  # one page's own view, by its id or its path
+        page, shown = named
+        path = shown if shown.startswith("/") else ""
+        html = dashboard.render(pages.page_stats(services().pages, page, period, now_ms, path), [], page=shown)
     else:
         data = read_stats(services().hits, period, now_ms, recent_imports=10)
         top_pages = pages.top_pages(services().pages, period, now_ms, pages.TOP_DEFAULT)["pages"]

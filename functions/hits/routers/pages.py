@@ -32,16 +32,45 @@ def hit(page: str) -> Response[str]:
     return contract.json_response(200, {"page": page, "hits": counted.total}, extra)
 
 
+@router.get(
+    "/count",
+    cache_control=contract.NO_STORE,
+    summary="Count one hit of a page named by its path",
+    responses=page_docs.COUNT,
+)
+def count_path() -> Response[str]:
+    event = router.current_event
+    page, path = request.page_path(event)
+    headers = request.headers(event)
+    s = services()
+    client = request.client(event, s.settings.edge_secret)
+    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, path)
+    if counted.replayed:
+        extra["Idempotent-Replayed"] = "true"
+    return contract.json_response(200, {"page": path, "hits": counted.total}, extra)
+
+
 @router.get("/pages/<page>/badge.svg", summary="A page's badge: counts one hit", responses=page_docs.BADGE)
 def badge_svg(page: str) -> Response[str]:
-    page = request.page_id(page)
+    return _badge(request.page_id(page))
+
+
+@router.get(
+    "/badge.svg", summary="The badge of a page named by its path: counts one hit", responses=page_docs.PATH_BADGE
+)
+def path_badge_svg() -> Response[str]:
+    page, path = request.page_path(router.current_event)
+    return _badge(page, path)
+
+
+def _badge(page: str, path: str = "") -> Response[str]:
     event = router.current_event
     label = badge.label_of(request.badge_label(event))
     counts = request.badge_counts(event)
     try:
         s = services()
         client = request.client(event, s.settings.edge_secret)
-        value, refused = pages.badge_value(s.pages, page, client, counts)
+        value, refused = pages.badge_value(s.pages, page, client, counts, path)
     except AppError as err:  # the configuration itself is wrong: still a badge
         value, refused = None, err
     if refused is not None:

@@ -32,7 +32,7 @@ from hitcounter.model import history
 #   KEYS: count, record, minute, hour, day, uniques, the day's salt, registry, top of the day,
 #         recent visitors, the window salt, the page's bot tally of the day, the legacy
 #         registry (a set, before pages expired: moved into the registry on first sight),
-#         then 0-4 running unions of the periods' top pages for today
+#         the page's path, then 0-4 running unions of the periods' top pages for today
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, a fresh
 #         salt, the visitor's digest ("" for none), "n" to record the count or "0" a
 #         placeholder (a sharded page: the caller records the total), the client's digest
@@ -40,7 +40,8 @@ from hitcounter.model import history
 #         RATE_LIMIT_PER_MINUTE ("0": off), the bot's reason ("" for a person), "1" to add
 #         the visitor to the uniques ("0" under DNT/GPC), PAGE_IDLE_DAYS in seconds, "1" when
 #         a new page may be created ("0": ask for a budget first), the name of the client's
-#         limit log without its digest
+#         limit log without its digest, the page's path ("" for a page named by an id: kept
+#         beside the count, with the count's expiry, on each counted hit)
 #   returns {N, outcome, created, the client's counted hits in the last minute, ms until the
 #   oldest of them leaves the minute}; outcome 0 counted, 1 replayed, 2 reload, 3 limited,
 #   4 bot, 5 a new page needs the client's budget first, -1 a new page refused (PAGES_MAX)
@@ -104,6 +105,7 @@ end
 if not last or now - tonumber(last) >= 86400000 then redis.call('ZADD', KEYS[8], now, ARGV[2]) end
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[13])
+if ARGV[16] ~= '' then redis.call('SET', KEYS[14], ARGV[16], 'EX', ARGV[13]) end
 if keyed then
   local value = 0
   if ARGV[6] == 'n' then value = n end
@@ -140,7 +142,7 @@ if log then
   reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
 if tonumber(redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])) == 1 then redis.call('EXPIRE', KEYS[9], {history.DAY_TTL}) end
-for i = 14, #KEYS do
+for i = 15, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
 end
 return {{n, 0, created, used, reset}}

@@ -21,6 +21,7 @@ from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
 from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, PageHit
+from hitcounter.model.paths import is_path_page
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
@@ -47,6 +48,7 @@ def _hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[s
         beside + keyspace.WINDOW_SALT.pattern,
         own + keyspace.PAGE_BOTS.at(day),
         beside + keyspace.LEGACY_REGISTRY.pattern,
+        own + keyspace.PAGE_PATH.pattern,
         *[
             beside + keyspace.TOP_UNION.suffix(first=first, day=last)
             for first, last in history.top_spans(minute_number)
@@ -124,7 +126,9 @@ class PageStore(TopPages):
         who = (visit.client if self.rate_limit else "") or visit.visitor
         return shard_of(who, self.shards) if who else secrets.randbelow(self.shards)
 
-    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit:
+    def hit(
+        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+    ) -> PageHit:
         """One request of ``page`` (``bot``: the reason it is counted apart, None for a
         person): one EVALSHA, never re-sent. A page's first hit with the new-page budget on
         takes one of its client's budget first (two more calls, the page's creation only).
@@ -134,7 +138,7 @@ class PageStore(TopPages):
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = self._shard(visit, digest)
-        keys, args = self._hit_call(page, visit, shard, digest, bot)
+        keys, args = self._hit_call(page, visit, shard, digest, bot, path)
         budget = bool(self.new_per_minute or self.new_per_day)
         args[13] = "0" if budget else "1"
         with self._redis.use() as client:
@@ -170,8 +174,8 @@ class PageStore(TopPages):
         """The slot that keeps a client's new-page budget (one for every page it creates)."""
         return shard_of(visit.client or "-", PAGE_SLOTS)
 
-    def _hit_call(
-        self, page: str, visit: Visit, shard: int, digest: str | None, bot: str | None
+    def _hit_call(  # noqa: PLR0917 - the script's arguments
+        self, page: str, visit: Visit, shard: int, digest: str | None, bot: str | None, path: str = ""
     ) -> tuple[list[str], list[str | int]]:
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
@@ -194,6 +198,7 @@ class PageStore(TopPages):
             self.idle_seconds,
             "1",
             fixed[-1],
+            path,
         ]
         return keys, args
 
@@ -206,6 +211,25 @@ class PageStore(TopPages):
                 pipe.get(self._key(page, keyspace.PAGE_COUNT, shard))
             values = [int(v) for v in pipe.execute() if v is not None]
         return sum(values) if values else None
+
+    def paths(self, pages: list[str]) -> dict[str, str]:
+        """The path of each path page of ``pages`` (kept on the shard its hits counted on), in
+        one pipeline of GETs; id pages and paths not found are left out."""
+        named = [page for page in pages if is_path_page(page)]
+        if not named:
+            return {}
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for page in named:
+                for shard in range(self.shards):
+                    pipe.get(self._key(page, keyspace.PAGE_PATH, shard))
+            replies = pipe.execute()
+        found = {}
+        for i, page in enumerate(named):
+            held = [r for r in replies[i * self.shards : (i + 1) * self.shards] if r is not None]
+            if held:
+                found[page] = held[0].decode() if isinstance(held[0], bytes) else str(held[0])
+        return found
 
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts:
         with self._redis.use() as client:

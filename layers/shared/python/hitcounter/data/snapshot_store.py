@@ -106,7 +106,7 @@ class SnapshotStore:
         for name, kind in batch:
             key = self._prefix + name
             pipe.pttl(key)
-            if kind in ("count", "hll", "summary", "content"):
+            if kind in ("count", "hll", "summary", "content", "path"):
                 pipe.get(key)
             elif kind == "recent":
                 pipe.lrange(key, 0, -1)
@@ -182,7 +182,7 @@ LOAD_CHUNK = 1000  # members per call: Lua's unpack() takes at most a few thousa
 def _writes(record: snapshot.Record) -> Iterator[tuple[str, list[Any]]]:
     """The ``RESTORE_KEY`` calls that write ``record``: (mode, values)."""
     value = record.value
-    if record.kind in ("count", "hll", "content"):
+    if record.kind in ("count", "hll", "content", "path"):
         yield "set", [value]
     elif record.kind == "summary":
         yield "set", [json.dumps(value, separators=(",", ":"))]
@@ -204,6 +204,7 @@ _SHAPES: dict[str, Any] = {
     "hll": bytes,
     "summary": json.loads,
     "content": _text,
+    "path": _text,
     "recent": lambda items: [json.loads(item) for item in items],
     "registry": lambda pairs: {_text(member): int(score) for member, score in pairs},
     "legacy_registry": lambda members: sorted(_text(member) for member in members),

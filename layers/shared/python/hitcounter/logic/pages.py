@@ -26,7 +26,10 @@ class PageCounter(Protocol):
 
     rate_limit: int
 
-    def hit(self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None) -> PageHit: ...
+    def hit(
+        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+    ) -> PageHit: ...
+    def paths(self, pages: list[str]) -> dict[str, str]: ...
     def count(self, page: str) -> int | None: ...
     def seed(self, page: str, hits: int) -> int: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
@@ -86,33 +89,38 @@ def reset_seconds(reset_ms: int) -> int:
     return max(1, -(-reset_ms // 1000))
 
 
-def count(store: PageCounter, page: str, idempotency_key: str | None, client: Client) -> tuple[PageHit, dict[str, str]]:
+def count(
+    store: PageCounter, page: str, idempotency_key: str | None, client: Client, path: str = ""
+) -> tuple[PageHit, dict[str, str]]:
     """One request of ``page``, and the ``RateLimit-*`` fields of its answer: a person's counts
     at most once without a key, exactly once per key, unless it is a reload; a bot's is
     tallied apart; a client past its limit is ``RateLimited`` (nothing counted); a new page
     past PAGES_MAX (``PagesFull``) or past the client's new-page budget (``NewPagesLimited``)
-    is refused with nothing stored."""
-    hit = _hit(store, page, idempotency_key, client)
+    is refused with nothing stored. ``path``: the path a path page is named by (its id is
+    ``hitcounter.model.paths.page_of(path)``), kept for display."""
+    hit = _hit(store, page, idempotency_key, client, path)
     if hit.outcome == LIMITED:
         raise RateLimited(store.rate_limit, reset_seconds(hit.reset_ms))
     return hit, _limit_headers(store, hit)
 
 
-def badge_value(store: PageCounter, page: str, client: Client, counts: bool) -> tuple[int | None, AppError | None]:
+def badge_value(
+    store: PageCounter, page: str, client: Client, counts: bool, path: str = ""
+) -> tuple[int | None, AppError | None]:
     """The number a page's badge shows: the count after this request (``counts``: the badge
     counts one hit; a reload, a client past its limit or a bot counts nothing and sees the
     current number), or the count as it is. The badge's one rule: an ``<img>`` never breaks.
     A page refused (PAGES_MAX, the new-page budget) or Redis away draws a dash (None), with
     the error for the route to log as it would log the error itself."""
     try:
-        return (_hit(store, page, None, client).total if counts else (store.count(page) or 0)), None
+        return (_hit(store, page, None, client, path).total if counts else (store.count(page) or 0)), None
     except AppError as err:
         return None, err
 
 
-def _hit(store: PageCounter, page: str, idempotency_key: str | None, client: Client) -> PageHit:
+def _hit(store: PageCounter, page: str, idempotency_key: str | None, client: Client, path: str = "") -> PageHit:
     bot = bots.reason(client.user_agent, client.accept_language)
-    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot)
+    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path)
     if hit.outcome == NEW_LIMITED:
         count_metric("NewPagesLimited")
         raise NewPagesLimited(reset_seconds(hit.reset_ms))
@@ -156,15 +164,15 @@ def seed(store: PageCounter, page: str, body: object) -> dict[str, Any]:
     return {"page": page, "hits": hits}
 
 
-def page_stats(store: PageCounter, page: str, period: history.Period, now_ms: int) -> dict[str, Any]:
-    """One page's history, in ``GET /stats``'s shape, with the page's id, and the requests
-    counted apart as bots over the period's whole UTC days, by reason."""
+def page_stats(store: PageCounter, page: str, period: history.Period, now_ms: int, path: str = "") -> dict[str, Any]:
+    """One page's history, in ``GET /stats``'s shape, with the page's id (a path page's path),
+    and the requests counted apart as bots over the period's whole UTC days, by reason."""
     counts = store.page_history(page, period, now_ms)
     if counts.total == 0 and store.count(page) is None:
         raise NotFound("no such page")
     reasons = store.bots(page, period, now_ms)
     return {
-        "page": page,
+        "page": path or page,
         **shape(counts, period, now_ms),
         "bots": {"total": sum(reasons.values()), "by_reason": reasons},
     }
@@ -178,7 +186,8 @@ def top_pages(store: PageCounter, period: history.Period, now_ms: int, limit: in
     if listed is None:
         ranked = store.top(period, now_ms, limit)
         uniques = store.uniques([page for page, _ in ranked], period, now_ms)
-        listed = [{"page": page, "hits": hits, "uniques": uniques[page]} for page, hits in ranked]
+        named = store.paths([page for page, _ in ranked])  # path pages are listed by their path
+        listed = [{"page": named.get(page, page), "hits": hits, "uniques": uniques[page]} for page, hits in ranked]
         with contextlib.suppress(AppError):  # the answer stands if it cannot be kept
             store.keep_top(period, now_ms, limit, listed)
     return {"period": period.name, "pages": listed}

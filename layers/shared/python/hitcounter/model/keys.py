@@ -74,8 +74,19 @@ def slot_cap(pages_max: int) -> int:
     return -(-pages_max // PAGE_SLOTS)
 
 
+# A page named by a URL path is stored under "~" and a digest of its normal form
+# (``hitcounter.model.paths``): a name no id can take.
+PATH_PAGE = re.compile(r"~[0-9a-f]{32}")
+
+
 def valid_page(page: str) -> bool:
+    """An id a route takes (``/pages/{page}``)."""
     return bool(PAGE_ID.fullmatch(page)) and page not in (".", "..")
+
+
+def stored_page(page: str) -> bool:
+    """A page as the store names it: an id, or a path page's digest."""
+    return valid_page(page) or bool(PATH_PAGE.fullmatch(page))
 
 
 @lru_cache(maxsize=8192)

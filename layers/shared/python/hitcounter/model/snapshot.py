@@ -30,6 +30,7 @@ legacy_registry    ``pages`` (version 1's registry)            the ids (restored
                                                                at the restore's time)
 top                ``top:DAY`` (a slot's pages of a day)       ``{page: hits}``
 bots               ``page:ID:b:DAY``                           ``{reason: count}``
+path               ``page:~DIGEST:path`` (a path page's)       the path, in its normal form
 =================  ==========================================  ==========================
 
 Not exported: what is derived (the periods' unions, remade by the next read), what lives
@@ -49,7 +50,8 @@ from typing import Any
 
 from hitcounter.core.errors import Unprocessable
 from hitcounter.model import history, keyspace
-from hitcounter.model.keys import PAGE_SLOTS, page_slot, valid_page
+from hitcounter.model.keys import PAGE_SLOTS, page_slot, stored_page
+from hitcounter.model.paths import page_of
 from hitcounter.model.snapshot_values import check_value
 
 FORMAT, VERSION = "hitcounter-export", 2
@@ -101,7 +103,7 @@ def kind(key: str, shards: int) -> str | None:
     if found.slot is None or found.slot >= PAGE_SLOTS:
         return None
     if found.page is not None and (
-        not valid_page(found.page) or found.slot not in {page_slot(found.page, s) for s in range(shards)}
+        not stored_page(found.page) or found.slot not in {page_slot(found.page, s) for s in range(shards)}
     ):
         return None
     return found.kind.export
@@ -175,6 +177,8 @@ def check_record(line: bytes, shards: int, slot_cap: int, now_ms: int) -> Record
         slots = {page: {page_slot(page, s) for s in range(shards)} for page in value}
         if any(slot not in owned for owned in slots.values()):
             raise Unprocessable(f"a {kind_} record names a page of another slot")
+    if kind_ == "path" and f":page:{page_of(value)}:" not in key:
+        raise Unprocessable("a path record is not its page's")
     if expires is not None and expires <= now_ms:
         return None
     return Record(key, kind_, value, expires)

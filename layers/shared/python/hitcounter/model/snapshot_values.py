@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from hitcounter.model.bots import REASONS
-from hitcounter.model.keys import valid_page
+from hitcounter.model.keys import stored_page
+from hitcounter.model.paths import normalize
 
 # A count a restore takes: JSON's safe integers (2^53). Redis's own stop at 2^63-1, and a count
 # restored there would overflow on the next hit; no real counter comes near either.
@@ -151,7 +152,7 @@ def _registry(value: Any, slot_cap: int) -> dict[str, int]:
     """A slot's registry: each page id with the time of its last counted hit (epoch ms)."""
     if not isinstance(value, dict) or not 0 < len(value) <= slot_cap:
         raise ValueError("a slot's registry holds 1 to its share of PAGES_MAX page ids")
-    if not all(isinstance(p, str) and valid_page(p) for p in value):
+    if not all(isinstance(p, str) and stored_page(p) for p in value):
         raise ValueError("a registry holds page ids")
     return {page: _count(at) for page, at in value.items()}
 
@@ -160,11 +161,19 @@ def _legacy_registry(value: Any, slot_cap: int) -> list[str]:
     """A slot's registry as version 1 wrote it (before pages expired): its page ids, each once."""
     if not isinstance(value, list) or not 0 < len(value) <= slot_cap:
         raise ValueError("a slot's registry holds 1 to its share of PAGES_MAX page ids")
-    if not all(isinstance(p, str) and valid_page(p) for p in value):
+    if not all(isinstance(p, str) and stored_page(p) for p in value):
         raise ValueError("a registry holds page ids")
     if len(set(value)) != len(value):
         raise ValueError("a registry names a page twice")
     return sorted(value)
+
+
+def _path(value: Any) -> str:
+    """A path page's path, in its normal form (its key's id must be that path's: the record
+    check holds it to that)."""
+    if not isinstance(value, str) or normalize(value) != value:
+        raise ValueError("a page's path is a URL path in its normal form")
+    return value
 
 
 _CHECKS: dict[str, Any] = {
@@ -175,7 +184,8 @@ _CHECKS: dict[str, Any] = {
     "recent": lambda value, _: _recent(value),
     "registry": _registry,
     "legacy_registry": _legacy_registry,
-    "top": lambda value, _: _scores(value, valid_page),
+    "top": lambda value, _: _scores(value, stored_page),
+    "path": lambda value, _: _path(value),
     "bots": lambda value, _: _scores(value, lambda m: m in REASONS),
 }
 

@@ -110,6 +110,7 @@ STATS: dict[int, OpenAPIResponse] = {
         },
     ),
     400: _error("An unknown period"),
+    404: _error("?path= names no page (not a usable path, or nobody counted it)"),
     **_UNAVAILABLE,
 }
 DASHBOARD: dict[int, OpenAPIResponse] = {
@@ -118,6 +119,7 @@ DASHBOARD: dict[int, OpenAPIResponse] = {
         "content": {"text/html": {"schema": {"type": "string"}}},
     },
     400: _error("An unknown period"),
+    404: _error("?page= names no page"),
     **_UNAVAILABLE,
 }
 LIVENESS: dict[int, OpenAPIResponse] = {
@@ -201,8 +203,27 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
         },
     ],
-    ("get", "/stats"): [_PERIOD],
-    ("get", "/dashboard"): [_PERIOD],
+    ("get", "/stats"): [
+        _PERIOD,
+        {
+            "name": "path",
+            "in": "query",
+            "required": False,
+            "description": "a page's URL path: that path page's history (the shape of /pages/{page}/stats) instead of "
+            "the site's; 404 for a path that cannot name a page or a page nobody counted",
+            "schema": {"type": "string"},
+        },
+    ],
+    ("get", "/dashboard"): [
+        _PERIOD,
+        {
+            "name": "page",
+            "in": "query",
+            "required": False,
+            "description": "one page's view: its id, or its URL path (starting with /)",
+            "schema": {"type": "string"},
+        },
+    ],
     ("get", "/session"): [_SID_COOKIE],
     ("put", "/session"): [_SID_COOKIE],
     ("delete", "/session"): [_SID_COOKIE],

@@ -13,6 +13,7 @@ import base64
 import hashlib
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from hitcounter.model.history import PERIODS
 
@@ -146,12 +147,13 @@ def _imports(imports: list[dict[str, Any]]) -> str:
 
 
 def _pages(pages: list[dict[str, Any]], period: str) -> str:
-    """The period's top pages, each linking to its own view (ids are [A-Za-z0-9._-]: safe in
-    a URL and in HTML, escaped all the same)."""
+    """The period's top pages, each linking to its own view (a path page by its path, which
+    may hold "&" or "%": percent-encoded into the link, escaped in the text)."""
     if not pages:
         return "<p>No page counted in this period.</p>"
     rows = "".join(
-        f'<tr><td><a href="?page={escape(p["page"])}&amp;period={escape(period)}">{escape(p["page"])}</a></td>'
+        f'<tr><td><a href="?page={escape(quote(p["page"], safe=""))}&amp;period={escape(period)}">'
+        f"{escape(p['page'])}</a></td>"
         f"<td class=n>{int(p['hits'])}</td><td class=n>{int(p['uniques'])}</td></tr>"
         for p in pages
     )
@@ -166,7 +168,7 @@ def render(
 ) -> str:
     """The site's page (its history, its top pages, the latest imports), or with ``page`` one
     page's own view (its history, a link back)."""
-    keep = f"page={escape(page)}&amp;" if page else ""
+    keep = f"page={escape(quote(page, safe=''))}&amp;" if page else ""
     nav = "".join(
         f'<a href="?{keep}period={name}"{" aria-current=page" if name == stats["period"] else ""}>{name}</a>'
         for name in PERIODS

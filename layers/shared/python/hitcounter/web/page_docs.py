@@ -15,6 +15,9 @@ _COUNT: Schema = {"type": "integer", "minimum": 0}
 _PAGE_ID: Schema = {"type": "string", "pattern": f"^{PAGE_ID.pattern}$", "not": {"enum": [".", ".."]}}
 _PAGES_FULL = {507: _error("A new page past PAGES_MAX: refused, nothing stored (existing pages go on counting)")}
 _NO_PAGE = {404: _error("No such page, or an id that is not 1-64 of [A-Za-z0-9._-] (never echoed)")}
+# A page named by its URL path, in the normal form (docs/pages.md): what the path routes answer.
+_PATH: Schema = {"type": "string", "pattern": "^/", "maxLength": 256}
+_NO_PATH = {404: _error("A path that cannot name a page: no leading /, not UTF-8, a control character, too long")}
 
 _INT_HEADER: OpenAPIResponseHeader = {"schema": {"type": "integer", "minimum": 0}}
 _RATE_HEADERS: dict[str, OpenAPIResponseHeader] = {
@@ -62,6 +65,27 @@ PAGE: dict[int, OpenAPIResponse] = {
     **_PAGES_FULL,
     **_UNAVAILABLE,
 }
+COUNT: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The hit of the page named by ?path= was counted (as GET /pages/{page} counts); the page is "
+        "answered by its path in the normal form",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["page", "hits"],
+                    "properties": {"page": _PATH, "hits": _COUNT},
+                }
+            }
+        },
+        "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}, **_RATE_HEADERS},
+    },
+    400: _error("No ?path=, or an unusable Idempotency-Key"),
+    **_NO_PATH,
+    429: PAGE[429],
+    **_PAGES_FULL,
+    **_UNAVAILABLE,
+}
 BADGE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "An SVG badge with the page's count (a dash past PAGES_MAX or while Redis is away: an <img> "
@@ -70,6 +94,7 @@ BADGE: dict[int, OpenAPIResponse] = {
     },
     **_NO_PAGE,
 }
+PATH_BADGE: dict[int, OpenAPIResponse] = {**BADGE, 400: _error("No ?path="), **_NO_PATH}
 PAGE_STATS: dict[int, OpenAPIResponse] = {
     200: _json(
         "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id and the requests "
@@ -77,7 +102,7 @@ PAGE_STATS: dict[int, OpenAPIResponse] = {
         {
             "type": "object",
             "required": ["page", "period", "total", "series", "bots"],
-            "properties": {"page": _PAGE_ID, "bots": _BOTS},
+            "properties": {"page": {"anyOf": [_PAGE_ID, _PATH]}, "bots": _BOTS},
         },
     ),
     400: _error("An unknown period"),
@@ -98,7 +123,7 @@ TOP_PAGES: dict[int, OpenAPIResponse] = {
                     "items": {
                         "type": "object",
                         "required": ["page", "hits", "uniques"],
-                        "properties": {"page": _PAGE_ID, "hits": _COUNT, "uniques": _COUNT},
+                        "properties": {"page": {"anyOf": [_PAGE_ID, _PATH]}, "hits": _COUNT, "uniques": _COUNT},
                     },
                 },
             },
@@ -131,26 +156,35 @@ _ACCEPT = {
     "schema": {"type": "string"},
     "description": 'text/plain for "Hello World! N times."; anything else gives JSON',
 }
+_PATH_QUERY = {
+    "name": "path",
+    "in": "query",
+    "required": True,
+    "description": "the page's URL path (such as /2024/05/hello-world/); its normal form names the page",
+    "schema": {"type": "string"},
+}
+# A badge must never break an <img>: odd values are read, not refused.
+_BADGE_OPTIONS: list[dict[str, Any]] = [
+    {
+        "name": "count",
+        "in": "query",
+        "required": False,
+        "description": "false (or 0, no) shows the count without counting; anything else counts",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "label",
+        "in": "query",
+        "required": False,
+        "description": "the badge's label: its printable characters, cut to 32 (default: hits)",
+        "schema": {"type": "string"},
+    },
+]
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
-    ("get", "/pages/{page}/badge.svg"): [
-        _PAGE_PATH,
-        # A badge must never break an <img>: odd values are read, not refused.
-        {
-            "name": "count",
-            "in": "query",
-            "required": False,
-            "description": "false (or 0, no) shows the count without counting; anything else counts",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "label",
-            "in": "query",
-            "required": False,
-            "description": "the badge's label: its printable characters, cut to 32 (default: hits)",
-            "schema": {"type": "string"},
-        },
-    ],
+    ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
+    ("get", "/count"): [_PATH_QUERY],
+    ("get", "/badge.svg"): [_PATH_QUERY, *_BADGE_OPTIONS],
     ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
     ("put", "/pages/{page}/count"): [_PAGE_PATH],
     ("get", "/pages"): [

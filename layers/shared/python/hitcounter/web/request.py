@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from hitcounter.core.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from hitcounter.logic.sessions import MAX_DATA_BYTES
-from hitcounter.model import history
+from hitcounter.model import history, paths
 from hitcounter.model.keys import import_key as validate_key
 from hitcounter.model.keys import valid_page
 from hitcounter.model.visitors import Client
@@ -263,7 +263,33 @@ def badge_label(event: BaseProxyEvent) -> str | None:
     return _query(event).get("label")
 
 
-def page_param(event: BaseProxyEvent) -> str | None:
-    """``?page=`` of the dashboard: a page's own view, checked like a path's page id."""
+def page_param(event: BaseProxyEvent) -> tuple[str, str] | None:
+    """``?page=`` of the dashboard: a page's own view, by its id or (starting with ``/``) its
+    path: (the page as stored, as shown)."""
     raw = _query(event).get("page")
-    return None if raw is None else page_id(raw)
+    if raw is None:
+        return None
+    return _path_page(raw) if raw.startswith("/") else (page_id(raw), raw)
+
+
+def page_path(event: BaseProxyEvent) -> tuple[str, str]:
+    """``?path=`` of the path routes (``/count``, ``/badge.svg``): the page named by a URL
+    path, as (its id, its path in the normal form); 400 without one, 404 (nothing echoed)
+    for one that cannot name a page (``hitcounter.model.paths``)."""
+    raw = _query(event).get("path")
+    if raw is None:
+        raise BadRequest("path is required: the page's URL path, such as /2024/05/hello-world/")
+    return _path_page(raw)
+
+
+def stats_path(event: BaseProxyEvent) -> tuple[str, str] | None:
+    """``?path=`` of ``GET /stats``: a path page's history instead of the site's."""
+    raw = _query(event).get("path")
+    return None if raw is None else _path_page(raw)
+
+
+def _path_page(raw: str) -> tuple[str, str]:
+    path = paths.normalize(raw)
+    if path is None:
+        raise NotFound("no such page")
+    return paths.page_of(path), path
