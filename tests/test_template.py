@@ -723,8 +723,10 @@ def test_the_edge_puts_a_per_client_rule_and_a_brief_badge_cache_in_front_of_the
     from localapi import edge
 
     badge_routes = {path.replace("{page}", "*") for (_, path) in ROUTES if path.endswith("/badge.svg")}
-    assert {b["PathPattern"] for b in config["CacheBehaviors"]} == badge_routes
-    for badges in config["CacheBehaviors"]:
+    behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(behaviours) == {*badge_routes, "/count.js"}
+    assert behaviours["/count.js"]["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # CachingOptimized
+    for badges in (behaviours[path] for path in badge_routes):
         assert badges["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
         assert badges["CachePolicyId"] in ("EdgeBadgeCachePolicy", {"Ref": "EdgeBadgeCachePolicy"})
         assert edge.BADGE_PATH.match(badges["PathPattern"].replace("*", "a-page"))

@@ -1,4 +1,5 @@
-"""Serves the API's OpenAPI document, generated from the route code (python -m devtools.openapi)."""
+"""Serves the API's static files: its OpenAPI document, generated from the route code (python
+-m devtools.openapi), and ``count.js``, the snippet a site embeds (docs/embed.md)."""
 
 import json
 from functools import cache
@@ -28,6 +29,22 @@ def _document() -> dict[str, object]:
 )
 def openapi() -> Response[str]:
     return contract.json_response(200, _document())
+
+
+@cache
+def _script() -> str:
+    return files("hitcounter.web").joinpath("count.js").read_text()
+
+
+@app.get(
+    "/count.js",
+    cache_control="public, max-age=3600",
+    summary="The snippet a page embeds: counts each view of its path, follows single-page apps",
+    responses=api_docs.COUNT_JS,
+)
+def count_js() -> Response[str]:
+    # Served from the API's own origin: what survives blockers that drop third-party scripts.
+    return Response(200, "text/javascript; charset=utf-8", _script(), headers=contract.NOSNIFF)
 
 
 lambda_handler = entrypoint(app.resolve)

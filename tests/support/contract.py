@@ -45,6 +45,7 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("POST", "/restores", {"Content-Type": "application/json"}, "{not json"),
     ("GET", "/restores/0123456789abcdef0123456789abcdef", {}, None),
     ("GET", "/openapi.json", {}, None),
+    ("GET", "/count.js", {}, None),
     ("GET", "/pages/blog.post-1", {**person(1), "Accept": "application/json"}, None),
     ("GET", "/pages/blog.post-1", {**person(2), "Accept": "text/plain"}, None),
     ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),

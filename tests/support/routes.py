@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
     ("GET", "/restores/{id}"): RouteSpec("ImportsFunction", "imports/get-restore", signed=True),
     # The API's own description.
     ("GET", "/openapi.json"): RouteSpec("DocsFunction", "docs/get-openapi", redis_down=200),
+    ("GET", "/count.js"): RouteSpec("DocsFunction", "docs/get-count-js", redis_down=200, throttle="page"),
 }
 
 SIGNED_ROUTES = {route for route, spec in ROUTES.items() if spec.signed}

@@ -122,6 +122,14 @@ DASHBOARD: dict[int, OpenAPIResponse] = {
     404: _error("?page= names no page"),
     **_UNAVAILABLE,
 }
+COUNT_JS: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "count.js: counts location.pathname (or the script tag's data-path) once per view, with an "
+        "Idempotency-Key per view, through GET /count; follows pushState, replaceState and popstate; fills every "
+        "[data-hitcounter] element; localStorage hitcounter:ignore = 1 stops it; never throws",
+        "content": {"text/javascript": {"schema": {"type": "string"}}},
+    }
+}
 LIVENESS: dict[int, OpenAPIResponse] = {
     200: _json("The function runs", {"type": "object", "properties": {"status": {"const": "ok"}}})
 }

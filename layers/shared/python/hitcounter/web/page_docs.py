@@ -183,7 +183,16 @@ _BADGE_OPTIONS: list[dict[str, Any]] = [
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
     ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
-    ("get", "/count"): [_PATH_QUERY],
+    ("get", "/count"): [
+        _PATH_QUERY,
+        {
+            "name": "r",
+            "in": "query",
+            "required": False,
+            "description": "where the reader came from (count.js sends document.referrer): accepted, not yet kept",
+            "schema": {"type": "string"},
+        },
+    ],
     ("get", "/badge.svg"): [_PATH_QUERY, *_BADGE_OPTIONS],
     ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
     ("put", "/pages/{page}/count"): [_PAGE_PATH],
