@@ -86,6 +86,7 @@ def services() -> Services:
             idle_days=settings.pages.page_idle_days,
             new_per_minute=settings.pages.new_pages_per_minute,
             new_per_day=settings.pages.new_pages_per_day,
+            proxy_per_minute=settings.pages.proxy_hits_per_minute,
         ),
     )
 

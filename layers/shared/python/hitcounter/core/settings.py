@@ -65,6 +65,7 @@ RATE_LIMIT_PER_MINUTE = 60
 PAGE_IDLE_DAYS = 365
 NEW_PAGES_PER_CLIENT_MINUTE = 10
 NEW_PAGES_PER_CLIENT_DAY = 100
+IMAGE_PROXY_HITS_PER_PAGE_MINUTE = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,9 @@ class PageSettings:
     # New pages one client may create in any 60 s and in any 24 h, across all slots (0: off).
     new_pages_per_minute: int = NEW_PAGES_PER_CLIENT_MINUTE
     new_pages_per_day: int = NEW_PAGES_PER_CLIENT_DAY
+    # An image proxy's (GitHub's camo, Gmail's, Yahoo Mail's) counted fetches per page in any
+    # clock minute: each is one reader, but anyone can send its agent (0: no exception for them).
+    proxy_hits_per_minute: int = IMAGE_PROXY_HITS_PER_PAGE_MINUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +271,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             page_idle_days=_int(env, "PAGE_IDLE_DAYS", PAGE_IDLE_DAYS, 1, 3650),
             new_pages_per_minute=_int(env, "NEW_PAGES_PER_CLIENT_MINUTE", NEW_PAGES_PER_CLIENT_MINUTE, 0, 100_000),
             new_pages_per_day=_int(env, "NEW_PAGES_PER_CLIENT_DAY", NEW_PAGES_PER_CLIENT_DAY, 0, 1_000_000),
+            proxy_hits_per_minute=_int(
+                env, "IMAGE_PROXY_HITS_PER_PAGE_MINUTE", IMAGE_PROXY_HITS_PER_PAGE_MINUTE, 0, 100_000
+            ),
         ),
         edge_secret=_edge_secret(env),
         imports=ImportLimits(

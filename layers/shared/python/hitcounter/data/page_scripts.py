@@ -32,7 +32,8 @@ from hitcounter.model import history
 #   KEYS: count, record, minute, hour, day, uniques, the day's salt, registry, top of the day,
 #         recent visitors, the window salt, the page's bot tally of the day, the legacy
 #         registry (a set, before pages expired: moved into the registry on first sight),
-#         the page's path, then 0-4 running unions of the periods' top pages for today
+#         the page's path, the page's image-proxy fetches of the minute, then 0-4 running
+#         unions of the periods' top pages for today
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, a fresh
 #         salt, the visitor's digest ("" for none), "n" to record the count or "0" a
 #         placeholder (a sharded page: the caller records the total), the client's digest
@@ -41,7 +42,8 @@ from hitcounter.model import history
 #         the visitor to the uniques ("0" under DNT/GPC), PAGE_IDLE_DAYS in seconds, "1" when
 #         a new page may be created ("0": ask for a budget first), the name of the client's
 #         limit log without its digest, the page's path ("" for a page named by an id: kept
-#         beside the count, with the count's expiry, on each counted hit)
+#         beside the count, with the count's expiry, on each counted hit), an image proxy's
+#         cap of counted fetches per page and minute ("0": not a proxy's fetch)
 #   returns {N, outcome, created, the client's counted hits in the last minute, ms until the
 #   oldest of them leaves the minute}; outcome 0 counted, 1 replayed, 2 reload, 3 limited,
 #   4 bot, 5 a new page needs the client's budget first, -1 a new page refused (PAGES_MAX)
@@ -101,6 +103,21 @@ if not last then
   if ARGV[14] ~= '1' then return {{current(), 5, 0, used, 0}} end
   created = 1
 end
+-- An image proxy's fetch (one reader, unknown): no reload window, no per-client limit, no
+-- visitor (the caller sends none), up to a cap per page and minute (counted here, once the
+-- page may count: a new page's first call, sent back for a budget, takes none of it); past
+-- it, tallied apart as a bot's.
+if ARGV[17] ~= '0' then
+  local fetched = redis.call('INCR', KEYS[15])
+  if fetched == 1 then redis.call('EXPIRE', KEYS[15], 120) end
+  if fetched > tonumber(ARGV[17]) then
+    if last then
+      redis.call('ZINCRBY', KEYS[12], 1, 'proxy_cap')
+      redis.call('EXPIRE', KEYS[12], {history.PAGE_TTLS["uniques"]})
+    end
+    return {{current(), 4, 0, 0, 0}}
+  end
+end
 -- The registry's time moves at most once a day: what idleness is measured in.
 if not last or now - tonumber(last) >= 86400000 then redis.call('ZADD', KEYS[8], now, ARGV[2]) end
 local n = redis.call('INCR', KEYS[1])
@@ -142,7 +159,7 @@ if log then
   reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
 if tonumber(redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])) == 1 then redis.call('EXPIRE', KEYS[9], {history.DAY_TTL}) end
-for i = 15, #KEYS do
+for i = 16, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
 end
 return {{n, 0, created, used, reset}}

@@ -49,6 +49,7 @@ def _hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[s
         own + keyspace.PAGE_BOTS.at(day),
         beside + keyspace.LEGACY_REGISTRY.pattern,
         own + keyspace.PAGE_PATH.pattern,
+        own + keyspace.PAGE_PROXY.at(minute_id),
         *[
             beside + keyspace.TOP_UNION.suffix(first=first, day=last)
             for first, last in history.top_spans(minute_number)
@@ -71,6 +72,7 @@ class PageStore(TopPages):
         idle_days: int = 365,
         new_per_minute: int = 0,
         new_per_day: int = 0,
+        proxy_per_minute: int = 0,
     ) -> None:
         self._redis = handle
         self._prefix = key_prefix
@@ -86,6 +88,9 @@ class PageStore(TopPages):
         self.rate_limit = rate_limit
         self.idle_seconds = idle_days * 86400
         self.new_per_minute, self.new_per_day = new_per_minute, new_per_day
+        # An image proxy's counted fetches per page and minute (0: its fetches follow a
+        # person's rules, reloads and the per-client limit).
+        self.proxy_per_minute = proxy_per_minute
         self._count = script(COUNT_PAGE_HIT)
         self._take_new = script(TAKE_NEW_PAGE)
         self._period_union = script(PERIOD_UNION)
@@ -179,6 +184,7 @@ class PageStore(TopPages):
     ) -> tuple[list[str], list[str | int]]:
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
+        proxy = visit.proxy and self.proxy_per_minute > 0
         fixed = _hit_keys(self._prefix, page, shard, minute_number)
         record = fixed[0] if digest is None else self._key(page, keyspace.PAGE_RECORD, shard, digest=digest)
         keys = [fixed[0], record, *fixed[1:-1]]
@@ -189,7 +195,7 @@ class PageStore(TopPages):
             secrets.token_hex(16),  # the slot's salts, if this is their first hit
             visit.visitor,
             "n" if self.shards == 1 else "0",
-            visit.client if self.rate_limit else "",
+            visit.client if self.rate_limit and not proxy else "",
             visit.at_ms,
             self.dedupe_ms,
             self.rate_limit,
@@ -199,6 +205,7 @@ class PageStore(TopPages):
             "1",
             fixed[-1],
             path,
+            self.proxy_per_minute if proxy else "0",
         ]
         return keys, args
 

@@ -10,9 +10,11 @@ Evidence, cheapest first (docs/pages.md says why each, and what it misses):
   request, images included; HTTP libraries and most scripts do not. Sec-Fetch-* is not used:
   Safari sent none before 16.4, so its absence would count real people as bots.
 
-An image proxy that fetches a badge for a person reading a page (GitHub's ``camo``, which
-sends neither Accept-Language nor a browser's User-Agent) is a person's request, not a bot's:
-without that exception no badge in a GitHub README would ever count.
+An image proxy that fetches a badge for a person reading a page (GitHub's ``camo``, Gmail's
+and Yahoo Mail's, which send neither Accept-Language nor a browser's User-Agent) is a
+person's request, not a bot's: without that exception no badge in a GitHub README would ever
+count. Its fetches are counted per reader, up to a cap per page (``hitcounter.data.page_store``);
+past it they are tallied as ``proxy_cap``.
 
 The list is about 1,500 patterns in one alternation. Python's ``re`` tries it at every
 position and backtracks, so its cost grows with the agent's length times the patterns that
@@ -42,9 +44,13 @@ import re
 from functools import lru_cache
 
 NO_USER_AGENT, CRAWLER, NO_ACCEPT_LANGUAGE = "no_user_agent", "crawler", "no_accept_language"
-REASONS = (CRAWLER, NO_ACCEPT_LANGUAGE, NO_USER_AGENT)
-# Image proxies that fetch for a person (the start of their User-Agent).
-PROXIES = ("github-camo",)
+# An image proxy's fetches past IMAGE_PROXY_HITS_PER_PAGE_MINUTE: tallied apart, as a bot's.
+PROXY_CAP = "proxy_cap"
+REASONS = (CRAWLER, NO_ACCEPT_LANGUAGE, NO_USER_AGENT, PROXY_CAP)
+# Image proxies that fetch for one reader each time: GitHub's (README images), Gmail's and
+# Yahoo Mail's. The start of their User-Agent, and a token Gmail's carries.
+PROXIES = ("github-camo", "yahoomailproxy")
+PROXY_TOKENS = ("googleimageproxy",)
 # A User-Agent longer than this is classified by its first this-many characters: the
 # classification's time stays bounded whatever a client sends.
 MAX_AGENT_CHARS = 512
@@ -144,8 +150,9 @@ def listed(user_agent: str) -> bool:
 
 
 def is_proxy(user_agent: str) -> bool:
-    """An image proxy that fetches for one reader (``PROXIES``)."""
-    return user_agent.strip().lower().startswith(PROXIES)
+    """An image proxy that fetches for one reader (``PROXIES``, ``PROXY_TOKENS``)."""
+    agent = user_agent.strip().lower()
+    return agent.startswith(PROXIES) or any(token in agent for token in PROXY_TOKENS)
 
 
 def reason(user_agent: str | None, accept_language: str | None) -> str | None:

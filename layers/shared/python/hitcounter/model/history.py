@@ -39,6 +39,9 @@ class Visit:
     visitor: str = ""
     client: str = ""
     track: bool = True
+    # An image proxy fetching for one reader (``hitcounter.model.bots.is_proxy``): counted
+    # without the reload rule, the per-client limit or a visitor, up to a cap per page.
+    proxy: bool = False
 
 
 def client_key(source_ip: str) -> str:

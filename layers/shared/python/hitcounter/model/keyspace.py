@@ -172,6 +172,8 @@ PAGE_BOTS = KeyKind("bots", PAGE, "b:{day}", "zset", history.PAGE_TTLS["uniques"
                page_delete=True, what="the day's bot requests by reason")
 PAGE_BOTS_UNION = KeyKind("bots union", PAGE, "bq:{period}:{day}", "zset", history.UNION_TTL, "TOP_UNION",
                      page_delete=True, what="a period's closed days' bot tallies, summed once a day")
+PAGE_PROXY = KeyKind("proxy fetches", PAGE, "px:{minute}", "string", 120, "COUNT_PAGE_HIT", page_delete=True,
+                     what="an image proxy's counted fetches of the page in a minute (its cap)")
 PAGE_PATH = KeyKind("path", PAGE, "path", "string", "PAGE_IDLE_DAYS", "COUNT_PAGE_HIT", export="path",
                     page_delete=True, what="a path page's path, in its normal form (for display)")
 

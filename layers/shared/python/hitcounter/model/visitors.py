@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hitcounter.model.bots import is_proxy
 from hitcounter.model.history import Visit, client_key, visitor_key
 
 
@@ -39,6 +40,8 @@ def page_visit(client: Client) -> Visit:
     guard the count and track no one. Under ``DNT``/``Sec-GPC`` the visitor's digest serves the
     reload window alone (kept salted for the window) and never reaches the unique visitors."""
     agent = client.user_agent or ""
-    who = visitor_key(client.source_ip, agent) if (client.source_ip or agent) else ""
     owner = client_key(client.source_ip) if client.source_ip else ""
+    if is_proxy(agent):  # one reader each time, who it is unknown: no visitor (its budget stays its address's)
+        return Visit(client.at_ms, "", owner, track=False, proxy=True)
+    who = visitor_key(client.source_ip, agent) if (client.source_ip or agent) else ""
     return Visit(client.at_ms, who, owner, track=not client.private)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hitcounter.model.bots import REASONS
 from hitcounter.model.keys import PAGE_ID
 from hitcounter.web.api_docs import _ERROR, _PERIOD, _UNAVAILABLE, Schema, _error, _json
 
@@ -33,7 +34,7 @@ _BOTS: Schema = {
         "total": _COUNT,
         "by_reason": {
             "type": "object",
-            "propertyNames": {"enum": ["crawler", "no_accept_language", "no_user_agent"]},
+            "propertyNames": {"enum": sorted(REASONS)},
             "additionalProperties": _COUNT,
         },
     },
