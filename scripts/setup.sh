@@ -80,6 +80,19 @@ install_chromium() {
   fi
 }
 
+# Fonts for the badge's browser test: CJK and colour emoji (Debian's Noto), so Chromium draws
+# those labels with real glyphs, as readers' machines do, rather than empty boxes.
+install_fonts() {
+  command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=ja 2>/dev/null)" ] && return
+  command -v apt-get >/dev/null 2>&1 || return 1
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing CJK and emoji fonts from the system's packages (the badges' browser test)."
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null \
+    || { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+         && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
+}
+
 want=$(cat requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c '' >/dev/null 2>&1; then
   PY=$(find_python)
@@ -101,5 +114,6 @@ install_redis
 # test`, `make screenshot`): `make dev` never installs a browser on a developer's machine.
 if [ "${1:-}" = "--browser" ]; then
   install_chromium || log "chromium could not be installed: the browser test will be skipped, saying why."
+  install_fonts || log "CJK fonts could not be installed: the badges' browser test measures Latin labels only."
 fi
 log "ready: $("$VENV/bin/python" -V), $(redis-server --version | cut -d' ' -f1-3)"

@@ -4,6 +4,7 @@ top pages, PAGES_MAX, bad ids, one round trip per page hit."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -80,10 +81,13 @@ def test_the_badge_is_an_svg_with_the_number_and_count_false_only_shows(invoke_h
     assert response["statusCode"] == 200
     assert header(response, "Content-Type") == "image/svg+xml; charset=utf-8"
     assert header(response, "Cache-Control") == "no-cache, no-store, must-revalidate"
-    texts = [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text")]
+    texts = [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text") if "aria-hidden" not in t.attrib]
     assert texts == ["views", "3"]  # the badge's own view counted
     shown = invoke_hits(page_event("home", "/badge.svg", {"count": "false"}))
-    assert [t.text for t in ET.fromstring(shown["body"]).iter(f"{SVG}text")] == ["hits", "3"]
+    assert [t.text for t in ET.fromstring(shown["body"]).iter(f"{SVG}text") if "aria-hidden" not in t.attrib] == [
+        "hits",
+        "3",
+    ]
     assert body_json(invoke_hits(page_event("home")))["hits"] == 4
 
 
@@ -108,7 +112,10 @@ def test_a_badge_still_renders_a_dash_while_redis_is_away(invoke_down: Invoke) -
         response,
         "Content-Type",
     ).startswith("image/svg+xml")  # type: ignore[union-attr]
-    assert [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text")] == ["hits", "–"]
+    assert [t.text for t in ET.fromstring(response["body"]).iter(f"{SVG}text") if "aria-hidden" not in t.attrib] == [
+        "hits",
+        "–",
+    ]
     assert invoke_down(page_event("home"))["statusCode"] == 503  # JSON says what happened
 
 
@@ -329,3 +336,19 @@ def test_hits_after_the_days_first_read_are_in_the_periods_top_pages(
         invoke_hits(at(page_event("late"), now + 100 + i))
     assert store.top(period, now + 200, 10) == [("late", 5), ("early", 3)]
     assert store.top(history.PERIODS["1y"], now + 200, 10) == [("late", 5), ("early", 3)]
+
+
+def test_a_badge_shows_the_metric_asked_for(invoke_hits: Invoke) -> None:
+    for i in range(3):  # three visitors
+        invoke_hits(page_event("metrics", source_ip="198.51.100.5", user_agent=f"agent-{i}"))
+    invoke_hits(page_event("metrics", dnt="1"))  # a fourth hit, with no visitor (DNT)
+
+    def shown(query: dict[str, str]) -> str:
+        svg = invoke_hits(page_event("metrics", "/badge.svg", {"count": "false", **query}))["body"]
+        return re.findall(r">([^<>]+)</text>", svg)[-1]
+
+    assert shown({}) == "4" and shown({"metric": "today"}) == "4" and shown({"metric": "uniques"}) == "3"
+    counted = invoke_hits(page_event("metrics", "/badge.svg", {"metric": "today", "style": "for-the-badge"}))
+    assert re.findall(r">([^<>]+)</text>", counted["body"])[-2:] == ["TODAY", "5"]
+    big = invoke_hits(page_event("metrics", "/badge.svg", {"count": "false", "label": "views", "abbreviate": "1"}))
+    assert "views" in big["body"]

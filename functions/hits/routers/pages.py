@@ -65,12 +65,13 @@ def path_badge_svg() -> Response[str]:
 
 def _badge(page: str, path: str = "") -> Response[str]:
     event = router.current_event
-    label = badge.label_of(request.badge_label(event))
+    options = badge.options_of(request.query(event))
+    label = badge.label_of(request.badge_label(event), options.metric)
     counts = request.badge_counts(event)
     try:
         s = services()
         client = request.client(event, s.settings.edge_secret)
-        value, refused = pages.badge_value(s.pages, page, client, counts, path)
+        value, refused = pages.badge_value(s.pages, page, client, counts, path, options.metric)
     except AppError as err:  # the configuration itself is wrong: still a badge
         value, refused = None, err
     if refused is not None:
@@ -78,7 +79,7 @@ def _badge(page: str, path: str = "") -> Response[str]:
     # A badge that only shows may be kept a few seconds by a shared cache (the edge's), never by
     # a browser; one that counts, by nobody.
     headers = badge.HEADERS if counts else badge.SHOWN_HEADERS
-    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value), headers=headers)
+    return Response(200, "image/svg+xml; charset=utf-8", badge.render(label, value, options), headers=headers)
 
 
 @router.get(

@@ -238,6 +238,15 @@ class PageStore(TopPages):
                 found[page] = held[0].decode() if isinstance(held[0], bytes) else str(held[0])
         return found
 
+    def today(self, page: str, now_ms: int) -> int:
+        """The page's counted hits of the UTC day (its day bucket, every shard summed)."""
+        day = history.day_id(now_ms)
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for shard in range(self.shards):
+                pipe.get(self._key(page, keyspace.PAGE_DAY, shard, day=day))
+            return sum(int(v) for v in pipe.execute() if v is not None)
+
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts:
         with self._redis.use() as client:
             return read_history(

@@ -30,6 +30,7 @@ class PageCounter(Protocol):
         self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
     ) -> PageHit: ...
     def paths(self, pages: list[str]) -> dict[str, str]: ...
+    def today(self, page: str, now_ms: int) -> int: ...
     def count(self, page: str) -> int | None: ...
     def seed(self, page: str, hits: int) -> int: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
@@ -104,8 +105,8 @@ def count(
     return hit, _limit_headers(store, hit)
 
 
-def badge_value(
-    store: PageCounter, page: str, client: Client, counts: bool, path: str = ""
+def badge_value(  # noqa: PLR0917 - the badge's request, as plain values
+    store: PageCounter, page: str, client: Client, counts: bool, path: str = "", metric: str = "hits"
 ) -> tuple[int | None, AppError | None]:
     """The number a page's badge shows: the count after this request (``counts``: the badge
     counts one hit; a reload, a client past its limit or a bot counts nothing and sees the
@@ -113,7 +114,12 @@ def badge_value(
     A page refused (PAGES_MAX, the new-page budget) or Redis away draws a dash (None), with
     the error for the route to log as it would log the error itself."""
     try:
-        return (_hit(store, page, None, client, path).total if counts else (store.count(page) or 0)), None
+        total = _hit(store, page, None, client, path).total if counts else (store.count(page) or 0)
+        if metric == "today":  # the page's hits of the UTC day, after this one
+            return store.today(page, client.at_ms), None
+        if metric == "uniques":  # its unique visitors of the last 30 days
+            return store.uniques([page], history.PERIODS["30d"], client.at_ms)[page], None
+        return total, None
     except AppError as err:
         return None, err
 

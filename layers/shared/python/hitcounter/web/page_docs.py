@@ -177,9 +177,19 @@ _BADGE_OPTIONS: list[dict[str, Any]] = [
         "name": "label",
         "in": "query",
         "required": False,
-        "description": "the badge's label: its printable characters, cut to 32 (default: hits)",
+        "description": "the badge's label: its printable characters, cut to 32 (default: the metric's name)",
         "schema": {"type": "string"},
     },
+    *[
+        {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+        for name, text in (
+            ("style", "flat (the default), flat-square, plastic or for-the-badge (shields.io's styles)"),
+            ("color", "the number's background: hex without # (3 or 6 digits) or one of shields' named colours"),
+            ("labelColor", "the label's background, as color"),
+            ("metric", "hits (all time, the default), today (UTC) or uniques (unique visitors, last 30 days)"),
+            ("abbreviate", "true: 1.2k, 34M"),
+        )
+    ],
 ]
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],

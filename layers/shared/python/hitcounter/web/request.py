@@ -244,6 +244,11 @@ def _query(event: BaseProxyEvent) -> Mapping[str, str]:
     return params if isinstance(params, dict) else {}
 
 
+def query(event: BaseProxyEvent) -> dict[str, str]:
+    """The query string's parameters, as plain values ({} when there are none)."""
+    return dict(_query(event))
+
+
 def limit(event: BaseProxyEvent, default: int, most: int) -> int:
     """``?limit=``: a whole number from 1 to ``most``."""
     raw = _query(event).get("limit")
