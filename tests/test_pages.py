@@ -345,7 +345,7 @@ def test_a_badge_shows_the_metric_asked_for(invoke_hits: Invoke) -> None:
 
     def shown(query: dict[str, str]) -> str:
         svg = invoke_hits(page_event("metrics", "/badge.svg", {"count": "false", **query}))["body"]
-        return re.findall(r">([^<>]+)</text>", svg)[-1]
+        return str(re.findall(r">([^<>]+)</text>", svg)[-1])
 
     assert shown({}) == "4" and shown({"metric": "today"}) == "4" and shown({"metric": "uniques"}) == "3"
     counted = invoke_hits(page_event("metrics", "/badge.svg", {"metric": "today", "style": "for-the-badge"}))
