@@ -123,7 +123,14 @@ def badge_render() -> dict[str, float]:
     from hitcounter.web import badge
 
     svg = badge.render("views", 1_234_567)
-    return {"bytes": len(svg.encode()), "render_us": per_call_us(lambda: badge.render("views", 1_234_567), 20_000)}
+    from importlib.resources import files
+
+    script = files("hitcounter.web").joinpath("count.js").read_bytes()
+    return {
+        "bytes": len(svg.encode()),
+        "render_us": per_call_us(lambda: badge.render("views", 1_234_567), 20_000),
+        "count_js_bytes": len(script),
+    }
 
 
 def bot_classification() -> dict[str, float]:

@@ -46,7 +46,11 @@ def tables(r: dict[str, Any]) -> list[str]:
         ("duration", "billed `Duration` (the emulator's REPORT line)", ".2f"),
         ("first", "first invocation of a fresh runtime, INIT included", ".0f"),
     )
-    for subject, ratio, route in (("ours", "ratio", ""), ("page", "page_ratio", "a page hit (`GET /pages/{page}`), ")):
+    for subject, ratio, route in (
+        ("ours", "ratio", ""),
+        ("page", "page_ratio", "a page hit (`GET /pages/{page}`), "),
+        ("path", "path_ratio", "a path page's hit (`GET /count?path=`), "),
+    ):
         for key, label, fmt in rows:
             goal = GOALS[f"runtime_{key}"]
             lines.append(
@@ -111,6 +115,7 @@ def tables(r: dict[str, Any]) -> list[str]:
         f"| its badge, `GET /pages/{{page}}/badge.svg` (counts, draws) | {w['badge_us']:.0f} µs "
         f"| {w['incr_us']:.0f} µs | {w['badge_ratio']:.2f}× | |",
         f"| the badge alone: {r['badge']['bytes']} bytes of SVG, drawn in | {r['badge']['render_us']:.1f} µs | | | |",
+        f"| `count.js`, as served: {r['badge']['count_js_bytes']} bytes (goal: under 2,048) | | | | |",
         f"| telling a bot from a person: an agent seen before (cached) | {r['bots']['cached_us']:.1f} µs | | | |",
         f"| the same, a new agent every request (the list tried in full) | {r['bots']['new_agent_us']:.0f} µs "
         f"| | | a crawler's agent: {r['bots']['crawler_us']:.0f} µs; the list compiled on the first page hit: "

@@ -222,7 +222,8 @@ def _counted(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
-    """Ours (GET / through HitsFunction as built, and a page hit, GET /pages/{page}) vs the
+    """Ours (GET / through HitsFunction as built, a page hit, GET /pages/{page}, and a path
+    page's, GET /count?path=) vs the
     bare INCR handler, ``runs`` fresh runtimes each: first invocation, warm latency, billed
     Duration (medians, with min-max; ratios per run)."""
     from localapi import template as sam_template
@@ -249,6 +250,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
         cases = {
             "ours": (*ours, _event("hits/get-root")),
             "page": (*ours, _event("hits/get-page")),
+            "path": (*ours, _event("hits/get-count")),
             "floor": (floor, "app.lambda_handler", _event("hits/get-root")),
             "bare": (bare, "app.lambda_handler", _event("hits/get-root")),
         }
@@ -256,7 +258,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
             k: {"first": [], "warm": [], "duration": [], "log_bytes": []} for k in cases
         }
         ratios: dict[str, dict[str, list[float]]] = {
-            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "floor")
+            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "path", "floor")
         }
         for run in range(-1, runs):  # run -1 warms the page cache for all and is not counted
             # The runtimes live at once and take turns, so the machine's drift hits all alike.
@@ -290,6 +292,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     summary: dict[str, Any] = {name: {k: _spread(v) for k, v in parts.items()} for name, parts in results.items()}
     summary["ratio"] = {k: _spread(v) for k, v in ratios["ours"].items()}
     summary["page_ratio"] = {k: _spread(v) for k, v in ratios["page"].items()}
+    summary["path_ratio"] = {k: _spread(v) for k, v in ratios["path"].items()}
     summary["floor_ratio"] = {k: _spread(v) for k, v in ratios["floor"].items()}
     return summary
 
