@@ -143,3 +143,11 @@ def test_a_path_page_counts_once_per_spelling_and_reads_by_its_path(call: Call) 
     status, _, body = call("GET", f"/stats?path={quote(path, safe='')}&period=48h")
     assert status == 200 and json.loads(body)["page"] == path and json.loads(body)["total"] == 3
     assert call("GET", "/count?path=no-slash")[0] == 404
+
+
+def test_count_js_and_a_styled_badge_are_served(call: Call) -> None:
+    status, headers, body = call("GET", "/count.js")
+    assert status == 200 and headers.get("Content-Type", "").startswith("text/javascript")
+    assert len(body.encode()) < 2048 and "hitcounter:ignore" in body
+    status, headers, svg = call("GET", "/pages/e2e-readme/badge.svg?count=false&style=for-the-badge&color=success")
+    assert status == 200 and "textLength" in svg and 'fill="#4c1"' in svg

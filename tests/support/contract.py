@@ -51,6 +51,7 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
     ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
     ("GET", "/pages/blog.post-1/badge.svg", person(4), None),
+    ("GET", "/pages/blog.post-1/badge.svg?count=false&style=plastic&metric=today&abbreviate=true", person(4), None),
     # A crawler: answered the current count, tallied under the page's bots.
     ("GET", "/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, None),
     ("GET", "/pages/<b>x", {}, None),
