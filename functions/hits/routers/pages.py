@@ -23,7 +23,7 @@ def hit(page: str) -> Response[str]:
     headers = request.headers(event)
     s = services()
     client = request.client(event, s.settings.edge_secret)
-    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client)
+    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, owner=s.owner)
     if counted.replayed:
         extra["Idempotent-Replayed"] = "true"
     if request.wants_text(headers):
@@ -44,7 +44,7 @@ def count_path() -> Response[str]:
     headers = request.headers(event)
     s = services()
     client = request.client(event, s.settings.edge_secret)
-    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, path)
+    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, path, owner=s.owner)
     if counted.replayed:
         extra["Idempotent-Replayed"] = "true"
     return contract.json_response(200, {"page": path, "hits": counted.total}, extra)
@@ -71,7 +71,7 @@ def _badge(page: str, path: str = "") -> Response[str]:
     try:
         s = services()
         client = request.client(event, s.settings.edge_secret)
-        value, refused = pages.badge_value(s.pages, page, client, counts, path, options.metric)
+        value, refused = pages.badge_value(s.pages, page, client, counts, path, options.metric, owner=s.owner)
     except AppError as err:  # the configuration itself is wrong: still a badge
         value, refused = None, err
     if refused is not None:

@@ -18,6 +18,7 @@ from hitcounter.data.import_store import ImportStore
 from hitcounter.data.page_store import PageStore
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.session_store import SessionStore
+from hitcounter.model import owners
 from hitcounter.web import contract
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class Services:
     sessions: SessionStore
     imports: ImportStore
     pages: PageStore
+    # What the site's owner says counts (ALLOWED_ORIGINS, EXCLUDE_CIDRS).
+    owner: owners.OwnerRules
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -87,6 +90,9 @@ def services() -> Services:
             new_per_minute=settings.pages.new_pages_per_minute,
             new_per_day=settings.pages.new_pages_per_day,
             proxy_per_minute=settings.pages.proxy_hits_per_minute,
+        ),
+        owner=owners.OwnerRules(
+            owners.parse_hosts(settings.pages.allowed_origins), owners.parse_networks(settings.pages.exclude_cidrs)
         ),
     )
 

@@ -85,6 +85,10 @@ class PageSettings:
     # An image proxy's (GitHub's camo, Gmail's, Yahoo Mail's) counted fetches per page in any
     # clock minute: each is one reader, but anyone can send its agent (0: no exception for them).
     proxy_hits_per_minute: int = IMAGE_PROXY_HITS_PER_PAGE_MINUTE
+    # The owner's rules, as written (hitcounter.model.owners reads them): the hosts whose pages
+    # count (empty: any), and the address ranges whose page hits never count.
+    allowed_origins: str = ""
+    exclude_cidrs: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +278,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             proxy_hits_per_minute=_int(
                 env, "IMAGE_PROXY_HITS_PER_PAGE_MINUTE", IMAGE_PROXY_HITS_PER_PAGE_MINUTE, 0, 100_000
             ),
+            allowed_origins=env.get("ALLOWED_ORIGINS", "").strip()[:4096],
+            exclude_cidrs=env.get("EXCLUDE_CIDRS", "").strip()[:4096],
         ),
         edge_secret=_edge_secret(env),
         imports=ImportLimits(

@@ -14,7 +14,7 @@ from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unpr
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.logic.stats import shape
-from hitcounter.model import bots, history, visitors
+from hitcounter.model import bots, history, owners, visitors
 from hitcounter.model.history import Visit
 from hitcounter.model.pages import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, PageHit
 from hitcounter.model.visitors import Client
@@ -42,6 +42,7 @@ class PageCounter(Protocol):
 
 
 TOP_DEFAULT, TOP_MAX = 10, 50
+NO_RULES = owners.OwnerRules()
 
 
 class PagesFull(InsufficientStorage):
@@ -91,22 +92,36 @@ def reset_seconds(reset_ms: int) -> int:
 
 
 def count(
-    store: PageCounter, page: str, idempotency_key: str | None, client: Client, path: str = ""
+    store: PageCounter,
+    page: str,
+    idempotency_key: str | None,
+    client: Client,
+    path: str = "",
+    *,
+    owner: owners.OwnerRules = NO_RULES,
 ) -> tuple[PageHit, dict[str, str]]:
     """One request of ``page``, and the ``RateLimit-*`` fields of its answer: a person's counts
     at most once without a key, exactly once per key, unless it is a reload; a bot's is
     tallied apart; a client past its limit is ``RateLimited`` (nothing counted); a new page
     past PAGES_MAX (``PagesFull``) or past the client's new-page budget (``NewPagesLimited``)
     is refused with nothing stored. ``path``: the path a path page is named by (its id is
-    ``hitcounter.model.paths.page_of(path)``), kept for display."""
-    hit = _hit(store, page, idempotency_key, client, path)
+    ``hitcounter.model.paths.page_of(path)``), kept for display. ``owner``: the owner's rules
+    (a hit they refuse is tallied apart, as a bot's, under their reason)."""
+    hit = _hit(store, page, idempotency_key, client, path, owner)
     if hit.outcome == LIMITED:
         raise RateLimited(store.rate_limit, reset_seconds(hit.reset_ms))
     return hit, _limit_headers(store, hit)
 
 
 def badge_value(  # noqa: PLR0917 - the badge's request, as plain values
-    store: PageCounter, page: str, client: Client, counts: bool, path: str = "", metric: str = "hits"
+    store: PageCounter,
+    page: str,
+    client: Client,
+    counts: bool,
+    path: str = "",
+    metric: str = "hits",
+    *,
+    owner: owners.OwnerRules = NO_RULES,
 ) -> tuple[int | None, AppError | None]:
     """The number a page's badge shows: the count after this request (``counts``: the badge
     counts one hit; a reload, a client past its limit or a bot counts nothing and sees the
@@ -114,7 +129,7 @@ def badge_value(  # noqa: PLR0917 - the badge's request, as plain values
     A page refused (PAGES_MAX, the new-page budget) or Redis away draws a dash (None), with
     the error for the route to log as it would log the error itself."""
     try:
-        total = _hit(store, page, None, client, path).total if counts else (store.count(page) or 0)
+        total = _hit(store, page, None, client, path, owner).total if counts else (store.count(page) or 0)
         if metric == "today":  # the page's hits of the UTC day, after this one
             return store.today(page, client.at_ms), None
         if metric == "uniques":  # its unique visitors of the last 30 days
@@ -124,8 +139,19 @@ def badge_value(  # noqa: PLR0917 - the badge's request, as plain values
         return None, err
 
 
-def _hit(store: PageCounter, page: str, idempotency_key: str | None, client: Client, path: str = "") -> PageHit:
-    bot = bots.reason(client.user_agent, client.accept_language)
+def _hit(  # noqa: PLR0917
+    store: PageCounter,
+    page: str,
+    idempotency_key: str | None,
+    client: Client,
+    path: str = "",
+    owner: owners.OwnerRules | None = None,
+) -> PageHit:
+    # The owner's rules first (their own addresses, other sites), then the bot evidence.
+    refused = owners.reason(owner, client.source_ip, client.origin, client.referer) if owner else None
+    if refused == owners.FOREIGN_ORIGIN:
+        count_metric("ForeignOrigin")
+    bot = refused or bots.reason(client.user_agent, client.accept_language)
     hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path)
     if hit.outcome == NEW_LIMITED:
         count_metric("NewPagesLimited")

@@ -46,7 +46,9 @@ from functools import lru_cache
 NO_USER_AGENT, CRAWLER, NO_ACCEPT_LANGUAGE = "no_user_agent", "crawler", "no_accept_language"
 # An image proxy's fetches past IMAGE_PROXY_HITS_PER_PAGE_MINUTE: tallied apart, as a bot's.
 PROXY_CAP = "proxy_cap"
-REASONS = (CRAWLER, NO_ACCEPT_LANGUAGE, NO_USER_AGENT, PROXY_CAP)
+# The owner's rules' refusals (hitcounter.model.owners), tallied with the bots.
+EXCLUDED, FOREIGN_ORIGIN = "excluded", "foreign_origin"
+REASONS = (CRAWLER, NO_ACCEPT_LANGUAGE, NO_USER_AGENT, PROXY_CAP, EXCLUDED, FOREIGN_ORIGIN)
 # Image proxies that fetch for one reader each time: GitHub's (README images), Gmail's and
 # Yahoo Mail's. The start of their User-Agent, and a token Gmail's carries.
 PROXIES = ("github-camo", "yahoomailproxy")

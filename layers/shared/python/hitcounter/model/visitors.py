@@ -23,6 +23,8 @@ class Client:
     user_agent: str | None = None
     accept_language: str | None = None
     private: bool = False
+    origin: str | None = None  # the Origin header, or None
+    referer: str | None = None  # the Referer header, or None
 
 
 def site_visit(client: Client) -> Visit:

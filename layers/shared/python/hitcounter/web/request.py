@@ -161,6 +161,8 @@ def client(event: BaseProxyEvent, edge_secret: str = "") -> Client:
         request_headers.get("user-agent"),
         request_headers.get("accept-language"),
         private,
+        request_headers.get("origin"),
+        request_headers.get("referer"),
     )
 
 
