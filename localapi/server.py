@@ -309,7 +309,8 @@ class LocalApi:
         response = self._handle(request, found)
         if self.access_log:
             ms = (time.perf_counter() - started) * 1000
-            path = printable(request.full_path.rstrip("?"))
+            # A share link's token (STATS_ACCESS=token) is a secret: never in the log.
+            path = printable(_SHARED_TOKEN.sub("token=[redacted]", request.full_path.rstrip("?")))
             function = found[0].function if found else "-"
             line = f"{printable(request.method)} {path} {response.status_code} {ms:.1f}ms {function}\n"
             self.access_log.write(line)
@@ -386,6 +387,9 @@ class LocalApi:
             thread.join()
         for pool in pools:
             pool.sweep_scratch()
+
+
+_SHARED_TOKEN = re.compile(r"(?<=[?&])token=[^&]*")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from hitcounter.logic import counting
+from hitcounter.logic import access, counting
 from hitcounter.runtime import services
 from hitcounter.web import api_docs, contract, request
 
@@ -27,4 +27,8 @@ def hello() -> Response[str]:
 
 @router.get("/hits", cache_control=contract.NO_STORE, summary="Read the count", responses=api_docs.READ_HITS)
 def current() -> Response[str]:
-    return contract.json_response(200, {"hits": services().hits.count()})
+    s = services()
+    access.require_reader(
+        s.settings.stats_access, s.settings.stats_token_sha256, request.stats_token(router.current_event)
+    )
+    return contract.json_response(200, {"hits": s.hits.count()})

@@ -8,6 +8,7 @@ validation error names the variable so a misconfigured stack says what to fix.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,10 @@ class Settings:
     scratch_dir: Path
     imports: ImportLimits
     pages: PageSettings
+    # Who may read the numbers: "public", or "token" (a request carrying a token whose SHA-256
+    # is one of stats_token_sha256; hitcounter.logic.access).
+    stats_access: str = "public"
+    stats_token_sha256: tuple[str, ...] = ()
     # The secret CloudFront adds to every request it sends (EdgeProtection): only a request
     # carrying it has its viewer's address read from CloudFront-Viewer-Address ("" : no edge).
     edge_secret: str = ""
@@ -281,6 +286,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             allowed_origins=env.get("ALLOWED_ORIGINS", "").strip()[:4096],
             exclude_cidrs=env.get("EXCLUDE_CIDRS", "").strip()[:4096],
         ),
+        stats_access=_choice(env, "STATS_ACCESS", ("public", "token"), "public"),
+        stats_token_sha256=_token_digests(env),
         edge_secret=_edge_secret(env),
         imports=ImportLimits(
             max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
@@ -292,6 +299,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             per_day=_int(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
         ),
     )
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _token_digests(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``STATS_TOKEN_SHA256``: the hex SHA-256 digests of the accepted tokens, comma-separated
+    (two during a rotation); ``STATS_ACCESS=token`` without one would lock every reader out."""
+    digests = tuple(d.strip().lower() for d in env.get("STATS_TOKEN_SHA256", "").split(",") if d.strip())
+    if any(not _DIGEST.fullmatch(d) for d in digests) or len(digests) > 10:
+        raise ConfigError("STATS_TOKEN_SHA256 must be up to 10 hex SHA-256 digests, comma-separated")
+    if env.get("STATS_ACCESS", "public").strip() == "token" and not digests:
+        raise ConfigError("STATS_ACCESS=token needs STATS_TOKEN_SHA256: the digest of at least one token")
+    return digests
 
 
 def _edge_secret(env: Mapping[str, str]) -> str:

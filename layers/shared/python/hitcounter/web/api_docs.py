@@ -76,7 +76,13 @@ COUNT_HIT: dict[int, OpenAPIResponse] = {
     400: _error("Unusable Idempotency-Key"),
     **_UNAVAILABLE,
 }
-READ_HITS: dict[int, OpenAPIResponse] = {200: _json("The current count; nothing is counted", _HITS), **_UNAVAILABLE}
+# The reads, with STATS_ACCESS=token (docs/operating.md).
+PRIVATE = {401: _error("STATS_ACCESS=token: no token (Authorization: Bearer, or ?token=), or not one of the owner's")}
+READ_HITS: dict[int, OpenAPIResponse] = {
+    200: _json("The current count; nothing is counted", _HITS),
+    **PRIVATE,
+    **_UNAVAILABLE,
+}
 _SERIES_POINT: Schema = {
     "type": "object",
     "required": ["start", "hits"],
@@ -111,6 +117,7 @@ STATS: dict[int, OpenAPIResponse] = {
     ),
     400: _error("An unknown period"),
     404: _error("?path= names no page (not a usable path, or nobody counted it)"),
+    **PRIVATE,
     **_UNAVAILABLE,
 }
 DASHBOARD: dict[int, OpenAPIResponse] = {
@@ -120,6 +127,7 @@ DASHBOARD: dict[int, OpenAPIResponse] = {
     },
     400: _error("An unknown period"),
     404: _error("?page= names no page"),
+    **PRIVATE,
     **_UNAVAILABLE,
 }
 COUNT_JS: dict[int, OpenAPIResponse] = {

@@ -146,13 +146,13 @@ def _imports(imports: list[dict[str, Any]]) -> str:
     )
 
 
-def _pages(pages: list[dict[str, Any]], period: str) -> str:
+def _pages(pages: list[dict[str, Any]], period: str, shared: str = "") -> str:
     """The period's top pages, each linking to its own view (a path page by its path, which
     may hold "&" or "%": percent-encoded into the link, escaped in the text)."""
     if not pages:
         return "<p>No page counted in this period.</p>"
     rows = "".join(
-        f'<tr><td><a href="?page={escape(quote(p["page"], safe=""))}&amp;period={escape(period)}">'
+        f'<tr><td><a href="?page={escape(quote(p["page"], safe=""))}&amp;period={escape(period)}{shared}">'
         f"{escape(p['page'])}</a></td>"
         f"<td class=n>{int(p['hits'])}</td><td class=n>{int(p['uniques'])}</td></tr>"
         for p in pages
@@ -165,19 +165,23 @@ def render(
     imports: list[dict[str, Any]],
     pages: list[dict[str, Any]] | None = None,
     page: str | None = None,
+    token: str | None = None,
 ) -> str:
     """The site's page (its history, its top pages, the latest imports), or with ``page`` one
-    page's own view (its history, a link back)."""
+    page's own view (its history, a link back). ``token``: a share link's (``?token=``),
+    kept in every link, so private statistics can be browsed from the link."""
+    shared = f"&amp;token={escape(quote(token, safe=''))}" if token else ""
     keep = f"page={escape(quote(page, safe=''))}&amp;" if page else ""
     nav = "".join(
-        f'<a href="?{keep}period={name}"{" aria-current=page" if name == stats["period"] else ""}>{name}</a>'
+        f'<a href="?{keep}period={name}{shared}"{" aria-current=page" if name == stats["period"] else ""}>{name}</a>'
         for name in PERIODS
     )
     title = f"Hit counter: {escape(page)}" if page else "Hit counter"
     below = (
-        f'<p><a id=back href="?period={escape(stats["period"])}">All pages</a></p>'
+        f'<p><a id=back href="?period={escape(stats["period"])}{shared}">All pages</a></p>'
         if page
-        else f"<h2>Top pages</h2>{_pages(pages or [], stats['period'])}<h2>Latest imports</h2>{_imports(imports)}"
+        else f"<h2>Top pages</h2>{_pages(pages or [], stats['period'], shared)}"
+        f"<h2>Latest imports</h2>{_imports(imports)}"
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcounter.model.bots import REASONS
 from hitcounter.model.keys import PAGE_ID
-from hitcounter.web.api_docs import _ERROR, _PERIOD, _UNAVAILABLE, Schema, _error, _json
+from hitcounter.web.api_docs import _ERROR, _PERIOD, _UNAVAILABLE, PRIVATE, Schema, _error, _json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
@@ -107,6 +107,7 @@ PAGE_STATS: dict[int, OpenAPIResponse] = {
         },
     ),
     400: _error("An unknown period"),
+    **PRIVATE,
     **_NO_PAGE,
     **_UNAVAILABLE,
 }
@@ -131,6 +132,7 @@ TOP_PAGES: dict[int, OpenAPIResponse] = {
         },
     ),
     400: _error("An unknown period or limit"),
+    **PRIVATE,
     **_UNAVAILABLE,
 }
 

@@ -246,6 +246,22 @@ def _query(event: BaseProxyEvent) -> Mapping[str, str]:
     return params if isinstance(params, dict) else {}
 
 
+def stats_token(event: BaseProxyEvent) -> str | None:
+    """The reader's token (``STATS_ACCESS=token``): ``Authorization: Bearer <token>``, failing
+    that ``?token=`` (a share link). Never logged or echoed."""
+    authorization = (headers(event).get("authorization") or "").strip()
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return query_token(event)
+
+
+def query_token(event: BaseProxyEvent) -> str | None:
+    """``?token=``: what a share link carries, and what the dashboard's own links keep."""
+    token = _query(event).get("token")
+    return token if token else None
+
+
 def query(event: BaseProxyEvent) -> dict[str, str]:
     """The query string's parameters, as plain values ({} when there are none)."""
     return dict(_query(event))
