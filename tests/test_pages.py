@@ -352,3 +352,24 @@ def test_a_badge_shows_the_metric_asked_for(invoke_hits: Invoke) -> None:
     assert re.findall(r">([^<>]+)</text>", counted["body"])[-2:] == ["TODAY", "5"]
     big = invoke_hits(page_event("metrics", "/badge.svg", {"count": "false", "label": "views", "abbreviate": "1"}))
     assert "views" in big["body"]
+
+
+def test_an_operator_corrects_a_counting_pages_total_and_its_history_stays(
+    invoke_hits: Invoke, shared_redis: RedisServer, logs: Callable[[], str]
+) -> None:
+    for i in range(3):
+        invoke_hits(page_event("typo-inflated", user_agent=f"agent-{i}"))
+    ttl_before = shared_redis.client().ttl(next(iter(shared_redis.client().keys("*page:typo-inflated:count"))))
+    fixed = invoke_hits(_seed("typo-inflated", {"hits": 100, "replace": True}))
+    assert (fixed["statusCode"], body_json(fixed)) == (200, {"page": "typo-inflated", "hits": 100})
+    logged = [json.loads(line) for line in logs().splitlines() if "was corrected" in line]
+    assert [(r["page"], r["old_total"], r["new_total"]) for r in logged] == [("typo-inflated", 3, 100)]
+    assert body_json(invoke_hits(page_event("typo-inflated")))["hits"] == 101  # it counts on from there
+    stats = body_json(invoke_hits(page_event("typo-inflated", "/stats", {"period": "48h"})))
+    assert (stats["total"], stats["hits"]) == (101, 4)  # the total corrected; the history as it was
+    ttl_after = shared_redis.client().ttl(next(iter(shared_redis.client().keys("*page:typo-inflated:count"))))
+    assert ttl_after >= ttl_before - 5  # the count still expires PAGE_IDLE_DAYS after its last hit
+    missing = invoke_hits(_seed("nobody-counts", {"hits": 5, "replace": True}))
+    assert missing["statusCode"] == 404 and shared_redis.client().keys("*page:nobody-counts:*") == []
+    assert invoke_hits(_seed("typo-inflated", {"hits": 5, "replace": "yes"}))["statusCode"] == 422
+    assert invoke_hits(_seed("typo-inflated", {"hits": 5}))["statusCode"] == 409  # still seed-only without it

@@ -124,4 +124,5 @@ def top() -> Response[str]:
 )
 def seed(page: str) -> Response[str]:
     body = request.json_body(router.current_event, request.MAX_SEED_BODY)
-    return contract.json_response(201, pages.seed(services().pages, request.page_id(page), body))
+    status, answer = pages.seed(services().pages, request.page_id(page), body)
+    return contract.json_response(status, answer)

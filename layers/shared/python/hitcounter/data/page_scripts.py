@@ -224,3 +224,17 @@ redis.call('INCRBY', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+
+
+# A page's total corrected by its operator (``PUT …/count`` with ``"replace": true``): the count
+# set to N with its expiry kept, only for a page that counts; its history and uniques are left
+# as they are. One step, so a hit arriving with it counts on the old total or on N, never on a
+# half.
+#   KEYS: the count   ARGV: N   returns the old total, or false for a page that has none
+REPLACE_COUNT = """
+#!lua
+local old = redis.call('GET', KEYS[1])
+if not old then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+return old
+"""

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
-from hitcounter.data.page_scripts import COUNT_PAGE_HIT, SEED_PAGE, TAKE_NEW_PAGE
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.data.top_pages import TopPages
@@ -96,6 +96,7 @@ class PageStore(TopPages):
         self._period_union = script(PERIOD_UNION)
         self._top_union = script(TOP_UNION)
         self._seed = script(SEED_PAGE)
+        self._replace = script(REPLACE_COUNT)
 
     def seed(self, page: str, hits: int) -> int:
         """Give a page that has no count its starting count: 1 done, 0 it already counts, -1
@@ -112,6 +113,21 @@ class PageStore(TopPages):
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
             return int(self._seed(keys=keys, args=args, client=client))
+
+    def replace(self, page: str, hits: int) -> int | None:
+        """Set a counting page's total to ``hits`` (its history as it is): the old total, or
+        None for a page that has none. With HITS_SHARDS > 1 the first shard takes the total
+        and the others' counts go (each its own command: a hit landing on another shard
+        meanwhile adds to the corrected total)."""
+        old_total = self.count(page) if self.shards > 1 else None
+        with self._redis.use() as client:
+            old = self._replace(keys=[self._key(page, keyspace.PAGE_COUNT)], args=[hits], client=client)
+            if self.shards > 1:
+                for shard in range(1, self.shards):
+                    client.delete(self._key(page, keyspace.PAGE_COUNT, shard))
+        if old is None and not old_total:
+            return None
+        return old_total if old_total is not None else int(old)
 
     def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
         return keyspace.page(self._prefix, page, kind, shard, **fields)

@@ -33,6 +33,7 @@ class PageCounter(Protocol):
     def today(self, page: str, now_ms: int) -> int: ...
     def count(self, page: str) -> int | None: ...
     def seed(self, page: str, hits: int) -> int: ...
+    def replace(self, page: str, hits: int) -> int | None: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
     def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]: ...
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
@@ -174,26 +175,38 @@ def _limit_headers(store: PageCounter, hit: PageHit) -> dict[str, str]:
 class PageCounts(AppError):
     status = 409
     code = "page_counts"
-    message = "the page already counts: a starting count is only for a page that has none"
+    message = 'the page already counts: a starting count is only for a page that has none ("replace": true corrects it)'
 
 
 MAX_SEED = 10**15
 
 
-def seed(store: PageCounter, page: str, body: object) -> dict[str, Any]:
-    """``PUT /pages/{page}/count``: the starting count of a page that has none."""
+def seed(store: PageCounter, page: str, body: object) -> tuple[int, dict[str, Any]]:
+    """``PUT /pages/{page}/count``: the starting count of a page that has none (``201``), or,
+    with ``"replace": true``, a counting page's total corrected (``200``; its history and
+    uniques as they are; logged with the old and the new total, nothing of any visitor)."""
     hits = body.get("hits") if isinstance(body, dict) else None
+    replace = body.get("replace", False) if isinstance(body, dict) else False
     # JSON has one number type: 303.0 is the whole number 303 (as JSON Schema's "integer" says).
     if isinstance(hits, float) and hits.is_integer():
         hits = int(hits)
     if isinstance(hits, bool) or not isinstance(hits, int) or not 0 <= hits <= MAX_SEED:
         raise Unprocessable(f'"hits" must be a whole number from 0 to {MAX_SEED}')
+    if not isinstance(replace, bool):
+        raise Unprocessable('"replace" must be true or false')
+    if replace:
+        old = store.replace(page, hits)
+        if old is None:
+            raise NotFound("no such page: a total is corrected only for a page that counts")
+        logger.info("a page's total was corrected", extra={"page": page, "old_total": old, "new_total": hits})
+        count_metric("PageCorrected")
+        return 200, {"page": page, "hits": hits}
     done = store.seed(page, hits)
     if done == 0:
         raise PageCounts()
     if done < 0:
         raise PagesFull()
-    return {"page": page, "hits": hits}
+    return 201, {"page": page, "hits": hits}
 
 
 def page_stats(store: PageCounter, page: str, period: history.Period, now_ms: int, path: str = "") -> dict[str, Any]:

@@ -137,12 +137,16 @@ TOP_PAGES: dict[int, OpenAPIResponse] = {
 }
 
 SEED: dict[int, OpenAPIResponse] = {
+    200: _json(
+        'With "replace": true, the counting page\'s total is now the given number (its history as it was)',
+        {"type": "object", "required": ["page", "hits"], "properties": {"page": _PAGE_ID, "hits": _COUNT}},
+    ),
     201: _json(
         "The page now counts from the given number",
         {"type": "object", "required": ["page", "hits"], "properties": {"page": _PAGE_ID, "hits": _COUNT}},
     ),
     400: _error("The body is not valid JSON"),
-    409: _error("The page already counts"),
+    409: _error('The page already counts (and "replace" is not true)'),
     413: _error("The body is larger than 1 KiB"),
     415: _error("The body is not application/json"),
     422: _error('"hits" is not a whole number from 0 to 10^15'),
@@ -223,7 +227,13 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                 "schema": {
                     "type": "object",
                     "required": ["hits"],
-                    "properties": {"hits": {"type": "integer", "minimum": 0, "maximum": 10**15}},
+                    "properties": {
+                        "hits": {"type": "integer", "minimum": 0, "maximum": 10**15},
+                        "replace": {
+                            "type": "boolean",
+                            "description": "true: correct the total of a page that counts (404 for one that does not)",
+                        },
+                    },
                 }
             }
         },
