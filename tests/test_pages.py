@@ -300,7 +300,18 @@ def test_a_page_starts_from_an_old_count_once(invoke_hits: Invoke) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{"hits": -1}, {"hits": "10"}, {"hits": 1.5}, {"hits": True}, {}, [1], {"hits": 10**16}, "null"]
+    "body",
+    [
+        {"hits": -1},
+        {"hits": "10"},
+        {"hits": 1.5},
+        {"hits": True},
+        {},
+        [1],
+        {"hits": 10**16},
+        "null",
+        {"hits": 1, "x": 2},
+    ],
 )
 def test_a_starting_count_must_be_a_whole_number_and_nothing_is_stored_otherwise(
     invoke_hits: Invoke, shared_redis: RedisServer, body: object

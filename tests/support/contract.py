@@ -68,6 +68,11 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),
     ("PUT", "/pages/other/count", {"Content-Type": "application/json"}, '{"hits": -1}'),
     ("GET", "/pages/seeded", {**person(5), "Accept": "application/json"}, None),
+    # An operator deletes a page (then it is gone: 404), by id and by path.
+    ("DELETE", "/pages/seeded", {}, None),
+    ("DELETE", "/pages/seeded", {}, None),
+    ("DELETE", "/count?path=%2F2024%2F05%2Fhello-world%2F", {}, None),
+    ("DELETE", "/count?path=%2Fnever%2F", {}, None),
     # After the hits above: the history (30 days by day: the same answer unless a UTC midnight
     # passes between the runs) and the page made of it.
     ("GET", "/stats", {}, None),

@@ -116,6 +116,31 @@ def top() -> Response[str]:
     return contract.json_response(200, body)
 
 
+@router.delete(
+    "/pages/<page>",
+    cache_control=contract.NO_STORE,
+    summary="Delete a page and everything of it (signed with AWS IAM)",
+    responses=page_docs.DELETE,
+)
+def delete_page(page: str) -> Response[str]:
+    event = router.current_event
+    pages.delete(services().pages, request.page_id(page), request.request_time_ms(event))
+    return Response(204, None, "")
+
+
+@router.delete(
+    "/count",
+    cache_control=contract.NO_STORE,
+    summary="Delete a page named by its path (signed with AWS IAM)",
+    responses=page_docs.DELETE_PATH,
+)
+def delete_path_page() -> Response[str]:
+    event = router.current_event
+    page, path = request.page_path(event)
+    pages.delete(services().pages, page, request.request_time_ms(event), path)
+    return Response(204, None, "")
+
+
 @router.put(
     "/pages/<page>/count",
     cache_control=contract.NO_STORE,

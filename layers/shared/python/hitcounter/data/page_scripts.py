@@ -238,3 +238,27 @@ if not old then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return old
 """
+
+
+# A page deleted by its operator, in one step on its slot: every key of it that exists (its
+# count, buckets, uniques, bots, reload window, path, records: what the caller found and what a
+# hit could be making now), its entry in the registry (its share of PAGES_MAX freed) and its
+# place in the slot's top-pages indexes and running unions. A hit runs wholly before it (and is
+# deleted with the rest) or wholly after (and starts the page again at 1): never a half.
+#   KEYS: the count, the registry, the legacy registry, then ARGV[2] indexes to leave (the
+#         top of each day, the running unions), then the page's keys
+#   ARGV: the page id, how many indexes follow the first three keys
+#   returns 1 when the page existed (a count or a registry entry), else 0
+DELETE_PAGE = """
+#!lua
+local existed = redis.call('EXISTS', KEYS[1]) == 1 or redis.call('ZSCORE', KEYS[2], ARGV[1]) ~= false
+existed = existed or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+local indexes = tonumber(ARGV[2])
+for i = 4, 3 + indexes do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1])
+for i = 4 + indexes, #KEYS do redis.call('DEL', KEYS[i]) end
+if existed then return 1 end
+return 0
+"""

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
-from hitcounter.data.page_scripts import COUNT_PAGE_HIT, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.data.top_pages import TopPages
@@ -97,6 +97,7 @@ class PageStore(TopPages):
         self._top_union = script(TOP_UNION)
         self._seed = script(SEED_PAGE)
         self._replace = script(REPLACE_COUNT)
+        self._delete = script(DELETE_PAGE)
 
     def seed(self, page: str, hits: int) -> int:
         """Give a page that has no count its starting count: 1 done, 0 it already counts, -1
@@ -113,6 +114,56 @@ class PageStore(TopPages):
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
             return int(self._seed(keys=keys, args=args, client=client))
+
+    def delete(self, page: str, now_ms: int) -> bool:
+        """Delete a page: every key of it, its registry entry and its place in the top pages,
+        one script per shard (``DELETE_PAGE``), each sent once; then the kept top lists of
+        today, so ``GET /pages`` forgets it at once. True when the page existed. Its keys are
+        found by a SCAN of its own names (an admin's step: it reads the keyspace, in pages of
+        1,000) and by the names a hit could be writing now."""
+        existed = False
+        with self._redis.use() as client:
+            for shard in range(self.shards):
+                keys, indexes = self._delete_keys(client, page, shard, now_ms)
+                slot = page_slot(page, shard)
+                fixed = [
+                    self._key(page, keyspace.PAGE_COUNT, shard),
+                    self._slot_key(slot, keyspace.REGISTRY),
+                    self._slot_key(slot, keyspace.LEGACY_REGISTRY),
+                ]
+                done = self._delete(keys=[*fixed, *indexes, *keys], args=[page, len(indexes)], client=client)
+                existed = existed or bool(int(done))
+            pipe = client.pipeline(transaction=False)
+            for key in self._kept_top_lists(now_ms):
+                pipe.delete(key)  # idempotent: a re-send deletes nothing more
+            pipe.execute()
+        return existed
+
+    def _delete_keys(self, client: Any, page: str, shard: int, now_ms: int) -> tuple[list[str], list[str]]:
+        """(the page's keys on ``shard``: those that exist, by SCAN, and those a hit now would
+        write; the slot's indexes that may name it: each day's top, the running unions)."""
+        base = keyspace.page_base(self._prefix, page, shard)
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in base) + "*"
+        found = {
+            raw.decode() if isinstance(raw, bytes) else str(raw) for raw in client.scan_iter(match=pattern, count=1000)
+        }
+        minute = now_ms // 60_000
+        current = _hit_keys(self._prefix, page, shard, minute)
+        found |= {key for key in current[:-1] if key.startswith(base)}  # the limit log's name is not a key
+        slot = page_slot(page, shard)
+        days = {history.day_id(now_ms - d * 86_400_000) for d in range(history.DAY_TTL // 86400 + 2)}
+        indexes = [self._slot_key(slot, keyspace.TOP, day=day) for day in sorted(days)]
+        for at in (minute, minute - 1440):  # today's running unions and yesterday's
+            indexes += [self._slot_key(slot, keyspace.TOP_UNION, first=f, day=d) for f, d in history.top_spans(at)]
+        return sorted(found - {current[0]}), indexes
+
+    def _kept_top_lists(self, now_ms: int) -> list[str]:
+        day = history.day_id(now_ms)
+        return [
+            self._slot_key(0, keyspace.TOP_CACHE, period=period, limit=limit, day=day)
+            for period in history.PERIODS
+            for limit in range(1, 51)
+        ]
 
     def replace(self, page: str, hits: int) -> int | None:
         """Set a counting page's total to ``hits`` (its history as it is): the old total, or

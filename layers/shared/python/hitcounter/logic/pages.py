@@ -34,6 +34,7 @@ class PageCounter(Protocol):
     def count(self, page: str) -> int | None: ...
     def seed(self, page: str, hits: int) -> int: ...
     def replace(self, page: str, hits: int) -> int | None: ...
+    def delete(self, page: str, now_ms: int) -> bool: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
     def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]: ...
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
@@ -181,10 +182,22 @@ class PageCounts(AppError):
 MAX_SEED = 10**15
 
 
+def delete(store: PageCounter, page: str, now_ms: int, shown: str = "") -> None:
+    """``DELETE /pages/{page}`` (or ``/count?path=``): the page and everything of it gone, its
+    share of PAGES_MAX free, a later hit starting it at 1; NotFound for a page that has none.
+    Logged (its id or path, nothing of any visitor), and counted (metric PageDeleted)."""
+    if not store.delete(page, now_ms):
+        raise NotFound("no such page")
+    logger.info("a page was deleted", extra={"page": shown or page})
+    count_metric("PageDeleted")
+
+
 def seed(store: PageCounter, page: str, body: object) -> tuple[int, dict[str, Any]]:
     """``PUT /pages/{page}/count``: the starting count of a page that has none (``201``), or,
     with ``"replace": true``, a counting page's total corrected (``200``; its history and
     uniques as they are; logged with the old and the new total, nothing of any visitor)."""
+    if isinstance(body, dict) and set(body) - {"hits", "replace"}:
+        raise Unprocessable('the body is {"hits": N} and, to correct a total, "replace": true; nothing else')
     hits = body.get("hits") if isinstance(body, dict) else None
     replace = body.get("replace", False) if isinstance(body, dict) else False
     # JSON has one number type: 303.0 is the whole number 303 (as JSON Schema's "integer" says).

@@ -95,6 +95,15 @@ BADGE: dict[int, OpenAPIResponse] = {
     },
     **_NO_PAGE,
 }
+DELETE: dict[int, OpenAPIResponse] = {
+    204: {
+        "description": "The page and everything of it are gone: its count, history, uniques, bots, its place in "
+        "the top pages and its share of PAGES_MAX; a later hit starts it at 1"
+    },
+    **_NO_PAGE,
+    **_UNAVAILABLE,
+}
+DELETE_PATH: dict[int, OpenAPIResponse] = {**DELETE, 400: _error("No ?path="), **_NO_PATH}
 PATH_BADGE: dict[int, OpenAPIResponse] = {**BADGE, 400: _error("No ?path="), **_NO_PATH}
 PAGE_STATS: dict[int, OpenAPIResponse] = {
     200: _json(
@@ -200,6 +209,8 @@ _BADGE_OPTIONS: list[dict[str, Any]] = [
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
     ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
+    ("delete", "/pages/{page}"): [_PAGE_PATH],
+    ("delete", "/count"): [_PATH_QUERY],
     ("get", "/count"): [
         _PATH_QUERY,
         {
@@ -227,6 +238,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                 "schema": {
                     "type": "object",
                     "required": ["hits"],
+                    "additionalProperties": False,
                     "properties": {
                         "hits": {"type": "integer", "minimum": 0, "maximum": 10**15},
                         "replace": {
