@@ -16,6 +16,7 @@ import pytest
 
 from localapi.services import free_port
 from tests.support.events import Invoke, body_json, header, invoker, load_event, page_event, stats_event
+from tests.support.redis_calls import round_trips
 from tests.support.servers import RedisServer
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -179,23 +180,8 @@ def test_top_pages_busiest_first_bounded_with_uniques(invoke_hits: Invoke) -> No
 
 
 def test_one_round_trip_per_counted_page_hit(invoke_hits: Invoke) -> None:
-    from redis.connection import AbstractConnection
-
     invoke_hits(page_event("rt"))  # connect and load the script first
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent[0] += 1
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-    try:
-        for _ in range(10):
-            invoke_hits(page_event("rt"))
-    finally:
-        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-    assert sent[0] == 10
+    assert round_trips(lambda: [invoke_hits(page_event("rt")) for _ in range(10)]) == 10
 
 
 def test_the_dashboard_lists_top_pages_and_each_has_its_own_view(invoke_hits: Invoke) -> None:

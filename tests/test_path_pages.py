@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from hitcounter.model.paths import page_of
 from tests.support.events import Invoke, body_json, header, path_event, stats_event
+from tests.support.redis_calls import round_trips
 from tests.support.servers import RedisServer
 
 POST = "/2024/05/hello-world/"
@@ -65,23 +65,8 @@ def test_concurrent_hits_of_one_path_in_two_spellings_are_exact(invoke_hits: Inv
 
 
 def test_one_round_trip_per_counted_path_hit(invoke_hits: Invoke) -> None:
-    from redis.connection import AbstractConnection
-
     invoke_hits(path_event("/rt/"))  # connect, load the script, create the page
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent[0] += 1
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-    try:
-        for _ in range(10):
-            invoke_hits(path_event("/rt/"))
-    finally:
-        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-    assert sent[0] == 10
+    assert round_trips(lambda: [invoke_hits(path_event("/rt/")) for _ in range(10)]) == 10
 
 
 def test_keys_hold_a_digest_and_the_path_is_kept_once_beside_its_count(

@@ -1,23 +1,16 @@
 """The hit history: ``/stats`` as JSON, ``/dashboard`` as one HTML page (the site's, or one
 page's with ``?page=``)."""
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from hitcounter.logic import access, pages
+from hitcounter.logic import pages
 from hitcounter.logic.stats import read_stats
 from hitcounter.runtime import services
 from hitcounter.web import api_docs, contract, request
+from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
-
-
-def _reader(event: Any) -> None:
-    """The reads are the owner's alone with STATS_ACCESS=token (hitcounter.logic.access)."""
-    s = services()
-    access.require_reader(s.settings.stats_access, s.settings.stats_token_sha256, request.stats_token(event))
 
 
 @router.get(
@@ -28,7 +21,7 @@ def _reader(event: Any) -> None:
 )
 def stats() -> Response[str]:
     event = router.current_event
-    _reader(event)
+    require_reader(event)
     period, now_ms = request.period(event), request.request_time_ms(event)
     named = request.stats_path(event)
     if named is not None:  # a path page's history (?path=), in /pages/{page}/stats's shape
@@ -47,7 +40,7 @@ def dashboard_page() -> Response[str]:
     from hitcounter.web import dashboard  # only this route pays for the renderer's import
 
     event = router.current_event
-    _reader(event)
+    require_reader(event)
     period, now_ms = request.period(event), request.request_time_ms(event)
     named = request.page_param(event)
     if named is not None:  # one page's own view, by its id or its path

@@ -2,24 +2,17 @@
 and (signed) give a page its starting count. Other origins may read them (the HTTP API's
 CORS)."""
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from hitcounter.core.errors import AppError
-from hitcounter.logic import access, pages
+from hitcounter.logic import pages
 from hitcounter.runtime import services
 from hitcounter.web import badge, contract, page_docs, request
+from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
-
-
-def _reader(event: Any) -> None:
-    """The reads are the owner's alone with STATS_ACCESS=token (hitcounter.logic.access)."""
-    s = services()
-    access.require_reader(s.settings.stats_access, s.settings.stats_token_sha256, request.stats_token(event))
 
 
 @router.get(
@@ -98,7 +91,7 @@ def _badge(page: str, path: str = "") -> Response[str]:
 )
 def page_stats(page: str) -> Response[str]:
     event = router.current_event
-    _reader(event)
+    require_reader(event)
     body = pages.page_stats(
         services().pages, request.page_id(page), request.period(event), request.request_time_ms(event)
     )
@@ -110,7 +103,7 @@ def page_stats(page: str) -> Response[str]:
 )
 def top() -> Response[str]:
     event = router.current_event
-    _reader(event)
+    require_reader(event)
     limit = request.limit(event, pages.TOP_DEFAULT, pages.TOP_MAX)
     body = pages.top_pages(services().pages, request.period(event), request.request_time_ms(event), limit)
     return contract.json_response(200, body)

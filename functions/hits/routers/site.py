@@ -6,9 +6,10 @@ from aws_lambda_powertools.event_handler import content_types
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from hitcounter.logic import access, counting
+from hitcounter.logic import counting
 from hitcounter.runtime import services
 from hitcounter.web import api_docs, contract, request
+from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
 
@@ -27,8 +28,5 @@ def hello() -> Response[str]:
 
 @router.get("/hits", cache_control=contract.NO_STORE, summary="Read the count", responses=api_docs.READ_HITS)
 def current() -> Response[str]:
-    s = services()
-    access.require_reader(
-        s.settings.stats_access, s.settings.stats_token_sha256, request.stats_token(router.current_event)
-    )
-    return contract.json_response(200, {"hits": s.hits.count()})
+    require_reader(router.current_event)
+    return contract.json_response(200, {"hits": services().hits.count()})
