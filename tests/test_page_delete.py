@@ -5,6 +5,7 @@ hit racing the delete leaves either the old page or a new one, never a mix."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from types import ModuleType
 from typing import Any
 
 from hitcounter.model import keyspace
+from hitcounter.model.keys import page_slot
+from hitcounter.model.paths import page_of
 from tests.support.events import Invoke, body_json, invoker, load_event, page_event, path_event, stats_event
 from tests.support.servers import RedisServer, wait_for
 
@@ -131,3 +134,65 @@ def test_a_hit_racing_a_delete_on_a_cluster_leaves_one_state_or_the_other(
         stats = body_json(invoke(page_event("raced", "/stats", {"period": "48h"})))
         assert stats["total"] == len(new) and stats["hits"] == len(new), (stats, answers)
         invoke(_delete("raced"))
+
+
+def _admin(query: dict[str, str]) -> dict[str, Any]:
+    event = load_event("hits/get-admin-pages")
+    event["queryStringParameters"] = query
+    return event
+
+
+def test_an_operator_finds_junk_filling_pages_max_and_deletes_it(
+    hits_module: ModuleType, function_env: Callable[..., None], redis_url: str
+) -> None:
+    function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", PAGES_MAX="64", NEW_PAGES_PER_CLIENT_MINUTE="0",
+                 NEW_PAGES_PER_CLIENT_DAY="0")  # fmt: skip
+    invoke = invoker(hits_module)
+    statuses = [invoke(page_event(f"junk-{i}"))["statusCode"] for i in range(300)]
+    assert 507 in statuses  # full: real pages are refused
+    invoke(path_event("/real/post/"))
+    listed: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:  # a cursor at a time, every page exactly once
+        answer = body_json(invoke(_admin({"limit": "7", **({"cursor": cursor} if cursor else {})})))
+        assert len(answer["pages"]) <= 7
+        listed += answer["pages"]
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    names = [p["page"] for p in listed]
+    assert len(names) == len(set(names)) == statuses.count(200) + (1 if "/real/post/" in names else 0)
+    assert all(p["hits"] == 1 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p["last_counted"]) for p in listed)
+    for name in names:
+        if name.startswith("junk-"):
+            assert invoke(_delete(name))["statusCode"] == 204
+    # One page a slot: ten real pages in ten slots the path page does not hold.
+    slots = {page_slot(page_of("/real/post/"))}
+    real: list[str] = []
+    for i in range(1000):
+        if page_slot(f"real-{i}") not in slots and len(real) < 10:
+            slots.add(page_slot(f"real-{i}"))
+            real.append(f"real-{i}")
+    assert [invoke(page_event(page))["statusCode"] for page in real] == [200] * 10
+    assert invoke(_admin({"cursor": "99.0"}))["statusCode"] == 400
+
+
+def test_in_listed_mode_junk_stores_nothing_and_seeded_or_allowed_pages_count(
+    hits_module: ModuleType, function_env: Callable[..., None], redis_url: str, shared_redis: RedisServer
+) -> None:
+    function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", PAGES_CREATE="listed", PAGES_ALLOW="post-*,/blog/")
+    invoke = invoker(hits_module)
+    refused = invoke(page_event("junk"))
+    assert refused["statusCode"] == 404 and body_json(refused)["error"]["message"] == "no such page"
+    assert invoke(path_event("/elsewhere/"))["statusCode"] == 404
+    badge = invoke(page_event("junk", "/badge.svg"))
+    assert badge["statusCode"] == 200 and ">–<" in badge["body"]  # a dash, nothing stored
+    assert shared_redis.client().keys("t:*page:*") == []
+    assert body_json(invoke(page_event("post-1")))["hits"] == 1  # PAGES_ALLOW's glob
+    assert body_json(invoke(path_event("/blog/2024/hello/")))["hits"] == 1  # its path prefix
+    seed = load_event("hits/put-page-count")
+    seed["rawPath"] = seed["requestContext"]["http"]["path"] = "/pages/about/count"
+    seed["pathParameters"] = {"page": "about"}
+    seed["body"] = '{"hits": 0}'
+    assert invoke(seed)["statusCode"] == 201
+    assert body_json(invoke(page_event("about")))["hits"] == 1  # seeded by the operator: it counts

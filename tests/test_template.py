@@ -740,3 +740,18 @@ def test_the_edge_puts_a_per_client_rule_and_a_brief_badge_cache_in_front_of_the
     hits = resources["HitsFunction"]["Properties"]["Environment"]["Variables"]
     assert "resolve:secretsmanager" in json.dumps(hits["EDGE_ORIGIN_SECRET"])
     assert "EdgeUrl" in (translate({**NEW_CACHE_IAM, "EdgeProtection": "true"})[0]["Outputs"])
+
+
+def test_each_alarm_on_the_apps_own_metrics_watches_one_the_code_emits() -> None:
+    """An alarm on a metric nobody emits never fires: each TwelveFactorHits alarm's metric is
+    one a ``count_metric`` call of the layer names (or the access log's metric filter)."""
+    source = "".join(p.read_text() for p in (ROOT / "layers/shared/python/hitcounter").rglob("*.py"))
+    emitted = set(re.findall(r'count_metric\("([A-Za-z]+)"', source)) | {"Hits"}
+    doc = cfn_yaml.load(str(ROOT / "template.yaml"))
+    watched = {
+        name: res["Properties"]["MetricName"]
+        for name, res in doc["Resources"].items()
+        if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"].get("Namespace") == "TwelveFactorHits"
+    }
+    assert {"ForeignOriginAlarm", "PageDeletedAlarm", "CounterStartedAlarm"} <= set(watched)
+    assert {name: metric for name, metric in watched.items() if metric not in emitted} == {}

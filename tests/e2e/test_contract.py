@@ -151,3 +151,18 @@ def test_count_js_and_a_styled_badge_are_served(call: Call) -> None:
     assert len(body.encode()) < 2048 and "hitcounter:ignore" in body
     status, headers, svg = call("GET", "/pages/e2e-readme/badge.svg?count=false&style=for-the-badge&color=success")
     assert status == 200 and "textLength" in svg and 'fill="#4c1"' in svg
+
+
+@pytest.mark.writes
+def test_an_operator_lists_corrects_and_deletes_a_page(call: Call) -> None:
+    page = f"e2e-owner-{uuid.uuid4().hex[:12]}"
+    assert json.loads(call("GET", f"/pages/{page}", {**person(30), "Accept": "application/json"})[2])["hits"] == 1
+    assert call("GET", "/admin/pages")[0] == 403  # unsigned
+    status, _, body = call("GET", "/admin/pages?limit=200", sign=True)
+    assert status == 200 and "next" in json.loads(body)
+    assert call("PUT", f"/pages/{page}/count", body={"hits": 40, "replace": True}, sign=True)[0] == 200
+    assert json.loads(call("GET", f"/pages/{page}", {**person(31), "Accept": "application/json"})[2])["hits"] == 41
+    assert call("DELETE", f"/pages/{page}")[0] == 403  # unsigned
+    assert call("DELETE", f"/pages/{page}", sign=True)[0] == 204
+    assert call("GET", f"/pages/{page}/stats")[0] == 404
+    assert call("DELETE", f"/pages/{page}", sign=True)[0] == 404

@@ -68,7 +68,9 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),
     ("PUT", "/pages/other/count", {"Content-Type": "application/json"}, '{"hits": -1}'),
     ("GET", "/pages/seeded", {**person(5), "Accept": "application/json"}, None),
-    # An operator deletes a page (then it is gone: 404), by id and by path.
+    # An operator lists every page, a cursor at a time, and deletes one (then it is gone: 404).
+    ("GET", "/admin/pages?limit=2", {}, None),
+    ("GET", "/admin/pages?cursor=bogus", {}, None),
     ("DELETE", "/pages/seeded", {}, None),
     ("DELETE", "/pages/seeded", {}, None),
     ("DELETE", "/count?path=%2F2024%2F05%2Fhello-world%2F", {}, None),

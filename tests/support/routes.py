@@ -47,6 +47,7 @@ ROUTES: dict[tuple[str, str], RouteSpec] = {
     ("GET", "/badge.svg"): RouteSpec("HitsFunction", "hits/get-path-badge", redis_down=200, throttle="page"),
     ("GET", "/pages"): RouteSpec("HitsFunction", "hits/get-top-pages", throttle="history"),
     ("PUT", "/pages/{page}/count"): RouteSpec("HitsFunction", "hits/put-page-count", signed=True),
+    ("GET", "/admin/pages"): RouteSpec("HitsFunction", "hits/get-admin-pages", signed=True),
     ("DELETE", "/pages/{page}"): RouteSpec("HitsFunction", "hits/delete-page", signed=True),
     ("DELETE", "/count"): RouteSpec("HitsFunction", "hits/delete-path-page", signed=True),
     # Sessions.

@@ -32,7 +32,13 @@ class FakeStore:
     paths_given: list[str] = field(default_factory=list)
 
     def hit(
-        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+        self,
+        page: str,
+        visit: Visit,
+        idempotency_key: str | None = None,
+        bot: str | None = None,
+        path: str = "",
+        unlisted: bool = False,
     ) -> PageHit:
         if self.fail:
             raise self.fail

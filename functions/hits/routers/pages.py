@@ -109,6 +109,19 @@ def top() -> Response[str]:
     return contract.json_response(200, body)
 
 
+@router.get(
+    "/admin/pages",
+    cache_control=contract.NO_STORE,
+    summary="Every page, its total and last day counted, a cursor at a time (signed with AWS IAM)",
+    responses=page_docs.ADMIN_PAGES,
+)
+def admin_pages() -> Response[str]:
+    event = router.current_event
+    query = request.query(event)
+    limit = request.limit(event, pages.LIST_DEFAULT, pages.LIST_MAX)
+    return contract.json_response(200, pages.listing(services().pages, query.get("cursor"), limit))
+
+
 @router.delete(
     "/pages/<page>",
     cache_control=contract.NO_STORE,

@@ -92,7 +92,10 @@ def services() -> Services:
             proxy_per_minute=settings.pages.proxy_hits_per_minute,
         ),
         owner=owners.OwnerRules(
-            owners.parse_hosts(settings.pages.allowed_origins), owners.parse_networks(settings.pages.exclude_cidrs)
+            owners.parse_hosts(settings.pages.allowed_origins),
+            owners.parse_networks(settings.pages.exclude_cidrs),
+            listed=settings.pages.pages_create == "listed",
+            allow=owners.parse_allow(settings.pages.pages_allow),
         ),
     )
 

@@ -90,6 +90,10 @@ class PageSettings:
     # count (empty: any), and the address ranges whose page hits never count.
     allowed_origins: str = ""
     exclude_cidrs: str = ""
+    # PAGES_CREATE: "open" (a first hit makes a page) or "listed" (only a seeded page, or
+    # one PAGES_ALLOW names).
+    pages_create: str = "open"
+    pages_allow: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +289,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             ),
             allowed_origins=env.get("ALLOWED_ORIGINS", "").strip()[:4096],
             exclude_cidrs=env.get("EXCLUDE_CIDRS", "").strip()[:4096],
+            pages_create=_choice(env, "PAGES_CREATE", ("open", "listed"), "open"),
+            pages_allow=env.get("PAGES_ALLOW", "").strip()[:8192],
         ),
         stats_access=_choice(env, "STATS_ACCESS", ("public", "token"), "public"),
         stats_token_sha256=_token_digests(env),

@@ -43,7 +43,8 @@ from hitcounter.model import history
 #         a new page may be created ("0": ask for a budget first), the name of the client's
 #         limit log without its digest, the page's path ("" for a page named by an id: kept
 #         beside the count, with the count's expiry, on each counted hit), an image proxy's
-#         cap of counted fetches per page and minute ("0": not a proxy's fetch)
+#         cap of counted fetches per page and minute ("0": not a proxy's fetch), "1" when a
+#         new page may not be made at all (PAGES_CREATE=listed, and not allowed): outcome 6
 #   returns {N, outcome, created, the client's counted hits in the last minute, ms until the
 #   oldest of them leaves the minute}; outcome 0 counted, 1 replayed, 2 reload, 3 limited,
 #   4 bot, 5 a new page needs the client's budget first, -1 a new page refused (PAGES_MAX)
@@ -100,6 +101,7 @@ if not last then
     redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - tonumber(ARGV[13]) * 1000)
     if redis.call('ZCARD', KEYS[8]) >= tonumber(ARGV[3]) then return {{-1, -1, 0, 0, 0}} end
   end
+  if ARGV[18] == '1' then return {{0, 6, 0, used, 0}} end
   if ARGV[14] ~= '1' then return {{current(), 5, 0, used, 0}} end
   created = 1
 end

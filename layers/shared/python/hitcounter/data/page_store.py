@@ -20,7 +20,7 @@ from hitcounter.model import history, keyspace
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
 from hitcounter.model.keyspace import KeyKind
-from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, PageHit
+from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, UNLISTED, PageHit
 from hitcounter.model.paths import is_path_page
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
@@ -165,6 +165,40 @@ class PageStore(TopPages):
             for limit in range(1, 51)
         ]
 
+    def listing(self, slot: int, offset: int, limit: int) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]:
+        """Every page, slot by slot, by id within a slot: up to ``limit`` of them from
+        (``slot``, ``offset``), each with its total and the time of its last counted hit (ms),
+        and where the next call starts (None past the last slot). Two pipelines of reads:
+        each remaining slot's next ``limit`` ids (bounded: 64 times ``limit``), then the
+        totals."""
+        with self._redis.use() as client:
+            pipe = client.pipeline(transaction=False)
+            for s in range(slot, PAGE_SLOTS):
+                start = offset if s == slot else 0
+                pipe.zrange(self._slot_key(s, keyspace.REGISTRY), start, start + limit - 1, withscores=True)
+            replies = pipe.execute()
+            rows: list[tuple[str, int]] = []
+            cursor: tuple[int, int] | None = None
+            for s, members in zip(range(slot, PAGE_SLOTS), replies, strict=True):
+                start = offset if s == slot else 0
+                taken = members[: limit - len(rows)]
+                rows += [(m.decode() if isinstance(m, bytes) else str(m), int(score)) for m, score in taken]
+                if len(rows) == limit:
+                    # Full: go on after the last one taken (this slot may hold more, or the next).
+                    more_here = len(taken) < len(members) or len(members) == limit
+                    cursor = (s, start + len(taken)) if more_here else (s + 1, 0) if s + 1 < PAGE_SLOTS else None
+                    break
+            pipe = client.pipeline(transaction=False)
+            for page, _ in rows:
+                for shard in range(self.shards):
+                    pipe.get(self._key(page, keyspace.PAGE_COUNT, shard))
+            counts = pipe.execute() if rows else []
+        listed = []
+        for i, (page, at) in enumerate(rows):
+            held = [int(v) for v in counts[i * self.shards : (i + 1) * self.shards] if v is not None]
+            listed.append((page, sum(held), at))
+        return listed, cursor
+
     def replace(self, page: str, hits: int) -> int | None:
         """Set a counting page's total to ``hits`` (its history as it is): the old total, or
         None for a page that has none. With HITS_SHARDS > 1 the first shard takes the total
@@ -198,8 +232,14 @@ class PageStore(TopPages):
         who = (visit.client if self.rate_limit else "") or visit.visitor
         return shard_of(who, self.shards) if who else secrets.randbelow(self.shards)
 
-    def hit(
-        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+    def hit(  # noqa: PLR0917 - one request of a page, as plain values
+        self,
+        page: str,
+        visit: Visit,
+        idempotency_key: str | None = None,
+        bot: str | None = None,
+        path: str = "",
+        unlisted: bool = False,
     ) -> PageHit:
         """One request of ``page`` (``bot``: the reason it is counted apart, None for a
         person): one EVALSHA, never re-sent. A page's first hit with the new-page budget on
@@ -210,7 +250,7 @@ class PageStore(TopPages):
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = self._shard(visit, digest)
-        keys, args = self._hit_call(page, visit, shard, digest, bot, path)
+        keys, args = self._hit_call(page, visit, shard, digest, bot, path, unlisted)
         budget = bool(self.new_per_minute or self.new_per_day)
         args[13] = "0" if budget else "1"
         with self._redis.use() as client:
@@ -228,8 +268,8 @@ class PageStore(TopPages):
                 args[13] = "1"
                 n, code, created, used, reset = self._count(keys=keys, args=args, client=client)
         outcome = OUTCOMES[int(code)]
-        if outcome == REFUSED:
-            return PageHit(0, REFUSED)
+        if outcome in (REFUSED, UNLISTED):
+            return PageHit(0, outcome)
         if self.shards == 1 or (outcome == REPLAYED and int(n) > 0):
             return PageHit(int(n), outcome, bool(created), int(used), int(reset))
         # Sharded: the N a request sees is the page's total (after its increment, if it
@@ -247,7 +287,14 @@ class PageStore(TopPages):
         return shard_of(visit.client or "-", PAGE_SLOTS)
 
     def _hit_call(  # noqa: PLR0917 - the script's arguments
-        self, page: str, visit: Visit, shard: int, digest: str | None, bot: str | None, path: str = ""
+        self,
+        page: str,
+        visit: Visit,
+        shard: int,
+        digest: str | None,
+        bot: str | None,
+        path: str = "",
+        unlisted: bool = False,
     ) -> tuple[list[str], list[str | int]]:
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
@@ -273,6 +320,7 @@ class PageStore(TopPages):
             fixed[-1],
             path,
             self.proxy_per_minute if proxy else "0",
+            "1" if unlisted else "0",
         ]
         return keys, args
 

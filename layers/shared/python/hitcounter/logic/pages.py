@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol
 
-from hitcounter.core.errors import AppError, InsufficientStorage, NotFound, Unprocessable
+from hitcounter.core.errors import AppError, BadRequest, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.logic.stats import shape
 from hitcounter.model import bots, history, owners, visitors
 from hitcounter.model.history import Visit
-from hitcounter.model.pages import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, PageHit
+from hitcounter.model.keys import PAGE_SLOTS
+from hitcounter.model.pages import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, UNLISTED, PageHit
 from hitcounter.model.visitors import Client
 
 
@@ -26,8 +27,14 @@ class PageCounter(Protocol):
 
     rate_limit: int
 
-    def hit(
-        self, page: str, visit: Visit, idempotency_key: str | None = None, bot: str | None = None, path: str = ""
+    def hit(  # noqa: PLR0917
+        self,
+        page: str,
+        visit: Visit,
+        idempotency_key: str | None = None,
+        bot: str | None = None,
+        path: str = "",
+        unlisted: bool = False,
     ) -> PageHit: ...
     def paths(self, pages: list[str]) -> dict[str, str]: ...
     def today(self, page: str, now_ms: int) -> int: ...
@@ -35,6 +42,9 @@ class PageCounter(Protocol):
     def seed(self, page: str, hits: int) -> int: ...
     def replace(self, page: str, hits: int) -> int | None: ...
     def delete(self, page: str, now_ms: int) -> bool: ...
+    def listing(
+        self, slot: int, offset: int, limit: int
+    ) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
     def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]: ...
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
@@ -154,7 +164,10 @@ def _hit(  # noqa: PLR0917
     if refused == owners.FOREIGN_ORIGIN:
         count_metric("ForeignOrigin")
     bot = refused or bots.reason(client.user_agent, client.accept_language)
-    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path)
+    unlisted = owner is not None and not owner.may_create(page, path)
+    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path, unlisted)
+    if hit.outcome == UNLISTED:  # PAGES_CREATE=listed: nobody seeded it, PAGES_ALLOW does not name it
+        raise NotFound("no such page")
     if hit.outcome == NEW_LIMITED:
         count_metric("NewPagesLimited")
         raise NewPagesLimited(reset_seconds(hit.reset_ms))
@@ -180,6 +193,30 @@ class PageCounts(AppError):
 
 
 MAX_SEED = 10**15
+
+
+LIST_DEFAULT, LIST_MAX = 50, 200
+
+
+def listing(store: PageCounter, cursor: str | None, limit: int) -> dict[str, Any]:
+    """``GET /admin/pages``: every page (a path page by its path) with its total and the UTC
+    day of its last counted hit, ``limit`` at a time; ``next`` is the cursor of the rest
+    (null at the end). The cursor is opaque to the caller: where the listing stopped."""
+    slot, offset = 0, 0
+    if cursor:
+        first, _, second = cursor.partition(".")
+        if not (first.isdigit() and second.isdigit() and int(first) < PAGE_SLOTS and len(second) <= 9):
+            raise BadRequest("cursor must be a listing's own next value")
+        slot, offset = int(first), int(second)
+    rows, after = store.listing(slot, offset, limit)
+    named = store.paths([page for page, _, _ in rows])
+    return {
+        "pages": [
+            {"page": named.get(page, page), "hits": hits, "last_counted": history.day_iso(at)}
+            for page, hits, at in rows
+        ],
+        "next": None if after is None else f"{after[0]}.{after[1]}",
+    }
 
 
 def delete(store: PageCounter, page: str, now_ms: int, shown: str = "") -> None:

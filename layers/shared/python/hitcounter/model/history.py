@@ -107,6 +107,11 @@ def hour_id(at_ms: int) -> str:
     return _utc(at_ms).strftime(UNITS["hour"].id_format)
 
 
+def day_iso(at_ms: int) -> str:
+    """The UTC day of ``at_ms`` as ISO 8601 (``2026-12-07``)."""
+    return _utc(at_ms).date().isoformat()
+
+
 def day_id(at_ms: int) -> str:
     return _utc(at_ms).strftime(UNITS["day"].id_format)
 

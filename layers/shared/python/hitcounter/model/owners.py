@@ -5,6 +5,7 @@ Pure functions on plain values."""
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 from hitcounter.core.errors import ConfigError
 from hitcounter.model.bots import EXCLUDED, FOREIGN_ORIGIN
 
-__all__ = ["EXCLUDED", "FOREIGN_ORIGIN", "OwnerRules", "parse_hosts", "parse_networks", "reason"]
+__all__ = ["EXCLUDED", "FOREIGN_ORIGIN", "OwnerRules", "parse_allow", "parse_hosts", "parse_networks", "reason"]
 
 MAX_ENTRIES = 100  # hosts or ranges a setting may name: what a check may cost, bounded
 # A host name as DNS spells it (an internationalised one as its A-labels, xn--…), or an IPv4 address.
@@ -25,10 +26,22 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 @dataclass(frozen=True, slots=True)
 class OwnerRules:
     """``hosts``: the sites whose pages may count (exact host names, or ``*.example.org`` for
-    any subdomain of it); empty: any. ``networks``: the addresses whose hits never count."""
+    any subdomain of it); empty: any. ``networks``: the addresses whose hits never count.
+    ``listed``: PAGES_CREATE=listed, a page exists only once an operator seeds it or
+    ``allow`` names it (id globs, and path prefixes starting with ``/``)."""
 
     hosts: tuple[str, ...] = ()
     networks: tuple[Network, ...] = field(default=())
+    listed: bool = False
+    allow: tuple[str, ...] = ()
+
+    def may_create(self, page: str, path: str = "") -> bool:
+        """Whether a first hit may make this page (always, unless PAGES_CREATE=listed)."""
+        if not self.listed:
+            return True
+        if path:
+            return any(path.startswith(rule) for rule in self.allow if rule.startswith("/"))
+        return any(fnmatch.fnmatchcase(page, rule) for rule in self.allow if not rule.startswith("/"))
 
 
 def parse_hosts(raw: str) -> tuple[str, ...]:
@@ -46,6 +59,14 @@ def parse_hosts(raw: str) -> tuple[str, ...]:
     if len(hosts) > MAX_ENTRIES:
         raise ConfigError(f"ALLOWED_ORIGINS names more than {MAX_ENTRIES} hosts")
     return tuple(hosts)
+
+
+def parse_allow(raw: str) -> tuple[str, ...]:
+    """``PAGES_ALLOW``: path prefixes (``/blog/``) and id globs (``post-*``), comma-separated."""
+    rules = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if len(rules) > MAX_ENTRIES or any(len(rule) > 256 or not rule.isprintable() for rule in rules):
+        raise ConfigError(f"PAGES_ALLOW: at most {MAX_ENTRIES} path prefixes or id globs, each printable")
+    return rules
 
 
 def parse_networks(raw: str) -> tuple[Network, ...]:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 # the client's new-page budget refused the page, ``TAKE_NEW_PAGE``).
 COUNTED, REPLAYED, RELOAD, LIMITED, BOT, REFUSED = "counted", "replayed", "reload", "limited", "bot", "refused"
 NEW_LIMITED = "new_limited"
-OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, -1: REFUSED}
+# PAGES_CREATE=listed: a page nobody seeded and PAGES_ALLOW does not name is not made.
+UNLISTED = "unlisted"
+OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, 6: UNLISTED, -1: REFUSED}
 
 
 @dataclass(frozen=True, slots=True)

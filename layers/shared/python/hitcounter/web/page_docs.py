@@ -95,6 +95,34 @@ BADGE: dict[int, OpenAPIResponse] = {
     },
     **_NO_PAGE,
 }
+ADMIN_PAGES: dict[int, OpenAPIResponse] = {
+    200: _json(
+        "Every page (a path page by its path), slot by slot, with its total and the UTC day of its last counted hit; "
+        "next: the cursor of the rest, null at the end",
+        {
+            "type": "object",
+            "required": ["pages", "next"],
+            "properties": {
+                "pages": {
+                    "type": "array",
+                    "maxItems": 200,
+                    "items": {
+                        "type": "object",
+                        "required": ["page", "hits", "last_counted"],
+                        "properties": {
+                            "page": {"anyOf": [_PAGE_ID, _PATH]},
+                            "hits": _COUNT,
+                            "last_counted": {"type": "string", "format": "date"},
+                        },
+                    },
+                },
+                "next": {"type": ["string", "null"]},
+            },
+        },
+    ),
+    400: _error("A cursor that is not a listing's own, or a limit outside 1-200"),
+    **_UNAVAILABLE,
+}
 DELETE: dict[int, OpenAPIResponse] = {
     204: {
         "description": "The page and everything of it are gone: its count, history, uniques, bots, its place in "
@@ -209,6 +237,15 @@ _BADGE_OPTIONS: list[dict[str, Any]] = [
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
     ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
+    ("get", "/admin/pages"): [
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+        },
+    ],
     ("delete", "/pages/{page}"): [_PAGE_PATH],
     ("delete", "/count"): [_PATH_QUERY],
     ("get", "/count"): [
