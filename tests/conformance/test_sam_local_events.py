@@ -28,7 +28,7 @@ from werkzeug.test import EnvironBuilder
 
 from localapi.server import build_event, build_response
 from localapi.template import Route, Template
-from tests.support.contract import CONTRACT, KNOWN_DIFFERENCES
+from tests.support.contract import CONTRACT, CONTRACT_ENV, KNOWN_DIFFERENCES
 from tests.support.events import context
 from tests.support.servers import RedisServer
 
@@ -136,7 +136,7 @@ def contract_env(
     def fresh() -> None:
         # One environment for every function in this process (their variables agree, but for
         # the import worker's name, which this contract never needs).
-        function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(tmp_path))
+        function_env("ImportsFunction", REDIS_URL=redis_url, KEY_PREFIX="", SCRATCH_DIR=str(tmp_path), **CONTRACT_ENV)
 
     return fresh
 

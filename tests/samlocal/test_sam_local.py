@@ -19,7 +19,7 @@ from devtools import samlocal
 from localapi.server import LocalApi, Server
 from localapi.services import LocalS3, RedisServer, free_port, wait_for
 from localapi.template import Template
-from tests.support.contract import CONTRACT, KNOWN_DIFFERENCES
+from tests.support.contract import CONTRACT, CONTRACT_ENV, KNOWN_DIFFERENCES
 from tests.support.events import EVENTS
 from tests.support.http import signed
 
@@ -44,7 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s3 = LocalS3(host=samlocal.bridge_gateway()).start()
         s3.client().create_bucket(Bucket=BUCKET)
         s3_for_containers = s3.url.replace(samlocal.bridge_gateway(), "host.docker.internal")
-        env_json = samlocal.env_file(work / "env.json", redis.port, AWS_ENDPOINT_URL_S3=s3_for_containers)
+        env_json = samlocal.env_file(
+            work / "env.json", redis.port, AWS_ENDPOINT_URL_S3=s3_for_containers, **CONTRACT_ENV
+        )
         port = free_port()
         api = samlocal.start_api(template, image, env_json, port)
         url = f"http://127.0.0.1:{port}"
@@ -102,7 +104,7 @@ def run(base: str, redis: RedisServer) -> list[tuple[int, str, str, list[str]]]:
 
 def test_the_contract_through_sam_local_start_api_matches_make_dev(stack: Stack, template: Template) -> None:
     sam = run(stack.url, stack.redis)
-    env = {"REDIS_URL": stack.redis.url, "KEY_PREFIX": "local:", **stack.s3.env}
+    env = {"REDIS_URL": stack.redis.url, "KEY_PREFIX": "local:", **stack.s3.env, **CONTRACT_ENV}
     local = Server(LocalApi(template, {"Parameters": env})).start()
     try:
         ours = run(local.url, stack.redis)
@@ -168,7 +170,7 @@ def _cors(base: str, method: str, path: str, headers: dict[str, str]) -> tuple[i
 def test_cross_origin_reads_and_preflights_match_make_dev(stack: Stack, template: Template) -> None:
     origin = {"Origin": "https://blog.example.org"}
     preflight = origin | {"Access-Control-Request-Method": "GET"}
-    env = {"REDIS_URL": stack.redis.url, "KEY_PREFIX": "local:", **stack.s3.env}
+    env = {"REDIS_URL": stack.redis.url, "KEY_PREFIX": "local:", **stack.s3.env, **CONTRACT_ENV}
     local = Server(LocalApi(template, {"Parameters": env})).start()
     try:
         sam, ours = (_cors(base, "OPTIONS", "/pages/home", preflight) for base in (stack.url, local.url))

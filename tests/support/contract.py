@@ -7,9 +7,15 @@ from __future__ import annotations
 from tests.support.http import person
 from tests.support.routes import SIGNED_ROUTES
 
-__all__ = ["CONTRACT", "KNOWN_DIFFERENCES", "SIGNED_ROUTES"]
+__all__ = ["CONTRACT", "CONTRACT_ENV", "KNOWN_DIFFERENCES", "SIGNED_ROUTES"]
 
 # (method, path, headers, body). "{sid}" and "{import}" are filled from earlier answers.
+# The functions' settings every tier of the contract runs with (the conformance tier, make
+# dev, the real `sam local`): the owner's sites, so a hit from another site's page is refused
+# alike everywhere (ALLOWED_ORIGINS; docs/operating.md).
+CONTRACT_ENV = {"ALLOWED_ORIGINS": "blog.example.org,*.docs.example.org"}
+FOREIGN, OURS = "https://copycat.example", "https://a.docs.example.org"
+
 CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/", {}, None),
     ("GET", "/", {"Accept": "application/json"}, None),
@@ -51,6 +57,20 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
     ("GET", "/pages/blog.post-1", {**person(3), "Accept": "application/json", "Idempotency-Key": "page-1"}, None),
     ("GET", "/pages/blog.post-1/badge.svg", person(4), None),
+    # Another site's page counting into ours (ALLOWED_ORIGINS): nothing counted, the badge still drawn.
+    (
+        "GET",
+        "/pages/blog.post-1",
+        {**person(10), "Accept": "application/json", "Origin": "https://copycat.example"},
+        None,
+    ),
+    ("GET", "/pages/blog.post-1/badge.svg", {**person(11), "Referer": "https://copycat.example/post"}, None),
+    (
+        "GET",
+        "/pages/blog.post-1",
+        {**person(12), "Accept": "application/json", "Origin": "https://a.docs.example.org"},
+        None,
+    ),
     ("GET", "/pages/blog.post-1/badge.svg?count=false&style=plastic&metric=today&abbreviate=true", person(4), None),
     # A crawler: answered the current count, tallied under the page's bots.
     ("GET", "/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, None),
