@@ -4,6 +4,8 @@ from API Gateway: what the conformance tier feeds SAM's own event code and the r
 
 from __future__ import annotations
 
+import hashlib
+
 from tests.support.http import person
 from tests.support.routes import SIGNED_ROUTES
 
@@ -13,7 +15,14 @@ __all__ = ["CONTRACT", "CONTRACT_ENV", "KNOWN_DIFFERENCES", "SIGNED_ROUTES"]
 # The functions' settings every tier of the contract runs with (the conformance tier, make
 # dev, the real `sam local`): the owner's sites, so a hit from another site's page is refused
 # alike everywhere (ALLOWED_ORIGINS; docs/operating.md).
-CONTRACT_ENV = {"ALLOWED_ORIGINS": "blog.example.org,*.docs.example.org"}
+# and the reads are the owner's (STATS_ACCESS=token: the contract's reads carry its token as a
+# share link, since the tiers sign every request with SigV4's own Authorization header).
+READER_TOKEN = "contract-reader-token"
+CONTRACT_ENV = {
+    "ALLOWED_ORIGINS": "blog.example.org,*.docs.example.org",
+    "STATS_ACCESS": "token",
+    "STATS_TOKEN_SHA256": hashlib.sha256(READER_TOKEN.encode()).hexdigest(),
+}
 FOREIGN, OURS = "https://copycat.example", "https://a.docs.example.org"
 
 CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
@@ -23,7 +32,7 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("GET", "/", {"Accept": "application/json", "Idempotency-Key": "order-1"}, None),
     ("GET", "/", {"Idempotency-Key": ""}, None),
     ("GET", "/", {"Accept": "text/html,application/json;q=0.9"}, None),
-    ("GET", "/hits", {}, None),
+    ("GET", f"/hits?token={READER_TOKEN}", {}, None),
     ("GET", "/health", {}, None),
     ("GET", "/health/ready", {}, None),
     ("POST", "/session", {}, None),
@@ -75,15 +84,16 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     # A crawler: answered the current count, tallied under the page's bots.
     ("GET", "/pages/blog.post-1", {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}, None),
     ("GET", "/pages/<b>x", {}, None),
-    ("GET", "/pages/blog.post-1/stats", {}, None),
+    ("GET", f"/pages/blog.post-1/stats?token={READER_TOKEN}", {}, None),
     # Pages named by their path: two spellings of one path are one page.
     ("GET", "/count?path=%2F2024%2F05%2Fhello-world%2F", {**person(6), "Accept": "application/json"}, None),
     ("GET", "/count?path=%2F2024%2F05%2F.%2Fhello-world%2F%2F", {**person(7), "Accept": "application/json"}, None),
     ("GET", "/count?path=no-slash", {**person(8), "Accept": "application/json"}, None),
     ("GET", "/count", {**person(8), "Accept": "application/json"}, None),
     ("GET", "/badge.svg?path=%2F2024%2F05%2Fhello-world%2F&count=false", person(9), None),
-    ("GET", "/stats?path=%2F2024%2F05%2Fhello-world%2F", {}, None),
-    ("GET", "/pages", {}, None),
+    ("GET", f"/stats?path=%2F2024%2F05%2Fhello-world%2F&token={READER_TOKEN}", {}, None),
+    ("GET", f"/pages?token={READER_TOKEN}", {}, None),
+    ("GET", "/pages?token=wrong", {}, None),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 1000}'),
     ("PUT", "/pages/seeded/count", {"Content-Type": "application/json"}, '{"hits": 5}'),
     ("PUT", "/pages/other/count", {"Content-Type": "application/json"}, '{"hits": -1}'),
@@ -97,8 +107,9 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     ("DELETE", "/count?path=%2Fnever%2F", {}, None),
     # After the hits above: the history (30 days by day: the same answer unless a UTC midnight
     # passes between the runs) and the page made of it.
-    ("GET", "/stats", {}, None),
-    ("GET", "/dashboard", {}, None),
+    ("GET", f"/stats?token={READER_TOKEN}", {}, None),
+    ("GET", f"/dashboard?token={READER_TOKEN}", {}, None),
+    ("GET", "/hits", {}, None),  # STATS_ACCESS=token: 401 without the owner's token
 ]
 
 # Differences between SAM's local gateway and API Gateway (which make dev follows), each with
