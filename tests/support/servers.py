@@ -228,8 +228,12 @@ class RedisClusterN:
         return ",".join(f"127.0.0.1:{port}" for port in ports[1:])
 
     def start(self) -> Self:
-        for node in self.nodes:
-            node.start()
+        try:
+            for node in self.nodes:
+                self._start_node(node)
+        except BaseException:
+            self.stop()  # the nodes already started: none left behind
+            raise
         subprocess.run(
             [
                 "redis-cli",
@@ -247,6 +251,26 @@ class RedisClusterN:
         wait_for(self.healthy, timeout=30, what="the cluster to agree")
         wait_for(self.replicas_in_sync, timeout=30, what="every replica to finish its first sync")
         return self
+
+    @staticmethod
+    def _start_node(node: RedisServer) -> None:
+        """Start a node; its cluster bus port is fixed by its arguments, and another process
+        can take that port between the probe and the bind (RedisServer's own retries only
+        move the client port): a failed start tries again with a fresh bus port."""
+        for attempt in range(3):
+            try:
+                node.start()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                extra = list(node.extra)
+                bus = str(free_port())
+                for flag in ("--cluster-port", "--cluster-announce-bus-port"):
+                    if flag in extra:
+                        extra[extra.index(flag) + 1] = bus
+                node.extra = tuple(extra)
+                node.port = free_port()
 
     def replicas_in_sync(self) -> bool:
         """Every replica the cluster should have is one, and has finished its first sync."""

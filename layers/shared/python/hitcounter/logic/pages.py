@@ -8,6 +8,7 @@ badge always renders (``badge_value``)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any, Protocol
 
 from hitcounter.core.errors import AppError, BadRequest, InsufficientStorage, NotFound, Unprocessable
@@ -196,6 +197,8 @@ MAX_SEED = 10**15
 
 
 LIST_DEFAULT, LIST_MAX = 50, 200
+# A listing's cursor: a slot and an offset in its registry (the OpenAPI document's pattern).
+_CURSOR = re.compile(r"([0-9]|[1-5][0-9]|6[0-3])\.([0-9]{1,9})")
 
 
 def listing(store: PageCounter, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -203,11 +206,11 @@ def listing(store: PageCounter, cursor: str | None, limit: int) -> dict[str, Any
     day of its last counted hit, ``limit`` at a time; ``next`` is the cursor of the rest
     (null at the end). The cursor is opaque to the caller: where the listing stopped."""
     slot, offset = 0, 0
-    if cursor:
-        first, _, second = cursor.partition(".")
-        if not (first.isdigit() and second.isdigit() and int(first) < PAGE_SLOTS and len(second) <= 9):
+    if cursor is not None:
+        found = _CURSOR.fullmatch(cursor)
+        if found is None or int(found[1]) >= PAGE_SLOTS:
             raise BadRequest("cursor must be a listing's own next value")
-        slot, offset = int(first), int(second)
+        slot, offset = int(found[1]), int(found[2])
     rows, after = store.listing(slot, offset, limit)
     named = store.paths([page for page, _, _ in rows])
     return {

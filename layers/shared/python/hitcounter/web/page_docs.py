@@ -238,7 +238,13 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
     ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
     ("get", "/admin/pages"): [
-        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "the previous answer's next (a slot and an offset)",
+            "schema": {"type": "string", "pattern": "^([0-9]|[1-5][0-9]|6[0-3])\\.[0-9]{1,9}$"},
+        },
         {
             "name": "limit",
             "in": "query",
