@@ -370,3 +370,37 @@ def test_an_operator_corrects_a_counting_pages_total_and_its_history_stays(
     assert missing["statusCode"] == 404 and shared_redis.client().keys("*page:nobody-counts:*") == []
     assert invoke_hits(_seed("typo-inflated", {"hits": 5, "replace": "yes"}))["statusCode"] == 422
     assert invoke_hits(_seed("typo-inflated", {"hits": 5}))["statusCode"] == 409  # still seed-only without it
+
+
+def test_the_reads_open_in_a_spreadsheet_with_the_json_numbers(invoke_hits: Invoke) -> None:
+    import csv
+    import io
+
+    now = now_ms()
+    for i in range(3):
+        invoke_hits(at(page_event("sheet", user_agent=f"agent-{i}"), now))
+    invoke_hits(at(page_event("-cmd"), now))  # an id a spreadsheet would read as a formula
+
+    def both(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]], dict[str, Any]]:
+        as_json = body_json(invoke_hits(event))
+        event["queryStringParameters"] = {**(event["queryStringParameters"] or {}), "format": "csv"}
+        answer = invoke_hits(event)
+        assert (
+            answer["statusCode"] == 200 and header(answer, "Content-Type") == "text/csv; charset=utf-8; header=present"
+        )
+        assert re.fullmatch(r'attachment; filename="[A-Za-z0-9.-]+\.csv"', header(answer, "Content-Disposition") or "")
+        return as_json, list(csv.DictReader(io.StringIO(answer["body"]))), answer
+
+    site_json, site_rows, _ = both(stats_event(now, "30d"))
+    assert [int(r["hits"]) for r in site_rows] == [p["hits"] for p in site_json["series"]]
+    page_json, page_rows, _ = both(at(page_event("sheet", "/stats", {"period": "48h"}), now))
+    assert [(r["start"], int(r["hits"])) for r in page_rows] == [(p["start"], p["hits"]) for p in page_json["series"]]
+    assert sum(int(r["hits"]) for r in page_rows) == 3
+    top_json, top_rows, raw = both(at(stats_event(now, "30d", "/pages"), now))
+    assert [(r["page"].removeprefix("'"), int(r["hits"])) for r in top_rows] == [
+        (p["page"], p["hits"]) for p in top_json["pages"]
+    ]
+    assert "'-cmd" in raw["body"] and not any(r["page"].startswith("-") for r in top_rows)  # never a formula
+    bad = stats_event(now, "30d")
+    bad["queryStringParameters"] = {"format": "xml"}
+    assert invoke_hits(bad)["statusCode"] == 400

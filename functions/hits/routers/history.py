@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from hitcounter.logic import pages
 from hitcounter.logic.stats import read_stats
 from hitcounter.runtime import services
-from hitcounter.web import api_docs, contract, request
+from hitcounter.web import api_docs, contract, csv_answers, request
 from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
@@ -23,11 +23,17 @@ def stats() -> Response[str]:
     event = router.current_event
     require_reader(event)
     period, now_ms = request.period(event), request.request_time_ms(event)
+    as_csv = csv_answers.wants_csv(request.query(event))
     named = request.stats_path(event)
     if named is not None:  # a path page's history (?path=), in /pages/{page}/stats's shape
         page, path = named
-        return contract.json_response(200, pages.page_stats(services().pages, page, period, now_ms, path))
-    return contract.json_response(200, read_stats(services().hits, period, now_ms))
+        body = pages.page_stats(services().pages, page, period, now_ms, path)
+    else:
+        body = read_stats(services().hits, period, now_ms)
+    if as_csv:  # a spreadsheet's: a row per bucket
+        name = f"stats-{'page' if named else 'site'}-{period.name}"
+        return Response(200, csv_answers.CONTENT_TYPE, csv_answers.series(body), headers=csv_answers.headers(name))
+    return contract.json_response(200, body)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from hitcounter.core.errors import AppError
 from hitcounter.logic import pages
 from hitcounter.runtime import services
-from hitcounter.web import badge, contract, page_docs, request
+from hitcounter.web import badge, contract, csv_answers, page_docs, request
 from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
@@ -92,9 +92,12 @@ def _badge(page: str, path: str = "") -> Response[str]:
 def page_stats(page: str) -> Response[str]:
     event = router.current_event
     require_reader(event)
-    body = pages.page_stats(
-        services().pages, request.page_id(page), request.period(event), request.request_time_ms(event)
-    )
+    as_csv = csv_answers.wants_csv(request.query(event))
+    period = request.period(event)
+    body = pages.page_stats(services().pages, request.page_id(page), period, request.request_time_ms(event))
+    if as_csv:
+        name = f"stats-{body['page']}-{period.name}"
+        return Response(200, csv_answers.CONTENT_TYPE, csv_answers.series(body), headers=csv_answers.headers(name))
     return contract.json_response(200, body)
 
 
@@ -105,7 +108,11 @@ def top() -> Response[str]:
     event = router.current_event
     require_reader(event)
     limit = request.limit(event, pages.TOP_DEFAULT, pages.TOP_MAX)
+    as_csv = csv_answers.wants_csv(request.query(event))
     body = pages.top_pages(services().pages, request.period(event), request.request_time_ms(event), limit)
+    if as_csv:  # a row per page
+        name = f"pages-{body['period']}"
+        return Response(200, csv_answers.CONTENT_TYPE, csv_answers.top_pages(body), headers=csv_answers.headers(name))
     return contract.json_response(200, body)
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the types module is light, but nothing of openapi/ is needed at run time
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+    from aws_lambda_powertools.event_handler.openapi.types import (
+        OpenAPIResponse,
+        OpenAPIResponseContentSchema,
+        OpenAPIResponseHeader,
+    )
 
 Schema = dict[str, Any]
 
@@ -120,6 +124,17 @@ STATS: dict[int, OpenAPIResponse] = {
     **PRIVATE,
     **_UNAVAILABLE,
 }
+# ?format=csv (hitcounter.web.csv_answers): the same read as a spreadsheet's file.
+_FORMAT = {
+    "name": "format",
+    "in": "query",
+    "required": False,
+    "description": "json (the default) or csv: a header row, then a row per bucket (start, hits, uniques) or page",
+    "schema": {"type": "string", "enum": ["json", "csv"]},
+}
+CSV_CONTENT: dict[str, OpenAPIResponseContentSchema] = {"text/csv": {"schema": {"type": "string"}}}
+STATS[200]["content"] = {**STATS[200]["content"], **CSV_CONTENT}
+
 DASHBOARD: dict[int, OpenAPIResponse] = {
     200: {
         "description": "One HTML page: totals, today, a chart of the period, the latest imports (no script)",
@@ -221,6 +236,7 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ],
     ("get", "/stats"): [
         _PERIOD,
+        _FORMAT,
         {
             "name": "path",
             "in": "query",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitcounter.model.bots import REASONS
 from hitcounter.model.keys import PAGE_ID
-from hitcounter.web.api_docs import _ERROR, _PERIOD, _UNAVAILABLE, PRIVATE, Schema, _error, _json
+from hitcounter.web.api_docs import _ERROR, _FORMAT, _PERIOD, _UNAVAILABLE, CSV_CONTENT, PRIVATE, Schema, _error, _json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
@@ -173,6 +173,9 @@ TOP_PAGES: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 
+for _read in (PAGE_STATS, TOP_PAGES):  # ?format=csv
+    _read[200]["content"] = {**_read[200]["content"], **CSV_CONTENT}
+
 SEED: dict[int, OpenAPIResponse] = {
     200: _json(
         'With "replace": true, the counting page\'s total is now the given number (its history as it was)',
@@ -265,10 +268,11 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
         },
     ],
     ("get", "/badge.svg"): [_PATH_QUERY, *_BADGE_OPTIONS],
-    ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD],
+    ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD, _FORMAT],
     ("put", "/pages/{page}/count"): [_PAGE_PATH],
     ("get", "/pages"): [
         _PERIOD,
+        _FORMAT,
         {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
     ],
 }
