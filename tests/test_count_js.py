@@ -46,22 +46,25 @@ window.fetch = function (url, init) {{
   return realFetch.apply(this, arguments);
 }};
 {before}
-</script>
-<script async src="{api}/count.js"></script>
-<script>
+// The steps start once count.js has run (its onload), so its first view is the page's own,
+// however slowly the script arrives (a busy machine).
 var steps = {steps};
-steps.forEach(function (step) {{
+function run() {{
+  steps.forEach(function (step) {{
+    setTimeout(function () {{
+      if (step[1] === "back") history.back();
+      else if (step[1] === "reload") {{ if (!sessionStorage.getItem("reloaded")) {{
+        sessionStorage.setItem("reloaded", "1"); location.reload(); }} }}
+      else history.pushState({{}}, "", step[1]);
+    }}, step[0]);
+  }});
   setTimeout(function () {{
-    if (step[1] === "back") history.back();
-    else if (step[1] === "reload") {{ if (!sessionStorage.getItem("reloaded")) {{
-      sessionStorage.setItem("reloaded", "1"); location.reload(); }} }}
-    else history.pushState({{}}, "", step[1]);
-  }}, step[0]);
-}});
-setTimeout(function () {{
-  document.getElementById("log").textContent = JSON.stringify({{sent: sent, errors: errors}});
-}}, 4000);
-</script></body></html>"""
+    document.getElementById("log").textContent = JSON.stringify({{sent: sent, errors: errors}});
+  }}, 4000);
+}}
+</script>
+<script async src="{api}/count.js" onload="run()" onerror="run()"></script>
+</body></html>"""
 
 
 @pytest.fixture
