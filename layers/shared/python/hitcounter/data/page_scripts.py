@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from hitcounter.model import history
+from functools import lru_cache
+
+from hitcounter.model import history, keyspace
+from hitcounter.model.keys import page_slot
 
 # One page hit, in one server-side step on the page's slot. In order:
 #  1. a replay (an Idempotency-Key seen before) returns the N the first request got;
@@ -264,3 +267,33 @@ for i = 4 + indexes, #KEYS do redis.call('DEL', KEYS[i]) end
 if existed then return 1 end
 return 0
 """
+
+
+@lru_cache(maxsize=4096)
+def hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[str, ...]:
+    """``COUNT_PAGE_HIT``'s keys but the record (the count first), then the name of the
+    client's limit log without its digest: the same for every hit of a page's shard within a
+    minute, so a busy page builds them once a minute (the last 4,096 kept; a few µs a miss)."""
+    minute_id, hour, day = history.minute_ids(minute_number)
+    own, beside = keyspace.page_base(prefix, page, shard), keyspace.slot_base(prefix, page_slot(page, shard))
+    return (
+        own + keyspace.PAGE_COUNT.pattern,
+        own + keyspace.PAGE_MINUTE.at(minute_id),
+        own + keyspace.PAGE_HOUR.at(hour),
+        own + keyspace.PAGE_DAY.at(day),
+        own + keyspace.PAGE_UNIQUES.at(day),
+        beside + keyspace.SLOT_SALT.at(day),
+        beside + keyspace.REGISTRY.pattern,
+        beside + keyspace.TOP.at(day),
+        own + keyspace.PAGE_RECENT.pattern,
+        beside + keyspace.WINDOW_SALT.pattern,
+        own + keyspace.PAGE_BOTS.at(day),
+        beside + keyspace.LEGACY_REGISTRY.pattern,
+        own + keyspace.PAGE_PATH.pattern,
+        own + keyspace.PAGE_PROXY.at(minute_id),
+        *[
+            beside + keyspace.TOP_UNION.suffix(first=first, day=last)
+            for first, last in history.top_spans(minute_number)
+        ],
+        beside + keyspace.LIMIT_LOG.at(""),
+    )

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from functools import lru_cache
 from typing import Any
 
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
-from hitcounter.data.page_scripts import COUNT_PAGE_HIT, DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE
+from hitcounter.data.page_admin import PageAdmin
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE, hit_keys
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.data.top_pages import TopPages
@@ -28,37 +28,7 @@ from hitcounter.model.paths import is_path_page
 _NEEDS_BUDGET = 5
 
 
-@lru_cache(maxsize=4096)
-def _hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[str, ...]:
-    """``COUNT_PAGE_HIT``'s keys but the record (the count first), then the name of the
-    client's limit log without its digest: the same for every hit of a page's shard within a
-    minute, so a busy page builds them once a minute (the last 4,096 kept; a few µs a miss)."""
-    minute_id, hour, day = history.minute_ids(minute_number)
-    own, beside = keyspace.page_base(prefix, page, shard), keyspace.slot_base(prefix, page_slot(page, shard))
-    return (
-        own + keyspace.PAGE_COUNT.pattern,
-        own + keyspace.PAGE_MINUTE.at(minute_id),
-        own + keyspace.PAGE_HOUR.at(hour),
-        own + keyspace.PAGE_DAY.at(day),
-        own + keyspace.PAGE_UNIQUES.at(day),
-        beside + keyspace.SLOT_SALT.at(day),
-        beside + keyspace.REGISTRY.pattern,
-        beside + keyspace.TOP.at(day),
-        own + keyspace.PAGE_RECENT.pattern,
-        beside + keyspace.WINDOW_SALT.pattern,
-        own + keyspace.PAGE_BOTS.at(day),
-        beside + keyspace.LEGACY_REGISTRY.pattern,
-        own + keyspace.PAGE_PATH.pattern,
-        own + keyspace.PAGE_PROXY.at(minute_id),
-        *[
-            beside + keyspace.TOP_UNION.suffix(first=first, day=last)
-            for first, last in history.top_spans(minute_number)
-        ],
-        beside + keyspace.LIMIT_LOG.at(""),
-    )
-
-
-class PageStore(TopPages):
+class PageStore(TopPages, PageAdmin):
     def __init__(
         self,
         handle: RedisHandle,
@@ -114,105 +84,6 @@ class PageStore(TopPages):
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
             return int(self._seed(keys=keys, args=args, client=client))
-
-    def delete(self, page: str, now_ms: int) -> bool:
-        """Delete a page: every key of it, its registry entry and its place in the top pages,
-        one script per shard (``DELETE_PAGE``), each sent once; then the kept top lists of
-        today, so ``GET /pages`` forgets it at once. True when the page existed. Its keys are
-        found by a SCAN of its own names (an admin's step: it reads the keyspace, in pages of
-        1,000) and by the names a hit could be writing now."""
-        existed = False
-        with self._redis.use() as client:
-            for shard in range(self.shards):
-                keys, indexes = self._delete_keys(client, page, shard, now_ms)
-                slot = page_slot(page, shard)
-                fixed = [
-                    self._key(page, keyspace.PAGE_COUNT, shard),
-                    self._slot_key(slot, keyspace.REGISTRY),
-                    self._slot_key(slot, keyspace.LEGACY_REGISTRY),
-                ]
-                done = self._delete(keys=[*fixed, *indexes, *keys], args=[page, len(indexes)], client=client)
-                existed = existed or bool(int(done))
-            pipe = client.pipeline(transaction=False)
-            for key in self._kept_top_lists(now_ms):
-                pipe.delete(key)  # idempotent: a re-send deletes nothing more
-            pipe.execute()
-        return existed
-
-    def _delete_keys(self, client: Any, page: str, shard: int, now_ms: int) -> tuple[list[str], list[str]]:
-        """(the page's keys on ``shard``: those that exist, by SCAN, and those a hit now would
-        write; the slot's indexes that may name it: each day's top, the running unions)."""
-        base = keyspace.page_base(self._prefix, page, shard)
-        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in base) + "*"
-        found = {
-            raw.decode() if isinstance(raw, bytes) else str(raw) for raw in client.scan_iter(match=pattern, count=1000)
-        }
-        minute = now_ms // 60_000
-        current = _hit_keys(self._prefix, page, shard, minute)
-        found |= {key for key in current[:-1] if key.startswith(base)}  # the limit log's name is not a key
-        slot = page_slot(page, shard)
-        days = {history.day_id(now_ms - d * 86_400_000) for d in range(history.DAY_TTL // 86400 + 2)}
-        indexes = [self._slot_key(slot, keyspace.TOP, day=day) for day in sorted(days)]
-        for at in (minute, minute - 1440):  # today's running unions and yesterday's
-            indexes += [self._slot_key(slot, keyspace.TOP_UNION, first=f, day=d) for f, d in history.top_spans(at)]
-        return sorted(found - {current[0]}), indexes
-
-    def _kept_top_lists(self, now_ms: int) -> list[str]:
-        day = history.day_id(now_ms)
-        return [
-            self._slot_key(0, keyspace.TOP_CACHE, period=period, limit=limit, day=day)
-            for period in history.PERIODS
-            for limit in range(1, 51)
-        ]
-
-    def listing(self, slot: int, offset: int, limit: int) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]:
-        """Every page, slot by slot, by id within a slot: up to ``limit`` of them from
-        (``slot``, ``offset``), each with its total and the time of its last counted hit (ms),
-        and where the next call starts (None past the last slot). Two pipelines of reads:
-        each remaining slot's next ``limit`` ids (bounded: 64 times ``limit``), then the
-        totals."""
-        with self._redis.use() as client:
-            pipe = client.pipeline(transaction=False)
-            for s in range(slot, PAGE_SLOTS):
-                start = offset if s == slot else 0
-                pipe.zrange(self._slot_key(s, keyspace.REGISTRY), start, start + limit - 1, withscores=True)
-            replies = pipe.execute()
-            rows: list[tuple[str, int]] = []
-            cursor: tuple[int, int] | None = None
-            for s, members in zip(range(slot, PAGE_SLOTS), replies, strict=True):
-                start = offset if s == slot else 0
-                taken = members[: limit - len(rows)]
-                rows += [(m.decode() if isinstance(m, bytes) else str(m), int(score)) for m, score in taken]
-                if len(rows) == limit:
-                    # Full: go on after the last one taken (this slot may hold more, or the next).
-                    more_here = len(taken) < len(members) or len(members) == limit
-                    cursor = (s, start + len(taken)) if more_here else (s + 1, 0) if s + 1 < PAGE_SLOTS else None
-                    break
-            pipe = client.pipeline(transaction=False)
-            for page, _ in rows:
-                for shard in range(self.shards):
-                    pipe.get(self._key(page, keyspace.PAGE_COUNT, shard))
-            counts = pipe.execute() if rows else []
-        listed = []
-        for i, (page, at) in enumerate(rows):
-            held = [int(v) for v in counts[i * self.shards : (i + 1) * self.shards] if v is not None]
-            listed.append((page, sum(held), at))
-        return listed, cursor
-
-    def replace(self, page: str, hits: int) -> int | None:
-        """Set a counting page's total to ``hits`` (its history as it is): the old total, or
-        None for a page that has none. With HITS_SHARDS > 1 the first shard takes the total
-        and the others' counts go (each its own command: a hit landing on another shard
-        meanwhile adds to the corrected total)."""
-        old_total = self.count(page) if self.shards > 1 else None
-        with self._redis.use() as client:
-            old = self._replace(keys=[self._key(page, keyspace.PAGE_COUNT)], args=[hits], client=client)
-            if self.shards > 1:
-                for shard in range(1, self.shards):
-                    client.delete(self._key(page, keyspace.PAGE_COUNT, shard))
-        if old is None and not old_total:
-            return None
-        return old_total if old_total is not None else int(old)
 
     def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
         return keyspace.page(self._prefix, page, kind, shard, **fields)
@@ -299,7 +170,7 @@ class PageStore(TopPages):
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
         proxy = visit.proxy and self.proxy_per_minute > 0
-        fixed = _hit_keys(self._prefix, page, shard, minute_number)
+        fixed = hit_keys(self._prefix, page, shard, minute_number)
         record = fixed[0] if digest is None else self._key(page, keyspace.PAGE_RECORD, shard, digest=digest)
         keys = [fixed[0], record, *fixed[1:-1]]
         args: list[str | int] = [
