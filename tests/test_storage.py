@@ -15,7 +15,7 @@ from cfnlint.decode import cfn_yaml
 
 from hitcounter.logic.accesslog import MAX_PATH_CHARS, TOP_PATHS
 from hitcounter.logic.sessions import MAX_DATA_BYTES
-from hitcounter.model import history
+from hitcounter.model import history, referrers
 from tests.support.events import ROOT, Invoke, load_event
 
 # What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).
@@ -30,6 +30,7 @@ README_BYTES = {
     "limit window client": 160,
     "new-page log client": 200,
     "bot tally": 220,
+    "referrers of a day": 4_300,
     "hyperloglog byte per visitor": 6,
 }
 # MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
@@ -128,6 +129,16 @@ def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, red
         page["headers"]["user-agent"], page["headers"]["accept-language"] = agent, language
         invoke_hits(page)
     sizes["bot tally"] = _usage(client, "*:page:*:b:*")
+    # The page's referring hosts of the day at their largest: every host kept at its longest,
+    # and other (a flood past the cap).
+    page["headers"]["user-agent"] = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+    page["headers"]["accept-language"] = "en"
+    for i in range(referrers.HOSTS_PER_DAY + 5):
+        page["queryStringParameters"] = {"r": f"https://{i:03d}{'h' * (referrers.MAX_HOST - 7)}.org/"}
+        page["requestContext"]["http"]["sourceIp"] = f"198.51.100.{i + 1}"
+        assert invoke_hits(page)["statusCode"] == 200
+    assert client.zcard(client.keys("*:page:*:r:*")[0]) == referrers.HOSTS_PER_DAY + 1
+    sizes["referrers of a day"] = _usage(client, "*:page:*:r:*")
     # A HyperLogLog's bytes per visitor at its worst: just after it turns dense (12 KB).
     hll, added = "{hits}:hll-probe", 0
     while client.execute_command("OBJECT", "ENCODING", hll) != "raw" if added else True:
@@ -174,6 +185,8 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         * measured["page bucket"]
         # A bot tally per page and day (every reason), kept as long as the page's uniques.
         + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["bot tally"]
+        # The referring hosts per page and day (at most HOSTS_PER_DAY and other), kept as long.
+        + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["referrers of a day"]
         # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
         # of that long, one entry each (as if each were a client of its own). A client's
         # new-page log lives a day, an entry per page it made: a page is made only while its

@@ -419,7 +419,7 @@ def test_cost_and_load_are_bounded_and_requests_logged() -> None:
     assert worker["ReservedConcurrentExecutions"] == "2"  # imports never take the hit counter's share
     limits = resources["Cache"]["Properties"]["CacheUsageLimits"]
     assert limits == {
-        "DataStorage": {"Maximum": "10", "Unit": "GB"},
+        "DataStorage": {"Maximum": "12", "Unit": "GB"},
         "ECPUPerSecond": {"Maximum": "5000"},
     }
 

@@ -4,14 +4,14 @@ The store's own behaviour is tested on real Redis (tests/test_pages.py and frien
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from hitcounter.core.errors import AppError, BackendUnavailable
 from hitcounter.logic import pages
-from hitcounter.model import history
+from hitcounter.model import history, owners
 from hitcounter.model.history import Visit
 from hitcounter.model.pages import BOT, COUNTED, LIMITED, NEW_LIMITED, REFUSED, RELOAD, REPLAYED, PageHit
 from hitcounter.model.visitors import Client, page_visit, site_visit
@@ -30,6 +30,7 @@ class FakeStore:
     calls: list[tuple[str, Visit, str | None, str | None]] = field(default_factory=list)
     counted: int | None = 7
     paths_given: list[str] = field(default_factory=list)
+    referrers_given: list[str] = field(default_factory=list)
 
     def hit(
         self,
@@ -39,11 +40,13 @@ class FakeStore:
         bot: str | None = None,
         path: str = "",
         unlisted: bool = False,
+        referrer: str = "",
     ) -> PageHit:
         if self.fail:
             raise self.fail
         self.calls.append((page, visit, idempotency_key, bot))
         self.paths_given.append(path)
+        self.referrers_given.append(referrer)
         return self.answer
 
     def paths(self, pages: list[str]) -> dict[str, str]:
@@ -67,6 +70,18 @@ def test_a_counted_hit_answers_its_total_and_the_clients_standing() -> None:
     page, visit, key, bot = store.calls[0]
     assert (page, key, bot) == ("home", "key-1", None)
     assert visit == page_visit(PERSON) and visit.track and visit.client and visit.visitor
+
+
+def test_the_store_gets_the_referring_host_alone_and_never_the_sites_own() -> None:
+    store = FakeStore()
+    from_page = replace(PERSON, origin="https://blog.example.org")
+    pages.count(store, "home", None, from_page, came_from="https://news.ycombinator.com/item?id=1")
+    pages.count(store, "home", None, from_page, came_from="https://blog.example.org/other-post/")
+    pages.count(store, "home", None, from_page, came_from="javascript:alert(1)")
+    pages.count(store, "home", None, from_page)
+    owner = owners.OwnerRules(owners.parse_hosts("*.example.org, example.net"))
+    pages.count(store, "home", None, from_page, owner=owner, came_from="https://example.net/")
+    assert store.referrers_given == ["news.ycombinator.com", "", "", "", ""]
 
 
 @pytest.mark.parametrize("outcome", [REPLAYED, RELOAD, BOT])

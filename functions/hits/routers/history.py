@@ -24,10 +24,11 @@ def stats() -> Response[str]:
     require_reader(event)
     period, now_ms = request.period(event), request.request_time_ms(event)
     as_csv = csv_answers.wants_csv(request.query(event))
+    limit = request.limit(event, pages.REFERRERS_DEFAULT, pages.REFERRERS_MAX)  # a page's referring hosts
     named = request.stats_path(event)
     if named is not None:  # a path page's history (?path=), in /pages/{page}/stats's shape
         page, path = named
-        body = pages.page_stats(services().pages, page, period, now_ms, path)
+        body = pages.page_stats(services().pages, page, period, now_ms, path, limit)
     else:
         body = read_stats(services().hits, period, now_ms)
     if as_csv:  # a spreadsheet's: a row per bucket

@@ -24,7 +24,10 @@ def hit(page: str) -> Response[str]:
     headers = request.headers(event)
     s = services()
     client = request.client(event, s.settings.edge_secret)
-    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, owner=s.owner)
+    came_from = request.query(event).get("r")
+    counted, extra = pages.count(
+        s.pages, page, request.idempotency_key(headers), client, owner=s.owner, came_from=came_from
+    )
     if counted.replayed:
         extra["Idempotent-Replayed"] = "true"
     if request.wants_text(headers):
@@ -45,7 +48,10 @@ def count_path() -> Response[str]:
     headers = request.headers(event)
     s = services()
     client = request.client(event, s.settings.edge_secret)
-    counted, extra = pages.count(s.pages, page, request.idempotency_key(headers), client, path, owner=s.owner)
+    came_from = request.query(event).get("r")
+    counted, extra = pages.count(
+        s.pages, page, request.idempotency_key(headers), client, path, owner=s.owner, came_from=came_from
+    )
     if counted.replayed:
         extra["Idempotent-Replayed"] = "true"
     return contract.json_response(200, {"page": path, "hits": counted.total}, extra)
@@ -94,7 +100,8 @@ def page_stats(page: str) -> Response[str]:
     require_reader(event)
     as_csv = csv_answers.wants_csv(request.query(event))
     period = request.period(event)
-    body = pages.page_stats(services().pages, request.page_id(page), period, request.request_time_ms(event))
+    limit = request.limit(event, pages.REFERRERS_DEFAULT, pages.REFERRERS_MAX)
+    body = pages.page_stats(services().pages, request.page_id(page), period, request.request_time_ms(event), "", limit)
     if as_csv:
         name = f"stats-{body['page']}-{period.name}"
         return Response(200, csv_answers.CONTENT_TYPE, csv_answers.series(body), headers=csv_answers.headers(name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from hitcounter.model import history, keyspace
+from hitcounter.model import history, keyspace, referrers
 from hitcounter.model.keys import page_slot
 
 # One page hit, in one server-side step on the page's slot. In order:
@@ -26,7 +26,7 @@ from hitcounter.model.keys import page_slot
 #  6. the count (its expiry pushed to PAGE_IDLE_DAYS), its minute/hour/day buckets, the
 #     visitor in the day's HyperLogLog, the page's last-counted time in the registry, the page
 #     in the slot's top-pages index of the day and in each period's running union of today
-#     (where a read has made it), the reload and limit records.
+#     (where a read has made it), the reload and limit records, the referring host.
 # Digests arrive unsalted. The day's uniques are salted with the slot's salt of the day; the
 # window records (reloads, the limit) with the slot's window salt, which does not change at
 # midnight (it lives 48 h past the slot's last hit), so a window never restarts then. Raw
@@ -35,8 +35,9 @@ from hitcounter.model.keys import page_slot
 #   KEYS: count, record, minute, hour, day, uniques, the day's salt, registry, top of the day,
 #         recent visitors, the window salt, the page's bot tally of the day, the legacy
 #         registry (a set, before pages expired: moved into the registry on first sight),
-#         the page's path, the page's image-proxy fetches of the minute, then 0-4 running
-#         unions of the periods' top pages for today
+#         the page's path, the page's image-proxy fetches of the minute, the page's
+#         referring hosts of the day, then 0-4 running unions of the periods' top pages for
+#         today
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, a fresh
 #         salt, the visitor's digest ("" for none), "n" to record the count or "0" a
 #         placeholder (a sharded page: the caller records the total), the client's digest
@@ -47,7 +48,8 @@ from hitcounter.model.keys import page_slot
 #         limit log without its digest, the page's path ("" for a page named by an id: kept
 #         beside the count, with the count's expiry, on each counted hit), an image proxy's
 #         cap of counted fetches per page and minute ("0": not a proxy's fetch), "1" when a
-#         new page may not be made at all (PAGES_CREATE=listed, and not allowed): outcome 6
+#         new page may not be made at all (PAGES_CREATE=listed, and not allowed): outcome 6,
+#         the referring host ("" for none: ``hitcounter.model.referrers``)
 #   returns {N, outcome, created, the client's counted hits in the last minute, ms until the
 #   oldest of them leaves the minute}; outcome 0 counted, 1 replayed, 2 reload, 3 limited,
 #   4 bot, 5 a new page needs the client's budget first, -1 a new page refused (PAGES_MAX)
@@ -164,8 +166,28 @@ if log then
   reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
 if tonumber(redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])) == 1 then redis.call('EXPIRE', KEYS[9], {history.DAY_TTL}) end
-for i = 16, #KEYS do
+for i = 17, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
+end
+-- Where the reader came from (a host, or ""): at most HOSTS_PER_DAY hosts a day; a new one
+-- past it takes the place of the day's least-referred host (ties: the first by name), whose
+-- hits move to OTHER. So memory is bounded whatever a flood of made-up hosts sends, and a
+-- host readers keep coming from outlasts the one-off ones.
+if ARGV[19] ~= '' then
+  local refs = KEYS[16]
+  if not redis.call('ZSCORE', refs, ARGV[19]) then
+    local held = redis.call('ZCARD', refs)
+    if redis.call('ZSCORE', refs, '{referrers.OTHER}') then held = held - 1 end
+    if held >= {referrers.HOSTS_PER_DAY} then
+      local low = redis.call('ZRANGE', refs, 0, 1, 'WITHSCORES')
+      local gone, hits = low[1], low[2]
+      if gone == '{referrers.OTHER}' then gone, hits = low[3], low[4] end
+      redis.call('ZREM', refs, gone)
+      redis.call('ZINCRBY', refs, hits, '{referrers.OTHER}')
+    end
+  end
+  redis.call('ZINCRBY', refs, 1, ARGV[19])
+  redis.call('EXPIRE', refs, {history.PAGE_TTLS["uniques"]}, 'NX')
 end
 return {{n, 0, created, used, reset}}
 """
@@ -291,6 +313,7 @@ def hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[st
         beside + keyspace.LEGACY_REGISTRY.pattern,
         own + keyspace.PAGE_PATH.pattern,
         own + keyspace.PAGE_PROXY.at(minute_id),
+        own + keyspace.PAGE_REFERRERS.at(day),
         *[
             beside + keyspace.TOP_UNION.suffix(first=first, day=last)
             for first, last in history.top_spans(minute_number)

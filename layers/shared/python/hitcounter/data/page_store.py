@@ -22,6 +22,7 @@ from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
 from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, UNLISTED, PageHit
 from hitcounter.model.paths import is_path_page
+from hitcounter.model.referrers import HOSTS_PER_DAY
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
@@ -111,17 +112,19 @@ class PageStore(TopPages, PageAdmin):
         bot: str | None = None,
         path: str = "",
         unlisted: bool = False,
+        referrer: str = "",
     ) -> PageHit:
         """One request of ``page`` (``bot``: the reason it is counted apart, None for a
-        person): one EVALSHA, never re-sent. A page's first hit with the new-page budget on
-        takes one of its client's budget first (two more calls, the page's creation only).
+        person; ``referrer``: the host the reader came from, or ""): one EVALSHA, never
+        re-sent. A page's first hit with the new-page budget on takes one of its client's
+        budget first (two more calls, the page's creation only).
         With HITS_SHARDS > 1, then the page's total, read (two round trips, as for the site's
         sharded counter)."""
         digest = None
         if idempotency_key is not None:
             digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
         shard = self._shard(visit, digest)
-        keys, args = self._hit_call(page, visit, shard, digest, bot, path, unlisted)
+        keys, args = self._hit_call(page, visit, shard, digest, bot, path, unlisted, referrer)
         budget = bool(self.new_per_minute or self.new_per_day)
         args[13] = "0" if budget else "1"
         with self._redis.use() as client:
@@ -166,6 +169,7 @@ class PageStore(TopPages, PageAdmin):
         bot: str | None,
         path: str = "",
         unlisted: bool = False,
+        referrer: str = "",
     ) -> tuple[list[str], list[str | int]]:
         """The keys and arguments of ``COUNT_PAGE_HIT`` (its comment says what each is)."""
         minute_number = visit.at_ms // 60_000
@@ -192,6 +196,7 @@ class PageStore(TopPages, PageAdmin):
             path,
             self.proxy_per_minute if proxy else "0",
             "1" if unlisted else "0",
+            referrer,
         ]
         return keys, args
 
@@ -245,33 +250,40 @@ class PageStore(TopPages, PageAdmin):
                 now_ms,
             )
 
-    def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]:
-        """The page's requests counted apart as bots over the period's whole UTC days, by
-        reason: per shard, the closed days' tallies summed once a day (``TOP_UNION``) and
-        today's, in one pipeline, flat in the period's length."""
+    def tallies(
+        self, page: str, period: history.Period, now_ms: int, referrers: int
+    ) -> tuple[dict[str, int], list[tuple[str, int]]]:
+        """The page's bot requests by reason, and its ``referrers`` most referring hosts
+        (most first; ``other`` among them when a day's tail was trimmed), over the period's
+        whole UTC days. Per shard and tally, the closed days summed once a day
+        (``TOP_UNION``) and today's: one pipeline for both, flat in the period's length. Of a
+        union of referrers, only the busiest ``referrers`` + a day's hosts are read: exact
+        while the period's hosts fit in it, and bounded however many there were."""
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
+        kinds = ((keyspace.PAGE_BOTS, keyspace.PAGE_BOTS_UNION, -1),
+                 (keyspace.PAGE_REFERRERS, keyspace.PAGE_REFERRERS_UNION, referrers + HOSTS_PER_DAY))  # fmt: skip
         unions = []
         if len(days) > 1:
-            for shard in range(self.shards):
-                closed = [self._key(page, keyspace.PAGE_BOTS, shard, day=d) for d in days if d != today]
-                unions.append((self._key(page, keyspace.PAGE_BOTS_UNION, shard, period=period.name, day=today), closed))
+            for kind, union_kind, _ in kinds:
+                for shard in range(self.shards):
+                    closed = [self._key(page, kind, shard, day=d) for d in days if d != today]
+                    union = self._key(page, union_kind, shard, period=period.name, day=today)
+                    unions.append((union, closed))
 
         def build(pipe: Any) -> None:
-            for shard in range(self.shards):
-                pipe.zrange(self._key(page, keyspace.PAGE_BOTS, shard, day=today), 0, -1, withscores=True)
-            for union, _ in unions:
-                pipe.zrange(union, 0, -1, withscores=True)
+            for i, (kind, _, most) in enumerate(kinds):
+                for shard in range(self.shards):
+                    pipe.zrevrange(self._key(page, kind, shard, day=today), 0, -1, withscores=True)
+                    if unions:
+                        pipe.zrevrange(unions[i * self.shards + shard][0], 0, most, withscores=True)
 
         with self._redis.use() as client:
             replies = read_with_unions(client, unions, self._top_union, build)
-        reasons: dict[str, int] = {}
-        for members in replies:
-            for member, score in members:
-                name = member.decode() if isinstance(member, bytes) else str(member)
-                if name and score:  # "" marks a union made of days with no bot
-                    reasons[name] = reasons.get(name, 0) + int(score)
-        return dict(sorted(reasons.items()))
+        half = len(replies) // 2
+        reasons = _summed(replies[:half])
+        hosts = sorted(_summed(replies[half:]).items(), key=lambda item: (-item[1], item[0]))
+        return dict(sorted(reasons.items())), hosts[:referrers]
 
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
         """Each page's unique visitors over the period (the days its HyperLogLogs are kept),
@@ -304,3 +316,15 @@ class PageStore(TopPages, PageAdmin):
         for (page, _), n in zip(shards, replies, strict=True):
             totals[page] += int(n)
         return totals
+
+
+def _summed(replies: list[list[tuple[bytes | str, float]]]) -> dict[str, int]:
+    """Sorted sets' members with their scores added up ("", which marks a union made of days
+    with nothing in them, and zero scores left out)."""
+    summed: dict[str, int] = {}
+    for members in replies:
+        for member, score in members:
+            name = member.decode() if isinstance(member, bytes) else str(member)
+            if name and score:
+                summed[name] = summed.get(name, 0) + int(score)
+    return summed

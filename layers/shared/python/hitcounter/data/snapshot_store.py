@@ -193,7 +193,7 @@ def _writes(record: snapshot.Record) -> Iterator[tuple[str, list[Any]]]:
         pairs = [part for member in value for part in (now_ms, member)]
         for start in range(0, len(pairs), 2 * LOAD_CHUNK):
             yield "zadd", pairs[start : start + 2 * LOAD_CHUNK]
-    else:  # registry, top, bots: score, member pairs
+    else:  # registry, top, bots, referrers: score, member pairs
         pairs = [part for member, score in value.items() for part in (score, member)]
         for start in range(0, len(pairs), 2 * LOAD_CHUNK):
             yield "zadd", pairs[start : start + 2 * LOAD_CHUNK]
@@ -210,6 +210,7 @@ _SHAPES: dict[str, Any] = {
     "legacy_registry": lambda members: sorted(_text(member) for member in members),
     "top": lambda pairs: {_text(member): int(score) for member, score in pairs},
     "bots": lambda pairs: {_text(member): int(score) for member, score in pairs},
+    "referrers": lambda pairs: {_text(member): int(score) for member, score in pairs},
 }
 
 

@@ -15,7 +15,7 @@ from hitcounter.core.errors import AppError, BadRequest, InsufficientStorage, No
 from hitcounter.core.observability import count_metric, logger
 from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.logic.stats import shape
-from hitcounter.model import bots, history, owners, visitors
+from hitcounter.model import bots, history, owners, referrers, visitors
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS
 from hitcounter.model.pages import BOT, LIMITED, NEW_LIMITED, RELOAD, REPLAYED, UNLISTED, PageHit
@@ -36,6 +36,7 @@ class PageCounter(Protocol):
         bot: str | None = None,
         path: str = "",
         unlisted: bool = False,
+        referrer: str = "",
     ) -> PageHit: ...
     def paths(self, pages: list[str]) -> dict[str, str]: ...
     def today(self, page: str, now_ms: int) -> int: ...
@@ -47,7 +48,9 @@ class PageCounter(Protocol):
         self, slot: int, offset: int, limit: int
     ) -> tuple[list[tuple[str, int, int]], tuple[int, int] | None]: ...
     def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts: ...
-    def bots(self, page: str, period: history.Period, now_ms: int) -> dict[str, int]: ...
+    def tallies(
+        self, page: str, period: history.Period, now_ms: int, referrers: int
+    ) -> tuple[dict[str, int], list[tuple[str, int]]]: ...
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]: ...
     def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None: ...
@@ -55,6 +58,7 @@ class PageCounter(Protocol):
 
 
 TOP_DEFAULT, TOP_MAX = 10, 50
+REFERRERS_DEFAULT, REFERRERS_MAX = 10, 50
 NO_RULES = owners.OwnerRules()
 
 
@@ -112,6 +116,7 @@ def count(
     path: str = "",
     *,
     owner: owners.OwnerRules = NO_RULES,
+    came_from: str | None = None,
 ) -> tuple[PageHit, dict[str, str]]:
     """One request of ``page``, and the ``RateLimit-*`` fields of its answer: a person's counts
     at most once without a key, exactly once per key, unless it is a reload; a bot's is
@@ -119,8 +124,11 @@ def count(
     past PAGES_MAX (``PagesFull``) or past the client's new-page budget (``NewPagesLimited``)
     is refused with nothing stored. ``path``: the path a path page is named by (its id is
     ``hitcounter.model.paths.page_of(path)``), kept for display. ``owner``: the owner's rules
-    (a hit they refuse is tallied apart, as a bot's, under their reason)."""
-    hit = _hit(store, page, idempotency_key, client, path, owner)
+    (a hit they refuse is tallied apart, as a bot's, under their reason). ``came_from``: the
+    ``r`` parameter, where the reader came from (``hitcounter.model.referrers``: kept as a
+    host when it names another site; anything else is dropped and the hit counts)."""
+    referrer = referrers.referrer(came_from, client.origin, client.referer, owner.hosts) if came_from else ""
+    hit = _hit(store, page, idempotency_key, client, path, owner, referrer)
     if hit.outcome == LIMITED:
         raise RateLimited(store.rate_limit, reset_seconds(hit.reset_ms))
     return hit, _limit_headers(store, hit)
@@ -159,6 +167,7 @@ def _hit(  # noqa: PLR0917
     client: Client,
     path: str = "",
     owner: owners.OwnerRules | None = None,
+    referrer: str = "",
 ) -> PageHit:
     # The owner's rules first (their own addresses, other sites), then the bot evidence.
     refused = owners.reason(owner, client.source_ip, client.origin, client.referer) if owner else None
@@ -166,7 +175,7 @@ def _hit(  # noqa: PLR0917
         count_metric("ForeignOrigin")
     bot = refused or bots.reason(client.user_agent, client.accept_language)
     unlisted = owner is not None and not owner.may_create(page, path)
-    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path, unlisted)
+    hit = store.hit(page, visitors.page_visit(client), idempotency_key, bot, path, unlisted, referrer)
     if hit.outcome == UNLISTED:  # PAGES_CREATE=listed: nobody seeded it, PAGES_ALLOW does not name it
         raise NotFound("no such page")
     if hit.outcome == NEW_LIMITED:
@@ -262,17 +271,26 @@ def seed(store: PageCounter, page: str, body: object) -> tuple[int, dict[str, An
     return 201, {"page": page, "hits": hits}
 
 
-def page_stats(store: PageCounter, page: str, period: history.Period, now_ms: int, path: str = "") -> dict[str, Any]:
+def page_stats(  # noqa: PLR0917 - one read, as plain values
+    store: PageCounter,
+    page: str,
+    period: history.Period,
+    now_ms: int,
+    path: str = "",
+    referrers: int = REFERRERS_DEFAULT,
+) -> dict[str, Any]:
     """One page's history, in ``GET /stats``'s shape, with the page's id (a path page's path),
-    and the requests counted apart as bots over the period's whole UTC days, by reason."""
+    the requests counted apart as bots over the period's whole UTC days, by reason, and the
+    ``referrers`` hosts most readers came from over those days (``other``: a day's tail)."""
     counts = store.page_history(page, period, now_ms)
     if counts.total == 0 and store.count(page) is None:
         raise NotFound("no such page")
-    reasons = store.bots(page, period, now_ms)
+    reasons, hosts = store.tallies(page, period, now_ms, referrers)
     return {
         "page": path or page,
         **shape(counts, period, now_ms),
         "bots": {"total": sum(reasons.values()), "by_reason": reasons},
+        "referrers": [{"host": host, "hits": hits} for host, hits in hosts],
     }
 
 

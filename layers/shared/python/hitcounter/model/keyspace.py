@@ -174,6 +174,11 @@ PAGE_BOTS_UNION = KeyKind("bots union", PAGE, "bq:{period}:{day}", "zset", histo
                      page_delete=True, what="a period's closed days' bot tallies, summed once a day")
 PAGE_PROXY = KeyKind("proxy fetches", PAGE, "px:{minute}", "string", 120, "COUNT_PAGE_HIT", page_delete=True,
                      what="an image proxy's counted fetches of the page in a minute (its cap)")
+PAGE_REFERRERS = KeyKind("referrers", PAGE, "r:{day}", "zset", history.PAGE_TTLS["uniques"], "COUNT_PAGE_HIT",
+                         export="referrers", page_delete=True,
+                         what="the day's referring hosts and their hits (at most 50, then `other`)")
+PAGE_REFERRERS_UNION = KeyKind("referrers union", PAGE, "rq:{period}:{day}", "zset", history.UNION_TTL, "TOP_UNION",
+                               page_delete=True, what="a period's closed days' referring hosts, summed once a day")
 PAGE_PATH = KeyKind("path", PAGE, "path", "string", "PAGE_IDLE_DAYS", "COUNT_PAGE_HIT", export="path",
                     page_delete=True, what="a path page's path, in its normal form (for display)")
 

@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 from hitcounter.core.errors import ConfigError
 from hitcounter.model.bots import EXCLUDED, FOREIGN_ORIGIN
 
-__all__ = ["EXCLUDED", "FOREIGN_ORIGIN", "OwnerRules", "parse_allow", "parse_hosts", "parse_networks", "reason"]
+__all__ = [
+    "EXCLUDED",
+    "FOREIGN_ORIGIN",
+    "OwnerRules",
+    "allows",
+    "parse_allow",
+    "parse_hosts",
+    "parse_networks",
+    "reason",
+]
 
 MAX_ENTRIES = 100  # hosts or ranges a setting may name: what a check may cost, bounded
 # A host name as DNS spells it (an internationalised one as its A-labels, xn--…), or an IPv4 address.
@@ -97,7 +106,8 @@ def _host(value: str) -> str | None:
     return host.rstrip(".") if host else None
 
 
-def _allowed(host: str, hosts: tuple[str, ...]) -> bool:
+def allows(host: str, hosts: tuple[str, ...]) -> bool:
+    """Whether ``hosts`` (``ALLOWED_ORIGINS``' form) names ``host``."""
     for pattern in hosts:
         if pattern.startswith("*."):
             if host.endswith(pattern[1:]):
@@ -120,6 +130,6 @@ def reason(rules: OwnerRules, source_ip: str, origin: str | None, referer: str |
             return EXCLUDED
     if rules.hosts:
         site = _host(origin or "") or _host(referer or "")
-        if site is not None and not _allowed(site, rules.hosts):
+        if site is not None and not allows(site, rules.hosts):
             return FOREIGN_ORIGIN
     return None

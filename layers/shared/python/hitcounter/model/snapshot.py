@@ -30,6 +30,8 @@ legacy_registry    ``pages`` (version 1's registry)            the ids (restored
                                                                at the restore's time)
 top                ``top:DAY`` (a slot's pages of a day)       ``{page: hits}``
 bots               ``page:ID:b:DAY``                           ``{reason: count}``
+referrers          ``page:ID:r:DAY``                           ``{host: hits}`` (50 hosts
+                                                               at most, and ``other``)
 path               ``page:~DIGEST:path`` (a path page's)       the path, in its normal form
 =================  ==========================================  ==========================
 

@@ -13,6 +13,7 @@ from typing import Any
 from hitcounter.model.bots import REASONS
 from hitcounter.model.keys import stored_page
 from hitcounter.model.paths import normalize
+from hitcounter.model.referrers import HOSTS_PER_DAY, OTHER, kept_host
 
 # A count a restore takes: JSON's safe integers (2^53). Redis's own stop at 2^63-1, and a count
 # restored there would overflow on the next hit; no real counter comes near either.
@@ -176,6 +177,14 @@ def _path(value: Any) -> str:
     return value
 
 
+def _referrers(value: Any) -> dict[str, int]:
+    """A page's referring hosts of a day: at most HOSTS_PER_DAY hosts in their normal form,
+    and ``other``."""
+    if isinstance(value, dict) and len(value) > HOSTS_PER_DAY + 1:
+        raise ValueError(f"a day's referrers hold at most {HOSTS_PER_DAY} hosts and other")
+    return _scores(value, lambda m: m == OTHER or kept_host(m))
+
+
 _CHECKS: dict[str, Any] = {
     "count": lambda value, _: _count(value),
     "hll": lambda value, _: _hll(value),
@@ -187,6 +196,7 @@ _CHECKS: dict[str, Any] = {
     "top": lambda value, _: _scores(value, stored_page),
     "path": lambda value, _: _path(value),
     "bots": lambda value, _: _scores(value, lambda m: m in REASONS),
+    "referrers": lambda value, _: _referrers(value),
 }
 
 

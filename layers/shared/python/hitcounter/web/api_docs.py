@@ -119,7 +119,7 @@ STATS: dict[int, OpenAPIResponse] = {
             },
         },
     ),
-    400: _error("An unknown period"),
+    400: _error("An unknown period, or a limit outside 1-50"),
     404: _error("?path= names no page (not a usable path, or nobody counted it)"),
     **PRIVATE,
     **_UNAVAILABLE,
@@ -244,6 +244,13 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
             "description": "a page's URL path: that path page's history (the shape of /pages/{page}/stats) instead of "
             "the site's; 404 for a path that cannot name a page or a page nobody counted",
             "schema": {"type": "string"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "with ?path=: how many referring hosts (default 10)",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 50},
         },
     ],
     ("get", "/dashboard"): [

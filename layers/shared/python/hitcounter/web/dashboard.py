@@ -132,6 +132,15 @@ def _bots(stats: dict[str, Any]) -> str:
     return f'<div><dt>{label}</dt><dd id="bots"{title}>{int(bots["total"])}</dd></div>'
 
 
+def _referrers(hosts: list[dict[str, Any]]) -> str:
+    """Where the period's readers came from: referring hosts, most first (``other``: the hosts
+    past a day's cap), as text; hosts only, never a link (a referrer is not vouched for)."""
+    if not hosts:
+        return "<p>No referring site in this period.</p>"
+    rows = "".join(f"<tr><td>{escape(str(h['host']))}</td><td class=n>{int(h['hits'])}</td></tr>" for h in hosts)
+    return f"<table id=referrers><tr><th>Site</th><th class=n>Hits</th></tr>{rows}</table>"
+
+
 def _imports(imports: list[dict[str, Any]]) -> str:
     if not imports:
         return "<p>No access log imported yet.</p>"
@@ -178,6 +187,7 @@ def render(
     )
     title = f"Hit counter: {escape(page)}" if page else "Hit counter"
     below = (
+        f"<h2>Referring sites</h2>{_referrers(stats.get('referrers', []))}"
         f'<p><a id=back href="?period={escape(stats["period"])}{shared}">All pages</a></p>'
         if page
         else f"<h2>Top pages</h2>{_pages(pages or [], stats['period'], shared)}"

@@ -40,6 +40,35 @@ _BOTS: Schema = {
     },
 }
 
+_REFERRERS: Schema = {
+    "type": "array",
+    "maxItems": 50,
+    "items": {
+        "type": "object",
+        "required": ["host", "hits"],
+        "properties": {
+            "host": {"type": "string", "description": "a referring host (lower-case, no www.), or other"},
+            "hits": _COUNT,
+        },
+    },
+}
+# ?r=: where the reader came from (count.js sends document.referrer).
+_R: dict[str, Any] = {
+    "name": "r",
+    "in": "query",
+    "required": False,
+    "description": "where the reader came from (document.referrer): its host is kept for the page and day when it "
+    "names another site than the page's own; only the host, never the URL; anything else is dropped",
+    "schema": {"type": "string"},
+}
+_REFERRERS_LIMIT: dict[str, Any] = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": "how many referring hosts (default 10)",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 50},
+}
+
 PAGE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "The page's hit was counted (or, for a replayed Idempotency-Key, was counted before); a "
@@ -135,15 +164,16 @@ DELETE_PATH: dict[int, OpenAPIResponse] = {**DELETE, 400: _error("No ?path="), *
 PATH_BADGE: dict[int, OpenAPIResponse] = {**BADGE, 400: _error("No ?path="), **_NO_PATH}
 PAGE_STATS: dict[int, OpenAPIResponse] = {
     200: _json(
-        "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id and the requests "
-        "counted apart as bots over the period's whole UTC days (kept 35 days), by reason",
+        "The page's history in GET /stats's shape (uniques per day kept 35 days), with its id, the requests "
+        "counted apart as bots over the period's whole UTC days (kept 35 days), by reason, and the hosts most "
+        "readers came from over those days (at most ?limit, most first; other: the hosts past a day's 50)",
         {
             "type": "object",
-            "required": ["page", "period", "total", "series", "bots"],
-            "properties": {"page": {"anyOf": [_PAGE_ID, _PATH]}, "bots": _BOTS},
+            "required": ["page", "period", "total", "series", "bots", "referrers"],
+            "properties": {"page": {"anyOf": [_PAGE_ID, _PATH]}, "bots": _BOTS, "referrers": _REFERRERS},
         },
     ),
-    400: _error("An unknown period"),
+    400: _error("An unknown period, or a limit outside 1-50"),
     **PRIVATE,
     **_NO_PAGE,
     **_UNAVAILABLE,
@@ -238,7 +268,7 @@ _BADGE_OPTIONS: list[dict[str, Any]] = [
     ],
 ]
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
-    ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT],
+    ("get", "/pages/{page}"): [_PAGE_PATH, _ACCEPT, _R],
     ("get", "/pages/{page}/badge.svg"): [_PAGE_PATH, *_BADGE_OPTIONS],
     ("get", "/admin/pages"): [
         {
@@ -257,18 +287,9 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ],
     ("delete", "/pages/{page}"): [_PAGE_PATH],
     ("delete", "/count"): [_PATH_QUERY],
-    ("get", "/count"): [
-        _PATH_QUERY,
-        {
-            "name": "r",
-            "in": "query",
-            "required": False,
-            "description": "where the reader came from (count.js sends document.referrer): accepted, not yet kept",
-            "schema": {"type": "string"},
-        },
-    ],
+    ("get", "/count"): [_PATH_QUERY, _R],
     ("get", "/badge.svg"): [_PATH_QUERY, *_BADGE_OPTIONS],
-    ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD, _FORMAT],
+    ("get", "/pages/{page}/stats"): [_PAGE_PATH, _PERIOD, _FORMAT, _REFERRERS_LIMIT],
     ("put", "/pages/{page}/count"): [_PAGE_PATH],
     ("get", "/pages"): [
         _PERIOD,
