@@ -1,7 +1,8 @@
 """``make screenshot``: the dashboard as a user sees it, for the README (docs/dashboard.png).
 
 It runs what the README's walk-through runs, on servers of its own: a Redis, moto's S3, and the
-local API; a few visitors' hits today, then an import of a generated week of access logs
+local API; a few visitors' hits today (of the site counter and of four pages, some through a
+referring site), then an import of a generated week of access logs
 (signed, as an operator calls it), then headless Chromium's picture of ``/dashboard``.
 """
 
@@ -13,6 +14,7 @@ import tempfile
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from devtools import browser
 from devtools.accesslogs import generate
@@ -43,8 +45,14 @@ def main(output: Path = OUTPUT) -> None:
     env = {"REDIS_URL": redis_server.url, "SCRATCH_DIR": str(scratch), **s3.env}
     api = Server(LocalApi(sam_template.load(ROOT / "template.yaml"), {"Parameters": env})).start()
     try:
-        for i in range(40):  # today's visitors
+        for i in range(40):  # today's visitors of the site counter
             _call(f"{api.url}/", headers={"User-Agent": f"visitor-{i % 17}"})
+        sources = ["https://news.ycombinator.com/item?id=1", "https://lobste.rs/s/abc", "", ""]
+        for i, path in enumerate(["/", "/2024/05/hello-world/", "/about/", "/2024/06/notes/"] * 6):
+            came_from = sources[i % len(sources)]
+            query = f"path={quote(path, safe='')}" + (f"&r={quote(came_from, safe='')}" if came_from else "")
+            agent = f"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{i}"
+            _call(f"{api.url}/count?{query}", headers={"User-Agent": agent, "Accept-Language": "en"})
         body = json.dumps({"key": "logs/last-10-days.log.gz"}).encode()
         headers = sigv4.sign(
             "POST",

@@ -77,6 +77,9 @@ def test_chromium_renders_the_numbers_and_the_chart_of_stats(api: Any, tmp_path:
             "total": str(stats["total"]),
             "today": str(stats["today"]["hits"]),
             "uniques-today": str(stats["today"]["uniques"]),
+            "pages-total": "0",  # no page counted: every page together is named, and 0
+            "pages-today": "0",
+            "pages-uniques-today": "0",
         }
         assert stats["total"] == 30 and stats["today"]["hits"] == 30
         assert abs(stats["today"]["uniques"] - 7) <= 1  # seven user agents from one address
@@ -159,3 +162,28 @@ def test_the_dashboard_renders_a_pages_own_view(api: Any) -> None:
     dom.feed(own)
     assert dom.figures["total"] == "3" and "Hit counter: blog.post-1" in own
     assert dom.figures["bots"] == "1" and 'title="crawler 1"' in own  # counted apart, and shown
+
+
+def test_the_headline_names_every_page_together_beside_the_site_counter(api: Any) -> None:
+    """As a site owner tries it: page hits on four pages (one through a referring site), a
+    few hits of the site counter (GET /): the headline shows the pages' own numbers, named,
+    beside the site counter's, and the period's referring sites under them."""
+    visitor = 0
+    for page, hits in (("home", 2), ("about", 3), ("blog.post-1", 4), ("blog.post-2", 5)):
+        for _ in range(hits):
+            visitor += 1
+            assert http("GET", f"{api.url}/pages/{page}", person(visitor))[0] == 200
+    referred = f"{api.url}/count?path=/from-hn/&r=https%3A%2F%2Fnews.ycombinator.com%2Fitem%3Fid%3D1"
+    assert http("GET", referred, person(visitor + 1))[0] == 200
+    for i in range(3):
+        assert http("GET", f"{api.url}/", {"User-Agent": f"visitor-{i}"})[0] == 200
+    page = browser.dump_dom(f"{api.url}/dashboard")
+    dom = _Dom()
+    dom.feed(page)
+    assert (dom.figures["pages-total"], dom.figures["pages-today"]) == ("15", "15")
+    assert abs(int(dom.figures["pages-uniques-today"]) - 15) <= 1  # fifteen visitors, each on one page
+    assert (dom.figures["total"], dom.figures["today"]) == ("3", "3")  # the site counter, GET /
+    assert "<dt>Page hits, all pages</dt>" in page and "Site counter (<code>GET /</code>)" in page
+    assert '<tr><td>news.ycombinator.com</td><td class="n">1</td></tr>' in page
+    answer = http_json("GET", f"{api.url}/pages")[2]["all"]
+    assert answer["hits"] == 15 and answer["referrers"] == [{"host": "news.ycombinator.com", "hits": 1}]

@@ -174,6 +174,9 @@ def test_top_pages_busiest_first_bounded_with_uniques(invoke_hits: Invoke) -> No
     assert body == {
         "period": "30d",
         "pages": [{"page": "z", "hits": 7, "uniques": 2}, {"page": "x", "hits": 5, "uniques": 2}],
+        # Every page together; the two visitors read three pages in three slots: counted once a
+        # slot, an upper bound (docs/pages.md, "Every page together").
+        "all": {"hits": 14, "today": {"hits": 14, "uniques": 6}, "referrers": []},
     }
     top["queryStringParameters"] = {"limit": "51"}
     assert invoke_hits(top)["statusCode"] == 400

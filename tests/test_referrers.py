@@ -43,7 +43,7 @@ def _stats(
 
 
 def _referred_keys(server: RedisServer) -> list[str]:
-    return [str(k) for k in server.client().keys("*") if ":r:" in str(k)]
+    return [str(k) for k in server.client().keys("*") if ":page:" in str(k) and ":r:" in str(k)]
 
 
 def test_a_pages_referring_hosts_are_counted_exactly_most_first(invoke_hits: Invoke) -> None:

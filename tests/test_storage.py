@@ -16,6 +16,7 @@ from cfnlint.decode import cfn_yaml
 from hitcounter.logic.accesslog import MAX_PATH_CHARS, TOP_PATHS
 from hitcounter.logic.sessions import MAX_DATA_BYTES
 from hitcounter.model import history, referrers
+from hitcounter.model.keys import PAGE_SLOTS
 from tests.support.events import ROOT, Invoke, load_event
 
 # What docs/limits-and-costs.md, "Storage" says each item costs at most, in bytes (measured below).
@@ -187,6 +188,11 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["bot tally"]
         # The referring hosts per page and day (at most HOSTS_PER_DAY and other), kept as long.
         + d.pages_max * history.PAGE_TTLS["uniques"] / 86400 * measured["referrers of a day"]
+        # Every page together, per slot: a day's hits (kept as a page's day bucket), visitors
+        # (a dense HyperLogLog) and referring hosts (kept as a page's), and its hits.
+        + PAGE_SLOTS * history.PAGE_TTLS["day"] / 86400 * measured["page bucket"]
+        + PAGE_SLOTS * history.PAGE_TTLS["uniques"] / 86400 * (12_400 + measured["referrers of a day"])
+        + PAGE_SLOTS * measured["page count"]
         # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
         # of that long, one entry each (as if each were a client of its own). A client's
         # new-page log lives a day, an entry per page it made: a page is made only while its

@@ -145,6 +145,20 @@ def test_a_path_page_counts_once_per_spelling_and_reads_by_its_path(call: Call) 
     assert call("GET", "/count?path=no-slash")[0] == 404
 
 
+@pytest.mark.writes
+def test_a_referring_site_is_kept_as_its_host_and_every_page_together_counts_it(call: Call) -> None:
+    from urllib.parse import quote
+
+    path = f"/e2e/{uuid.uuid4().hex[:12]}/"
+    came_from = quote("https://news.ycombinator.com/item?id=1", safe="")
+    headers = {**person(40), "Accept": "application/json", "Origin": "https://blog.example.org"}
+    assert call("GET", f"/count?path={quote(path, safe='')}&r={came_from}", headers)[0] == 200
+    status, _, body = call("GET", f"/stats?path={quote(path, safe='')}&period=48h")
+    assert status == 200 and json.loads(body)["referrers"] == [{"host": "news.ycombinator.com", "hits": 1}]
+    together = json.loads(call("GET", "/pages")[2])["all"]
+    assert together["hits"] >= 1 and together["today"]["hits"] >= 1
+
+
 def test_count_js_and_a_styled_badge_are_served(call: Call) -> None:
     status, headers, body = call("GET", "/count.js")
     assert status == 200 and headers.get("Content-Type", "").startswith("text/javascript")

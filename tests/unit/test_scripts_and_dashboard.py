@@ -9,12 +9,12 @@ import re
 
 import pytest
 
-from hitcounter.data import import_scripts, page_scripts, scripts
+from hitcounter.data import import_scripts, page_admin_scripts, page_scripts, scripts
 from hitcounter.web import dashboard
 
 SCRIPTS = {
     name: value
-    for module in (scripts, import_scripts, page_scripts)
+    for module in (scripts, import_scripts, page_scripts, page_admin_scripts)
     for name, value in vars(module).items()
     if name.isupper() and not name.startswith("_") and isinstance(value, str)
 }

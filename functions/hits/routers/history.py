@@ -57,6 +57,8 @@ def dashboard_page() -> Response[str]:
         html = dashboard.render(stats, [], page=shown, token=request.query_token(event))
     else:
         data = read_stats(services().hits, period, now_ms, recent_imports=10)
-        top_pages = pages.top_pages(services().pages, period, now_ms, pages.TOP_DEFAULT)["pages"]
-        html = dashboard.render(data, data.pop("imports"), top_pages, token=request.query_token(event))
+        top = pages.top_pages(services().pages, period, now_ms, pages.TOP_DEFAULT)
+        html = dashboard.render(
+            data, data.pop("imports"), top["pages"], token=request.query_token(event), all_pages=top["all"]
+        )
     return Response(200, "text/html; charset=utf-8", html, headers=dashboard.HEADERS)

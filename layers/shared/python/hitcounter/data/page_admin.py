@@ -23,6 +23,7 @@ class PageAdmin:
     _prefix: str
     _delete: Script
     _replace: Script
+    _take_off: Script
     shards: int
 
     def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
@@ -49,6 +50,7 @@ class PageAdmin:
                     self._key(page, keyspace.PAGE_COUNT, shard),
                     self._slot_key(slot, keyspace.REGISTRY),
                     self._slot_key(slot, keyspace.LEGACY_REGISTRY),
+                    self._slot_key(slot, keyspace.SLOT_HITS),
                 ]
                 done = self._delete(keys=[*fixed, *indexes, *keys], args=[page, len(indexes)], client=client)
                 existed = existed or bool(int(done))
@@ -119,14 +121,19 @@ class PageAdmin:
     def replace(self, page: str, hits: int) -> int | None:
         """Set a counting page's total to ``hits`` (its history as it is): the old total, or
         None for a page that has none. With HITS_SHARDS > 1 the first shard takes the total
-        and the others' counts go (each its own command: a hit landing on another shard
-        meanwhile adds to the corrected total)."""
+        and the others' counts go (each its own script, taking the count off its slot's pages'
+        hits: a hit landing on another shard meanwhile adds to the corrected total)."""
         old_total = self.count(page) if self.shards > 1 else None
         with self._redis.use() as client:
-            old = self._replace(keys=[self._key(page, keyspace.PAGE_COUNT)], args=[hits], client=client)
+            first = [self._key(page, keyspace.PAGE_COUNT), self._slot_key(page_slot(page), keyspace.SLOT_HITS)]
+            old = self._replace(keys=first, args=[hits], client=client)
             if self.shards > 1:
                 for shard in range(1, self.shards):
-                    client.delete(self._key(page, keyspace.PAGE_COUNT, shard))
+                    shard_keys = [
+                        self._key(page, keyspace.PAGE_COUNT, shard),
+                        self._slot_key(page_slot(page, shard), keyspace.SLOT_HITS),
+                    ]
+                    self._take_off(keys=shard_keys, args=[], client=client)
         if old is None and not old_total:
             return None
         return old_total if old_total is not None else int(old)

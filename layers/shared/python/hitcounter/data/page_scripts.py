@@ -36,8 +36,9 @@ from hitcounter.model.keys import page_slot
 #         recent visitors, the window salt, the page's bot tally of the day, the legacy
 #         registry (a set, before pages expired: moved into the registry on first sight),
 #         the page's path, the page's image-proxy fetches of the minute, the page's
-#         referring hosts of the day, then 0-4 running unions of the periods' top pages for
-#         today
+#         referring hosts of the day, the slot's pages' hits, their hits of the day, their
+#         visitors of the day, their referring hosts of the day, then 0-4 running unions of
+#         the periods' top pages for today
 #   ARGV: record TTL ("0": no Idempotency-Key), the page id, the slot's page cap, a fresh
 #         salt, the visitor's digest ("" for none), "n" to record the count or "0" a
 #         placeholder (a sharded page: the caller records the total), the client's digest
@@ -141,6 +142,7 @@ end
 if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], {history.PAGE_TTLS["minute"]}) end
 if redis.call('INCR', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], {history.PAGE_TTLS["hour"]}) end
 if redis.call('INCR', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], {history.PAGE_TTLS["day"]}) end
+local member = false
 if visitor then
   if ARGV[12] == '1' then
     local salt = redis.call('GET', KEYS[7])
@@ -148,7 +150,8 @@ if visitor then
       salt = ARGV[4]
       redis.call('SET', KEYS[7], salt, 'EX', {history.SALT_TTL})
     end
-    if redis.call('PFADD', KEYS[6], redis.sha1hex(salt .. ARGV[5])) == 1 then
+    member = redis.sha1hex(salt .. ARGV[5])
+    if redis.call('PFADD', KEYS[6], member) == 1 then
       redis.call('EXPIRE', KEYS[6], {history.PAGE_TTLS["uniques"]})
     end
   end
@@ -166,15 +169,22 @@ if log then
   reset = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2]) + 60000 - now
 end
 if tonumber(redis.call('ZINCRBY', KEYS[9], 1, ARGV[2])) == 1 then redis.call('EXPIRE', KEYS[9], {history.DAY_TTL}) end
-for i = 17, #KEYS do
+for i = 21, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('ZINCRBY', KEYS[i], 1, ARGV[2]) end
 end
--- Where the reader came from (a host, or ""): at most HOSTS_PER_DAY hosts a day; a new one
--- past it takes the place of the day's least-referred host (ties: the first by name), whose
--- hits move to OTHER. So memory is bounded whatever a flood of made-up hosts sends, and a
--- host readers keep coming from outlasts the one-off ones.
-if ARGV[19] ~= '' then
-  local refs = KEYS[16]
+-- The slot's pages together: hits all time and of the day, and the day's visitors (what the
+-- dashboard's headline reads from 64 slots, whatever the number of pages).
+redis.call('INCR', KEYS[17])
+if redis.call('INCR', KEYS[18]) == 1 then redis.call('EXPIRE', KEYS[18], {history.PAGE_TTLS["day"]}) end
+if member and redis.call('PFADD', KEYS[19], member) == 1 then
+  redis.call('EXPIRE', KEYS[19], {history.PAGE_TTLS["uniques"]})
+end
+-- Where the reader came from (a host, or ""), for the page and for the slot's pages: at most
+-- HOSTS_PER_DAY hosts a day each; a new one past it takes the place of the day's
+-- least-referred host (ties: the first by name), whose hits move to OTHER. So memory is
+-- bounded whatever a flood of made-up hosts sends, and a host readers keep coming from
+-- outlasts the one-off ones.
+local function refer(refs)
   if not redis.call('ZSCORE', refs, ARGV[19]) then
     local held = redis.call('ZCARD', refs)
     if redis.call('ZSCORE', refs, '{referrers.OTHER}') then held = held - 1 end
@@ -188,6 +198,10 @@ if ARGV[19] ~= '' then
   end
   redis.call('ZINCRBY', refs, 1, ARGV[19])
   redis.call('EXPIRE', refs, {history.PAGE_TTLS["uniques"]}, 'NX')
+end
+if ARGV[19] ~= '' then
+  refer(KEYS[16])
+  refer(KEYS[20])
 end
 return {{n, 0, created, used, reset}}
 """
@@ -227,70 +241,6 @@ return {{1, 0}}
 """
 
 
-# A page's starting count (an old counter's number, carried over), once: refused when the page
-# already counts, or when it is new and its slot holds its share of PAGES_MAX (after pages
-# nobody counted for PAGE_IDLE_DAYS are dropped). INCRBY on the missing key sets it to N; like
-# every page count it expires after PAGE_IDLE_DAYS without a counted hit.
-#   KEYS: the count, the slot's registry, the legacy registry
-#   ARGV: the page id, the slot's page cap, N, the time (ms), PAGE_IDLE_DAYS in seconds
-#   returns 1 seeded, 0 the page already counts, -1 refused (PAGES_MAX)
-SEED_PAGE = """
-#!lua
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local now = tonumber(ARGV[4])
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('ZADD', KEYS[2], now, member) end
-  redis.call('DEL', KEYS[3])
-end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]) * 1000)
-  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
-end
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-redis.call('INCRBY', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
-"""
-
-
-# A page's total corrected by its operator (``PUT …/count`` with ``"replace": true``): the count
-# set to N with its expiry kept, only for a page that counts; its history and uniques are left
-# as they are. One step, so a hit arriving with it counts on the old total or on N, never on a
-# half.
-#   KEYS: the count   ARGV: N   returns the old total, or false for a page that has none
-REPLACE_COUNT = """
-#!lua
-local old = redis.call('GET', KEYS[1])
-if not old then return false end
-redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
-return old
-"""
-
-
-# A page deleted by its operator, in one step on its slot: every key of it that exists (its
-# count, buckets, uniques, bots, reload window, path, records: what the caller found and what a
-# hit could be making now), its entry in the registry (its share of PAGES_MAX freed) and its
-# place in the slot's top-pages indexes and running unions. A hit runs wholly before it (and is
-# deleted with the rest) or wholly after (and starts the page again at 1): never a half.
-#   KEYS: the count, the registry, the legacy registry, then ARGV[2] indexes to leave (the
-#         top of each day, the running unions), then the page's keys
-#   ARGV: the page id, how many indexes follow the first three keys
-#   returns 1 when the page existed (a count or a registry entry), else 0
-DELETE_PAGE = """
-#!lua
-local existed = redis.call('EXISTS', KEYS[1]) == 1 or redis.call('ZSCORE', KEYS[2], ARGV[1]) ~= false
-existed = existed or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('SREM', KEYS[3], ARGV[1])
-local indexes = tonumber(ARGV[2])
-for i = 4, 3 + indexes do redis.call('ZREM', KEYS[i], ARGV[1]) end
-redis.call('DEL', KEYS[1])
-for i = 4 + indexes, #KEYS do redis.call('DEL', KEYS[i]) end
-if existed then return 1 end
-return 0
-"""
-
-
 @lru_cache(maxsize=4096)
 def hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[str, ...]:
     """``COUNT_PAGE_HIT``'s keys but the record (the count first), then the name of the
@@ -314,6 +264,10 @@ def hit_keys(prefix: str, page: str, shard: int, minute_number: int) -> tuple[st
         own + keyspace.PAGE_PATH.pattern,
         own + keyspace.PAGE_PROXY.at(minute_id),
         own + keyspace.PAGE_REFERRERS.at(day),
+        beside + keyspace.SLOT_HITS.pattern,
+        beside + keyspace.SLOT_DAY.at(day),
+        beside + keyspace.SLOT_UNIQUES.at(day),
+        beside + keyspace.SLOT_REFERRERS.at(day),
         *[
             beside + keyspace.TOP_UNION.suffix(first=first, day=last)
             for first, last in history.top_spans(minute_number)

@@ -10,9 +10,11 @@ import secrets
 import time
 from typing import Any
 
+from hitcounter.data.all_pages import AllPages
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
 from hitcounter.data.page_admin import PageAdmin
-from hitcounter.data.page_scripts import COUNT_PAGE_HIT, DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_NEW_PAGE, hit_keys
+from hitcounter.data.page_admin_scripts import DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_OFF_COUNT
+from hitcounter.data.page_scripts import COUNT_PAGE_HIT, TAKE_NEW_PAGE, hit_keys
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.data.top_pages import TopPages
@@ -29,7 +31,7 @@ from hitcounter.model.referrers import HOSTS_PER_DAY
 _NEEDS_BUDGET = 5
 
 
-class PageStore(TopPages, PageAdmin):
+class PageStore(TopPages, PageAdmin, AllPages):
     def __init__(
         self,
         handle: RedisHandle,
@@ -69,6 +71,7 @@ class PageStore(TopPages, PageAdmin):
         self._seed = script(SEED_PAGE)
         self._replace = script(REPLACE_COUNT)
         self._delete = script(DELETE_PAGE)
+        self._take_off = script(TAKE_OFF_COUNT)
 
     def seed(self, page: str, hits: int) -> int:
         """Give a page that has no count its starting count: 1 done, 0 it already counts, -1
@@ -81,6 +84,7 @@ class PageStore(TopPages, PageAdmin):
             self._key(page, keyspace.PAGE_COUNT),
             self._slot_key(slot, keyspace.REGISTRY),
             self._slot_key(slot, keyspace.LEGACY_REGISTRY),
+            self._slot_key(slot, keyspace.SLOT_HITS),
         ]
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:

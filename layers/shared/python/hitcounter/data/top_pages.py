@@ -67,18 +67,19 @@ class TopPages:
         ranked = sorted(totals.items(), key=lambda item: (item[1], item[0]), reverse=True)
         return [(name, int(hits)) for name, hits in ranked[:limit]]
 
-    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None:
-        """The period's top pages as a read assembled them less than TOP_CACHE_SECONDS ago
-        (one GET), or None."""
+    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> dict[str, Any] | None:
+        """The period's top-pages answer as a read assembled it less than TOP_CACHE_SECONDS
+        ago (one GET), or None."""
         with self._redis.use() as client:
             raw = client.get(self._top_cache_key(period, now_ms, limit))
-        return None if raw is None else list(json.loads(raw))
+        kept = None if raw is None else json.loads(raw)
+        return kept if isinstance(kept, dict) else None  # a list: kept by the version before
 
-    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None:
-        """Keep an assembled top list for TOP_CACHE_SECONDS: one SET, sent once; a read that
-        cannot write it (memory full) still answers."""
+    def keep_top(self, period: history.Period, now_ms: int, limit: int, answer: dict[str, Any]) -> None:
+        """Keep an assembled top-pages answer for TOP_CACHE_SECONDS: one SET, sent once; a read
+        that cannot write it (memory full) still answers."""
         with self._redis.use() as client:
-            value = json.dumps(pages, separators=(",", ":"))
+            value = json.dumps(answer, separators=(",", ":"))
             client.set(self._top_cache_key(period, now_ms, limit), value, ex=TOP_CACHE_SECONDS)
 
     def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from hitcounter.core.errors import AppError, BadRequest, InsufficientStorage, NotFound, Unprocessable
 from hitcounter.core.observability import count_metric, logger
+from hitcounter.data.all_pages import AllPagesCounts
 from hitcounter.data.history_reads import HistoryCounts
 from hitcounter.logic.stats import shape
 from hitcounter.model import bots, history, owners, referrers, visitors
@@ -53,8 +54,9 @@ class PageCounter(Protocol):
     ) -> tuple[dict[str, int], list[tuple[str, int]]]: ...
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]: ...
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]: ...
-    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> list[dict[str, Any]] | None: ...
-    def keep_top(self, period: history.Period, now_ms: int, limit: int, pages: list[dict[str, Any]]) -> None: ...
+    def all_pages(self, period: history.Period, now_ms: int, referrers: int) -> AllPagesCounts: ...
+    def cached_top(self, period: history.Period, now_ms: int, limit: int) -> dict[str, Any] | None: ...
+    def keep_top(self, period: history.Period, now_ms: int, limit: int, answer: dict[str, Any]) -> None: ...
 
 
 TOP_DEFAULT, TOP_MAX = 10, 50
@@ -296,14 +298,31 @@ def page_stats(  # noqa: PLR0917 - one read, as plain values
 
 def top_pages(store: PageCounter, period: history.Period, now_ms: int, limit: int) -> dict[str, Any]:
     """The period's busiest pages (ranked by whole UTC days), each with its unique visitors:
-    assembled from each slot's busiest (a bounded read), then served for TOP_CACHE_SECONDS
-    from one key, so a burst of reads costs Redis one assembly."""
-    listed = store.cached_top(period, now_ms, limit)
-    if listed is None:
-        ranked = store.top(period, now_ms, limit)
-        uniques = store.uniques([page for page, _ in ranked], period, now_ms)
-        named = store.paths([page for page, _ in ranked])  # path pages are listed by their path
-        listed = [{"page": named.get(page, page), "hits": hits, "uniques": uniques[page]} for page, hits in ranked]
-        with contextlib.suppress(AppError):  # the answer stands if it cannot be kept
-            store.keep_top(period, now_ms, limit, listed)
-    return {"period": period.name, "pages": listed}
+    assembled from each slot's busiest (a bounded read), with every page together
+    (``all_pages``), then served for TOP_CACHE_SECONDS from one key, so a burst of reads costs
+    Redis one assembly."""
+    kept = store.cached_top(period, now_ms, limit)
+    if kept is not None:
+        return {"period": period.name, **kept}
+    ranked = store.top(period, now_ms, limit)
+    uniques = store.uniques([page for page, _ in ranked], period, now_ms)
+    named = store.paths([page for page, _ in ranked])  # path pages are listed by their path
+    answer = {
+        "pages": [{"page": named.get(page, page), "hits": hits, "uniques": uniques[page]} for page, hits in ranked],
+        "all": all_pages(store, period, now_ms),
+    }
+    with contextlib.suppress(AppError):  # the answer stands if it cannot be kept
+        store.keep_top(period, now_ms, limit, answer)
+    return {"period": period.name, **answer}
+
+
+def all_pages(store: PageCounter, period: history.Period, now_ms: int) -> dict[str, Any]:
+    """Every page together: their hits (all time), today's hits and unique visitors (a visitor
+    once per slot of pages they read: an upper bound), and the period's referring hosts, read
+    from the slots' own tallies at a cost that does not grow with the pages."""
+    counts = store.all_pages(period, now_ms, REFERRERS_DEFAULT)
+    return {
+        "hits": counts.total,
+        "today": {"hits": counts.today_hits, "uniques": counts.today_uniques},
+        "referrers": [{"host": host, "hits": hits} for host, hits in counts.referrers],
+    }

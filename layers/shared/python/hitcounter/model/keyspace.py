@@ -152,6 +152,19 @@ SLOT_STAGED = KeyKind("staged", SLOT, "rst:{restore}:{rest}", "any", STAGED_TTL,
                  what="a restore's copy of a slot's or page's key")
 
 # One page's own (per shard with HITS_SHARDS > 1): every one goes with the page.
+SLOT_HITS = KeyKind("pages' hits", SLOT, "hits", "string", None,
+                    "COUNT_PAGE_HIT, SEED_PAGE, REPLACE_COUNT, TAKE_OFF_COUNT, DELETE_PAGE", export="count",
+                    what="the slot's pages' counted hits (a seed's, a correction's and a delete's included)")
+SLOT_DAY = KeyKind("pages' day", SLOT, "hd:{day}", "string", history.PAGE_TTLS["day"], "COUNT_PAGE_HIT",
+                   export="count", what="the slot's pages' counted hits of a day")
+SLOT_UNIQUES = KeyKind("pages' uniques", SLOT, "hu:{day}", "hll", history.PAGE_TTLS["uniques"], "COUNT_PAGE_HIT",
+                       export="hll", what="the slot's pages' unique visitors of a day, salted as a page's")
+SLOT_REFERRERS = KeyKind("pages' referrers", SLOT, "r:{day}", "zset", history.PAGE_TTLS["uniques"], "COUNT_PAGE_HIT",
+                         export="referrers",
+                         what="the slot's pages' referring hosts of a day (at most 50, then `other`)")
+SLOT_REFERRERS_UNION = KeyKind("pages' referrers union", SLOT, "rq:{period}:{day}", "zset", history.UNION_TTL,
+                               "TOP_UNION", what="a period's closed days' referring hosts of the slot's pages")
+
 PAGE_COUNT = KeyKind("count", PAGE, "count", "string", "PAGE_IDLE_DAYS", "COUNT_PAGE_HIT, SEED_PAGE", export="count",
                 page_delete=True, what="the page's total")
 PAGE_RECORD = KeyKind("idem", PAGE, "idem:{digest}", "string", "IDEMPOTENCY_TTL_SECONDS", "COUNT_PAGE_HIT",

@@ -169,16 +169,43 @@ def _pages(pages: list[dict[str, Any]], period: str, shared: str = "") -> str:
     return f"<table id=pages><tr><th>Page</th><th class=n>Hits</th><th class=n>Unique visitors</th></tr>{rows}</table>"
 
 
+def _headline(stats: dict[str, Any], all_pages: dict[str, Any] | None) -> str:
+    """The numbers at the top, each named by what it counts: a page's own (its view); on the
+    site's, every page together and the period's referring sites of all pages, then the site
+    counter of ``GET /`` (whose history is the chart below)."""
+    own = (
+        f'<dl><div><dt>Total hits</dt><dd id="total">{stats["total"]}</dd></div>'
+        f'<div><dt>Hits today</dt><dd id="today">{stats["today"]["hits"]}</dd></div>'
+        f'<div><dt>Unique visitors today</dt><dd id="uniques-today">{stats["today"]["uniques"]}</dd></div>'
+        f"{_bots(stats)}</dl>"
+    )
+    if all_pages is None:
+        return own
+    return (
+        "<h2>All pages</h2>"
+        f'<dl id="all-pages"><div><dt>Page hits, all pages</dt><dd id="pages-total">{int(all_pages["hits"])}</dd></div>'
+        f'<div><dt>Page hits today</dt><dd id="pages-today">{int(all_pages["today"]["hits"])}</dd></div>'
+        '<div><dt title="a reader of pages in several of the 64 page groups counts once in each">'
+        f'Page visitors today, at most</dt><dd id="pages-uniques-today">{int(all_pages["today"]["uniques"])}</dd>'
+        "</div></dl>"
+        f"<h2>Referring sites, all pages ({escape(stats['period'])})</h2>{_referrers(all_pages['referrers'])}"
+        f"<h2>Site counter (<code>GET /</code>)</h2>{own}"
+    )
+
+
 def render(
     stats: dict[str, Any],
     imports: list[dict[str, Any]],
     pages: list[dict[str, Any]] | None = None,
     page: str | None = None,
+    *,
     token: str | None = None,
+    all_pages: dict[str, Any] | None = None,
 ) -> str:
-    """The site's page (its history, its top pages, the latest imports), or with ``page`` one
-    page's own view (its history, a link back). ``token``: a share link's (``?token=``),
-    kept in every link, so private statistics can be browsed from the link."""
+    """The site's page (every page together, the site counter, its history, its top pages,
+    the latest imports), or with ``page`` one page's own view (its history, its referring
+    sites, a link back). ``token``: a share link's (``?token=``), kept in every link, so
+    private statistics can be browsed from the link."""
     shared = f"&amp;token={escape(quote(token, safe=''))}" if token else ""
     keep = f"page={escape(quote(page, safe=''))}&amp;" if page else ""
     nav = "".join(
@@ -198,10 +225,7 @@ def render(
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="color-scheme" content="light dark"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body><main><h1>{title}</h1>"
-        f'<dl><div><dt>Total hits</dt><dd id="total">{stats["total"]}</dd></div>'
-        f'<div><dt>Hits today</dt><dd id="today">{stats["today"]["hits"]}</dd></div>'
-        f'<div><dt>Unique visitors today</dt><dd id="uniques-today">{stats["today"]["uniques"]}</dd></div>'
-        f"{_bots(stats)}</dl>"
+        f"{_headline(stats, all_pages)}"
         f'<h2>Over time</h2><nav aria-label="Period">{nav}</nav>{_chart(stats)}{_table(stats)}'
         f"{below}"
         f"<footer>Unique visitors are HyperLogLog estimates (about 0.81% standard error). "

@@ -180,12 +180,27 @@ PAGE_STATS: dict[int, OpenAPIResponse] = {
 }
 TOP_PAGES: dict[int, OpenAPIResponse] = {
     200: _json(
-        "The period's busiest pages (ranked by whole UTC days), busiest first, at most ?limit",
+        "The period's busiest pages (ranked by whole UTC days), busiest first, at most ?limit; and every page "
+        "together (all): their hits, today's hits and unique visitors (a visitor once per slot of pages read: an "
+        "upper bound), the period's referring hosts",
         {
             "type": "object",
-            "required": ["period", "pages"],
+            "required": ["period", "pages", "all"],
             "properties": {
                 "period": {"type": "string"},
+                "all": {
+                    "type": "object",
+                    "required": ["hits", "today", "referrers"],
+                    "properties": {
+                        "hits": _COUNT,
+                        "today": {
+                            "type": "object",
+                            "required": ["hits", "uniques"],
+                            "properties": {"hits": _COUNT, "uniques": _COUNT},
+                        },
+                        "referrers": {**_REFERRERS, "maxItems": 10},
+                    },
+                },
                 "pages": {
                     "type": "array",
                     "maxItems": 50,
