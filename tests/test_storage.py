@@ -193,6 +193,9 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         + PAGE_SLOTS * history.PAGE_TTLS["day"] / 86400 * measured["page bucket"]
         + PAGE_SLOTS * history.PAGE_TTLS["uniques"] / 86400 * (12_400 + measured["referrers of a day"])
         + PAGE_SLOTS * measured["page count"]
+        # A counter import's marker per slot it wrote (a short string, as a page's count),
+        # kept 35 days: IMPORTS_PER_DAY imports a day at most.
+        + d.imports_per_day * history.PAGE_TTLS["uniques"] / 86400 * PAGE_SLOTS * measured["page count"]
         # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
         # of that long, one entry each (as if each were a client of its own). A client's
         # new-page log lives a day, an entry per page it made: a page is made only while its

@@ -122,15 +122,17 @@ def test_the_imports_bucket_is_private_and_the_function_reads_only_its_logs() ->
             found[s["Resource"]["Fn::Sub"].rsplit("}", 1)[-1] or "(bucket)"] = tuple(sorted(actions))
         return found
 
-    # The HTTP side only sizes objects (HEAD); the worker reads logs, and writes and reads
-    # exports; neither can touch anything else in the bucket.
+    # The HTTP side only sizes objects (HEAD); the worker reads logs and other counters'
+    # exports, and writes and reads exports; neither can touch anything else in the bucket.
     assert grants(api) == {
         "/logs/*": ("s3:GetObject",),
         "/exports/*": ("s3:GetObject",),
+        "/imports/*": ("s3:GetObject",),
         "(bucket)": ("s3:ListBucket",),
     }
     assert grants(worker) == {
         "/logs/*": ("s3:GetObject",),
+        "/imports/*": ("s3:GetObject",),
         "/exports/*": ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"),
         "(bucket)": ("s3:ListBucket",),
     }
@@ -280,9 +282,10 @@ def test_new_cache_mode_wires_vpc_cache_and_iam_auth() -> None:
         if "s3:GetObject" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
     ]
     bucket = "hit-counter-dev-imports-123456789012-us-east-1"
-    # The imports API (HEAD) and the worker, each on the logs and on the exports, nothing else.
+    # The imports API (HEAD) and the worker, each on the logs, the exports and other
+    # counters' exports, nothing else.
     assert sorted(st["Resource"].rsplit(":", 1)[-1] for st in reads) == sorted(
-        [f"{bucket}/logs/*", f"{bucket}/exports/*"] * 2
+        [f"{bucket}/logs/*", f"{bucket}/exports/*", f"{bucket}/imports/*"] * 2
     )
 
 
@@ -436,7 +439,7 @@ def test_the_bucket_refuses_plain_http_and_listing_is_limited_to_logs() -> None:
         role = resources[f"{name}Role"]["Properties"]
         statements = [st for p in role.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
         (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
-        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*", "exports/*"]}}
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*", "exports/*", "imports/*"]}}
 
 
 # --- operations: alarms, dashboard, gradual deployment ------------------------------------

@@ -13,10 +13,18 @@ from hitcounter.runtime import services
 from hitcounter.web.entry import event_entrypoint
 
 
-def _import(key: str, etag: str | None, context: Any, job_id: str | None = None) -> dict[str, Any]:
+def _import(
+    key: str, etag: str | None, context: Any, job_id: str | None = None, fmt: str | None = None
+) -> dict[str, Any]:
     s = services()
+    counters = None
+    if fmt is not None:  # another counter's export (POST /imports with a format): into the pages
+        from hitcounter.logic.counter_exports import PREFIX
+        from hitcounter.logic.counter_imports import CounterImport
+
+        counters = CounterImport(fmt, s.pages, s.settings.pages.pages_max)
     try:
-        import_key(key, s.settings.imports_prefix)
+        import_key(key, PREFIX if counters else s.settings.imports_prefix)
         summary, created = imports.run(
             s.objects,
             s.imports,
@@ -26,6 +34,7 @@ def _import(key: str, etag: str | None, context: Any, job_id: str | None = None)
             etag=etag,
             remaining_ms=context.get_remaining_time_in_millis,
             job_id=job_id,
+            counters=counters,
         )
     except BackendUnavailable:
         raise  # Redis or S3 away: Lambda retries the event (twice), then it is dropped
@@ -82,7 +91,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return {job: _snapshot(job, event[job], context)}
     if isinstance(event.get("import"), dict):  # from POST /imports
         job = event["import"]
-        return {"imports": [_import(str(job["key"]), str(job["etag"]), context, str(job["id"]))]}
+        fmt = str(job["format"]) if job.get("format") else None
+        return {"imports": [_import(str(job["key"]), str(job["etag"]), context, str(job["id"]), fmt)]}
     results = []
     for record in event.get("Records") or []:  # from the bucket
         obj = record["s3"]["object"]

@@ -28,8 +28,8 @@ def _submit(job: dict[str, Any]) -> None:
 )
 def start() -> Response[str]:
     s = services()
-    key = request.import_key(app.current_event, s.settings.imports_prefix)
-    status, body = imports.start(s.objects, s.imports, _submit, s.settings.imports, key)
+    key, fmt = request.import_order(app.current_event, s.settings.imports_prefix)
+    status, body = imports.start(s.objects, s.imports, _submit, s.settings.imports, key, fmt)
     location = {"Location": f"/imports/{body['id']}"}
     return contract.json_response(status, body, location)
 

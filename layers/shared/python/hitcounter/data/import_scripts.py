@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from hitcounter.model import referrers
+
 # An import adds its count and stores its summary in one step, keyed by the object's key and
 # ETag, on the counter's {hits} slot: a second import of the same object (also one running
 # at the same time) finds the summary and adds nothing.
@@ -73,4 +75,82 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if n > tonumber(ARGV[1]) then return 0 end
 return 1
+"""
+
+
+# Another counter's numbers for the pages of one slot (``hitcounter.data.page_imports``), one
+# chunk of pages in one step: each page's total, path, buckets, referring hosts, its place in
+# the top pages of its days, and the slot's tallies (every page together). A chunk runs once:
+# the slot's marker holds how many of the import's chunks it applied, set in the same step, so
+# a retried import (Lambda retries a failed event) skips what it wrote before. A page new to
+# the slot past its share of PAGES_MAX (after idle pages go) is refused, and its operations
+# with it. Operations arrive as JSON (``cjson``, which Redis's Lua has) naming keys by their
+# index in KEYS:
+#   {"page", page id, count index, path index, path or "", total}: starts a page's operations;
+#   {"incr", key index, n, ttl}: INCRBY, then the TTL unless the key already lives longer;
+#   {"zincr", key index, member, n, ttl}: ZINCRBY, the same;
+#   {"refs", key index, {host: n…}, ttl}: a day's referring hosts merged, then trimmed to
+#       HOSTS_PER_DAY, the least referred going to OTHER (the hit script's rule);
+#   {"del", key index}: a period's union made before the import, made again by the next read.
+#   KEYS: the slot's marker for this import, the registry, the slot's pages' hits, then the keys
+#         the operations name
+#   ARGV: the chunk's number, the marker's TTL, the slot's page cap, the time (ms),
+#         PAGE_IDLE_DAYS in seconds, the operations
+#   returns {pages refused (-1: applied before), hits written}
+APPLY_PAGE_IMPORT = f"""
+#!lua
+local chunk = tonumber(ARGV[1])
+if chunk < tonumber(redis.call('GET', KEYS[1]) or '0') then return {{-1, 0}} end
+local cap, now, idle = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local function keep(key, ttl)
+  if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
+local skip, refused, written = false, 0, 0
+for _, op in ipairs(cjson.decode(ARGV[6])) do
+  local kind = op[1]
+  if kind == 'page' then
+    skip = false
+    if not redis.call('ZSCORE', KEYS[2], op[2]) and redis.call('ZCARD', KEYS[2]) >= cap then
+      redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle * 1000)
+      if redis.call('ZCARD', KEYS[2]) >= cap then skip, refused = true, refused + 1 end
+    end
+    if not skip then
+      redis.call('ZADD', KEYS[2], 'GT', now, op[2])
+      redis.call('INCRBY', KEYS[op[3]], op[6])
+      keep(KEYS[op[3]], idle)
+      if op[5] ~= '' then redis.call('SET', KEYS[op[4]], op[5], 'EX', idle) end
+      redis.call('INCRBY', KEYS[3], op[6])
+      written = written + op[6]
+    end
+  elseif kind == 'del' then
+    redis.call('DEL', KEYS[op[2]])
+  elseif not skip then
+    local key = KEYS[op[2]]
+    if kind == 'incr' then
+      redis.call('INCRBY', key, op[3])
+      keep(key, op[4])
+    elseif kind == 'zincr' then
+      redis.call('ZINCRBY', key, op[4], op[3])
+      keep(key, op[5])
+    elseif kind == 'refs' then
+      for host, n in pairs(op[3]) do redis.call('ZINCRBY', key, n, host) end
+      local other = redis.call('ZSCORE', key, '{referrers.OTHER}')
+      local excess = redis.call('ZCARD', key) - (other and 1 or 0) - {referrers.HOSTS_PER_DAY}
+      if excess > 0 then
+        local moved = 0
+        for i, entry in ipairs(redis.call('ZRANGE', key, 0, excess, 'WITHSCORES')) do
+          if i % 2 == 1 and entry ~= '{referrers.OTHER}' and excess > 0 then
+            local hits = redis.call('ZSCORE', key, entry)
+            redis.call('ZREM', key, entry)
+            moved, excess = moved + tonumber(hits), excess - 1
+          end
+        end
+        redis.call('ZINCRBY', key, moved, '{referrers.OTHER}')
+      end
+      keep(key, op[4])
+    end
+  end
+end
+redis.call('SET', KEYS[1], chunk + 1, 'EX', ARGV[2])
+return {{refused, written}}
 """

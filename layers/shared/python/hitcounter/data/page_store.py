@@ -12,8 +12,10 @@ from typing import Any
 
 from hitcounter.data.all_pages import AllPages
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
+from hitcounter.data.import_scripts import APPLY_PAGE_IMPORT
 from hitcounter.data.page_admin import PageAdmin
 from hitcounter.data.page_admin_scripts import DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_OFF_COUNT
+from hitcounter.data.page_imports import PageImports
 from hitcounter.data.page_scripts import COUNT_PAGE_HIT, TAKE_NEW_PAGE, hit_keys
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
@@ -31,7 +33,7 @@ from hitcounter.model.referrers import HOSTS_PER_DAY
 _NEEDS_BUDGET = 5
 
 
-class PageStore(TopPages, PageAdmin, AllPages):
+class PageStore(TopPages, PageAdmin, AllPages, PageImports):
     def __init__(
         self,
         handle: RedisHandle,
@@ -72,6 +74,7 @@ class PageStore(TopPages, PageAdmin, AllPages):
         self._replace = script(REPLACE_COUNT)
         self._delete = script(DELETE_PAGE)
         self._take_off = script(TAKE_OFF_COUNT)
+        self._apply_import = script(APPLY_PAGE_IMPORT)
 
     def seed(self, page: str, hits: int) -> int:
         """Give a page that has no count its starting count: 1 done, 0 it already counts, -1

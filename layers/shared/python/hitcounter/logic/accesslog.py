@@ -166,7 +166,8 @@ class Limits:
     history: History | None = None  # None: count only (no buckets, no visitors)
 
 
-def _digest(path: Path) -> tuple[int, str]:
+def file_digest(path: Path) -> tuple[int, str]:
+    """A file's size and SHA-256, read in 1 MiB chunks."""
     sha, size = hashlib.sha256(), 0
     with path.open("rb") as raw:
         while chunk := raw.read(1024 * 1024):
@@ -201,7 +202,7 @@ def _path(target: bytes) -> str:
 def summarize(path: Path, limits: Limits | None = None) -> LogSummary:
     limits = limits or Limits()
     summary = LogSummary()
-    summary.bytes, summary.sha256 = _digest(path)
+    summary.bytes, summary.sha256 = file_digest(path)
     try:
         with _open(path) as stream:
             if looks_binary(stream.peek(8192)[:8192]):

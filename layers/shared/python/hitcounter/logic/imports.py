@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge
 from hitcounter.core.settings import ImportLimits
@@ -26,6 +26,9 @@ from hitcounter.data.import_store import ImportStore
 from hitcounter.data.objects import ObjectChanged, ObjectInfo, ObjectStore
 from hitcounter.data.scratch import ensure_room, invocation_dir
 from hitcounter.logic.accesslog import History, Limits, bucket_ttls, summarize
+
+if TYPE_CHECKING:
+    from hitcounter.logic.counter_imports import CounterImport
 
 _ID = re.compile(r"[0-9a-f]{32}")
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -66,11 +69,17 @@ def view(ident: str, summary: dict[str, Any] | None, state: dict[str, Any] | Non
     raise NotFound("no import with that id")
 
 
-def start(
-    objects: ObjectStore, ledger: ImportStore, submit: Callable[[dict[str, Any]], None], limits: ImportLimits, key: str
+def start(  # noqa: PLR0917 - the request, as plain values
+    objects: ObjectStore,
+    ledger: ImportStore,
+    submit: Callable[[dict[str, Any]], None],
+    limits: ImportLimits,
+    key: str,
+    fmt: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """``(200, done)`` for an object imported before (nothing counted), ``(202, pending)`` for
-    one handed to the worker (or already with it)."""
+    one handed to the worker (or already with it). ``fmt``: another counter's export
+    (``hitcounter.logic.counter_exports``), None for an access log."""
     info = objects.head(key)
     if info.size > limits.max_object_bytes:
         raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
@@ -83,8 +92,9 @@ def start(
         return 202, view(ident, None, state)  # already with the worker: no second job
     record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now()}
     ledger.set_state(ident, record)
+    job = {"id": ident, "key": key, "etag": info.etag} | ({"format": fmt} if fmt else {})
     try:
-        submit({"import": {"id": ident, "key": key, "etag": info.etag}})
+        submit({"import": job})
     except BackendUnavailable as err:
         # Not handed over: a pending record would make the next POST wait out stale_seconds
         # for a job that does not exist. Failed, the next POST hands it over again.
@@ -103,8 +113,11 @@ def run(
     etag: str | None = None,
     remaining_ms: Callable[[], int] = lambda: 2**31,
     job_id: str | None = None,
+    counters: CounterImport | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The worker: import one object; returns its summary and whether this call counted it.
+    ``counters``: the object is another counter's export, written into the pages
+    (``hitcounter.logic.counter_imports``); None: an access log, into the site's counter.
     A refusal (bounds, corrupt content, a changed or deleted object) is recorded as
     ``failed`` and raised; a backing service failing is raised as it is, for Lambda to retry
     the event."""
@@ -130,6 +143,8 @@ def run(
         if etag is not None and etag != info.etag:
             raise ObjectChanged()  # the version that was asked for is gone
         ledger.set_state(ident, record)
+        if counters is not None:
+            return counters.run(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
         summary, history = _import(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
         owner = ledger.claim_content(summary["sha256"], ident)
         if owner != ident:

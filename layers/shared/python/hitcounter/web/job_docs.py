@@ -41,6 +41,31 @@ _SUMMARY: Schema = {
         "imported_at": {"type": "string", "format": "date-time"},
     },
 }
+# Another counter's export imported (POST /imports with a format).
+_COUNTER_SUMMARY: Schema = {
+    "type": "object",
+    "required": ["id", "key", "etag", "format", "rows", "counted", "pages", "skipped", "sha256", "imported_at"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "key": {"type": "string"},
+        "etag": {"type": "string"},
+        "format": {"type": "string", "enum": ["goatcounter-json", "plausible-csv"]},
+        "rows": {"type": "integer", "minimum": 0},
+        "counted": {"type": "integer", "minimum": 0, "description": "hits the file gives its pages"},
+        "written": {"type": "integer", "minimum": 0, "description": "hits written (past PAGES_MAX a page is not)"},
+        "pages": {"type": "integer", "minimum": 0},
+        "pages_refused": {"type": "integer", "minimum": 0},
+        "skipped": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+            "description": "rows or hits left out, by why: events, paths (not a page's), future",
+        },
+        "bytes": {"type": "integer", "minimum": 0},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "duplicate_of": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "imported_at": {"type": "string", "format": "date-time"},
+    },
+}
 # Why background work (an import, an export, a restore) failed.
 REASON: Schema = {
     "type": "object",
@@ -55,7 +80,12 @@ JOB_STATE: dict[str, Schema] = {
 _IMPORT: Schema = {
     "type": "object",
     "required": ["id", "state"],
-    "properties": {**JOB_STATE, "key": {"type": "string"}, "summary": _SUMMARY, "reason": REASON},
+    "properties": {
+        **JOB_STATE,
+        "key": {"type": "string"},
+        "summary": {"anyOf": [_SUMMARY, _COUNTER_SUMMARY]},
+        "reason": REASON,
+    },
 }
 _LOCATION = {"Location": {"description": "GET it to follow the import", "schema": {"type": "string"}}}
 START_IMPORT: dict[int, OpenAPIResponse] = {
@@ -66,7 +96,10 @@ START_IMPORT: dict[int, OpenAPIResponse] = {
     404: _error("No such object in the imports bucket"),
     413: _error("The body, or the object, is larger than allowed"),
     415: _error("The body is not application/json"),
-    422: _error("Missing or invalid key (under logs/, at most 256 characters of Unicode text)"),
+    422: _error(
+        "Missing or invalid key (under logs/, or imports/ with a format; at most 256 characters of Unicode text), "
+        "or an unknown format"
+    ),
     **_UNAVAILABLE,
 }
 GET_IMPORT: dict[int, OpenAPIResponse] = {
@@ -157,7 +190,23 @@ GET_RESTORE: dict[int, OpenAPIResponse] = {
     **_UNAVAILABLE,
 }
 
+
+def _import_body() -> dict[str, Any]:
+    """POST /imports: an access log under logs/ (no format), or another counter's export under
+    imports/ with its format."""
+    log = key_body("logs/", "an access log")["content"]["application/json"]["schema"]
+    counter = key_body("imports/", "another counter's export (a zip)")["content"]["application/json"]["schema"]
+    log["not"] = {"required": ["format"]}
+    counter["required"] = ["key", "format"]
+    counter["properties"]["format"] = {
+        "type": "string",
+        "enum": ["goatcounter-json", "plausible-csv"],
+        "description": "the export's format (docs/imports.md)",
+    }
+    return {"required": True, "content": {"application/json": {"schema": {"oneOf": [log, counter]}}}}
+
+
 REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/imports"): key_body("logs/", "an access log"),
+    ("post", "/imports"): _import_body(),
     ("post", "/restores"): key_body("exports/", "an export"),
 }

@@ -227,10 +227,26 @@ def session_data(event: BaseProxyEvent) -> dict[str, Any]:
 
 
 def import_key(event: BaseProxyEvent, prefix: str) -> str:
-    """The object key from a ``POST /imports`` body, or the error saying what is wrong."""
+    """The object key from a ``POST /restores`` body, or the error saying what is wrong."""
     payload = json_body(event, _MAX_IMPORT_BODY)
     key = payload.get("key") if isinstance(payload, dict) else None
     return validate_key(key, prefix)
+
+
+def import_order(event: BaseProxyEvent, logs_prefix: str) -> tuple[str, str | None]:
+    """``POST /imports``' body: an access log's key under ``logs_prefix``, or, with a
+    ``format`` (``hitcounter.logic.counter_exports.FORMATS``), another counter's export under
+    ``imports/``; the error saying what is wrong otherwise."""
+    from hitcounter.logic.counter_exports import FORMATS, PREFIX
+
+    payload = json_body(event, _MAX_IMPORT_BODY)
+    fmt = payload.get("format") if isinstance(payload, dict) else None
+    key = payload.get("key") if isinstance(payload, dict) else None
+    if fmt is None:
+        return validate_key(key, logs_prefix), None
+    if fmt not in FORMATS:
+        raise Unprocessable(f'"format" is one of {", ".join(FORMATS)} (none: an access log under {logs_prefix!r})')
+    return validate_key(key, PREFIX), str(fmt)
 
 
 def page_id(page: str) -> str:
