@@ -39,3 +39,12 @@ def client_address(n: int) -> str:
     """The ``n``-th page client: an IPv6 address in a /64 of its own (the per-client limit
     counts an IPv6 client by its /64), so each page hit counts: not a reload, not limited."""
     return f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1"
+
+
+def referred(event: dict[str, Any]) -> dict[str, Any]:
+    """A path page's hit as count.js sends it from a page another site linked to: ``r`` names
+    the referrer, ``Origin`` the page's own site (the referring host is kept)."""
+    event["queryStringParameters"] = {**event["queryStringParameters"], "r": "https://news.ycombinator.com/item?id=1"}
+    event["rawQueryString"] += "&r=https%3A%2F%2Fnews.ycombinator.com%2Fitem%3Fid%3D1"
+    event["headers"]["origin"] = "https://blog.example.org"
+    return event

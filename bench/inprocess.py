@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from bench.common import PY, ROOT, RUNS, client_address, load_event, per_call_us
+from bench.common import PY, ROOT, RUNS, client_address, load_event, per_call_us, referred
 from localapi import template as sam_template
 from localapi.services import RedisServer
 from localapi.worker import LambdaContext
@@ -62,6 +62,7 @@ def warm(server: RedisServer) -> dict[str, float]:
 
     step_visit = Visit(int(time.time() * 1000), "0" * 64)
     page_hit = load_event("hits/get-page")
+    referred_hit = referred(load_event("hits/get-count"))
     badge = load_event("hits/get-page-badge")
     clients = iter(range(10**9))
 
@@ -72,6 +73,7 @@ def warm(server: RedisServer) -> dict[str, float]:
 
     subjects: dict[str, Callable[[], object]] = {
         "page": lambda: hits.lambda_handler(counted(page_hit), ctx),
+        "referred": lambda: hits.lambda_handler(counted(referred_hit), ctx),
         "badge": lambda: hits.lambda_handler(counted(badge), ctx),
         "step": lambda: store.incr(step_visit),
         "stats": lambda: hits.lambda_handler(stats_event, ctx),
@@ -91,7 +93,7 @@ def warm(server: RedisServer) -> dict[str, float]:
             floors.append(floor)
             for name, fn in subjects.items():
                 ratios[name].append(per_call_us(fn, n) / floor)
-        server_us = {name: _server_us(raw, subjects[name], n) for name in ("handler", "page")}
+        server_us = {name: _server_us(raw, subjects[name], n) for name in ("handler", "page", "referred")}
     finally:
         sys.stdout = real_stdout
     incr = statistics.median(floors)
@@ -101,6 +103,7 @@ def warm(server: RedisServer) -> dict[str, float]:
         "noise_us": max(floors) - min(floors),
         "redis_root_us": server_us["handler"],
         "redis_page_us": server_us["page"],
+        "redis_referred_us": server_us["referred"],
     }
     for name, values in ratios.items():
         result[f"{name}_ratio"] = statistics.median(values)

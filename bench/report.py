@@ -50,6 +50,7 @@ def tables(r: dict[str, Any]) -> list[str]:
         ("ours", "ratio", ""),
         ("page", "page_ratio", "a page hit (`GET /pages/{page}`), "),
         ("path", "path_ratio", "a path page's hit (`GET /count?path=`), "),
+        ("referred", "referred_ratio", "a path page's hit with a referrer (`&r=`, as count.js sends it), "),
     ):
         for key, label, fmt in rows:
             goal = GOALS[f"runtime_{key}"]
@@ -172,6 +173,7 @@ def _bill(r: dict[str, Any], memory_mb: int) -> list[str]:
     for subject, label, server in (
         ("ours", "`GET /`", "redis_root_us"),
         ("page", "`GET /pages/{page}`", "redis_page_us"),
+        ("referred", "`GET /count?path=…&r=…` (a path page's hit with a referrer)", "redis_referred_us"),
     ):
         bill = costs.per_million(
             rie[subject]["duration"]["median"], memory_mb, rie[subject]["log_bytes"]["median"], w[server]

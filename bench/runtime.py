@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import client_address
+from bench.common import client_address, referred
 from localapi.services import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,6 +251,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
             "ours": (*ours, _event("hits/get-root")),
             "page": (*ours, _event("hits/get-page")),
             "path": (*ours, _event("hits/get-count")),
+            "referred": (*ours, referred(_event("hits/get-count"))),
             "floor": (floor, "app.lambda_handler", _event("hits/get-root")),
             "bare": (bare, "app.lambda_handler", _event("hits/get-root")),
         }
@@ -258,7 +259,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
             k: {"first": [], "warm": [], "duration": [], "log_bytes": []} for k in cases
         }
         ratios: dict[str, dict[str, list[float]]] = {
-            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "path", "floor")
+            name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "path", "referred", "floor")
         }
         for run in range(-1, runs):  # run -1 warms the page cache for all and is not counted
             # The runtimes live at once and take turns, so the machine's drift hits all alike.
@@ -293,6 +294,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     summary["ratio"] = {k: _spread(v) for k, v in ratios["ours"].items()}
     summary["page_ratio"] = {k: _spread(v) for k, v in ratios["page"].items()}
     summary["path_ratio"] = {k: _spread(v) for k, v in ratios["path"].items()}
+    summary["referred_ratio"] = {k: _spread(v) for k, v in ratios["referred"].items()}
     summary["floor_ratio"] = {k: _spread(v) for k, v in ratios["floor"].items()}
     return summary
 
