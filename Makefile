@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup setup-browser test test-faults test-unit test-sam lint validate build deploy clean reset sam-local
+.PHONY: help setup setup-browser test test-faults test-browser test-unit test-sam lint validate build deploy clean reset sam-local
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -20,11 +20,14 @@ setup:  ## venv + locked packages + redis-server (idempotent)
 setup-browser:  ## setup, and chromium from the system's packages (the browser test, make screenshot)
 	@bash scripts/setup.sh --browser
 
-test: setup-browser  ## the suite, on real redis-server processes and moto (the fault tier: make test-faults)
-	$(BIN)/python -m pytest -m 'not samlocal and not e2e and not faults' $(PYTEST_ARGS)
+test: setup  ## the suite, on real redis-server processes and moto (more tiers: test-faults, test-browser, test-sam)
+	$(BIN)/python -m pytest -m 'not samlocal and not e2e and not faults and not hostile and not browser' $(PYTEST_ARGS)
 
-test-faults: setup  ## faults injected into real Redis topologies: kill -9, lost replies, failovers (a minute or two)
-	$(BIN)/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
+test-faults: setup  ## faults injected into real Redis topologies (kill -9, lost replies, failovers) and hostile input
+	$(BIN)/python -m pytest -m 'faults or hostile' tests/faults tests/hostile $(PYTEST_ARGS)
+
+test-browser: setup-browser  ## the dashboard, count.js and badges in a real headless Chromium (installed if missing)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 test-unit: setup  ## the unit tier: no server, no socket, seconds (run it on every save)
 	$(BIN)/python -m pytest -q -m unit tests/unit $(PYTEST_ARGS)

@@ -21,10 +21,13 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from tests.support.http import http, person
 
-pytestmark = pytest.mark.skipif(
-    browser.find() is None,
-    reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        browser.find() is None,
+        reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
+    ),
+]
 
 LABELS = ["hits", "W" * 16, "visitors", "訪問者数", "ページビュー", "🔥 views", "Ünïcödé ßtraße"]
 STYLES = ["flat", "flat-square", "plastic", "for-the-badge"]

@@ -27,10 +27,13 @@ from tests.support.http import http, http_json
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
-pytestmark = pytest.mark.skipif(
-    browser.find() is None,
-    reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        browser.find() is None,
+        reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
+    ),
+]
 
 # The host page: records each request count.js makes (the query, whether it carried a key),
 # any error that reaches the page, then writes them into the DOM for --dump-dom to read.

@@ -22,10 +22,13 @@ from tests.support.http import http, http_json, person
 # A person's Chrome (headless Chromium otherwise announces itself as HeadlessChrome).
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
-pytestmark = pytest.mark.skipif(
-    browser.find() is None,
-    reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        browser.find() is None,
+        reason="chromium is not installed and could not be installed here (make setup-browser installs it)",
+    ),
+]
 
 
 class _Dom(HTMLParser):

@@ -88,6 +88,14 @@ CONTRACT: list[tuple[str, str, dict[str, str], str | None]] = [
     # Pages named by their path: two spellings of one path are one page.
     ("GET", "/count?path=%2F2024%2F05%2Fhello-world%2F", {**person(6), "Accept": "application/json"}, None),
     ("GET", "/count?path=%2F2024%2F05%2F.%2Fhello-world%2F%2F", {**person(7), "Accept": "application/json"}, None),
+    # From a site another page linked to (count.js's r): its host kept for the page's stats.
+    (
+        "GET",
+        "/count?path=%2Ffrom-hn%2F&r=https%3A%2F%2Fnews.ycombinator.com%2Fitem%3Fid%3D1",
+        {**person(13), "Accept": "application/json", "Origin": "https://a.docs.example.org"},
+        None,
+    ),
+    ("GET", f"/stats?path=%2Ffrom-hn%2F&token={READER_TOKEN}", {}, None),
     ("GET", "/count?path=no-slash", {**person(8), "Accept": "application/json"}, None),
     ("GET", "/count", {**person(8), "Accept": "application/json"}, None),
     ("GET", "/badge.svg?path=%2F2024%2F05%2Fhello-world%2F&count=false", person(9), None),

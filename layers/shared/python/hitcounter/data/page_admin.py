@@ -25,6 +25,7 @@ class PageAdmin:
     _replace: Script
     _take_off: Script
     shards: int
+    idle_seconds: int
 
     def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
         raise NotImplementedError
@@ -126,7 +127,8 @@ class PageAdmin:
         old_total = self.count(page) if self.shards > 1 else None
         with self._redis.use() as client:
             first = [self._key(page, keyspace.PAGE_COUNT), self._slot_key(page_slot(page), keyspace.SLOT_HITS)]
-            old = self._replace(keys=first, args=[hits], client=client)
+            spread = "1" if old_total is not None else "0"
+            old = self._replace(keys=first, args=[hits, spread, self.idle_seconds], client=client)
             if self.shards > 1:
                 for shard in range(1, self.shards):
                     shard_keys = [

@@ -34,13 +34,23 @@ return 1
 # A page's total corrected by its operator (``PUT …/count`` with ``"replace": true``): the count
 # set to N with its expiry kept, only for a page that counts; its history and uniques are left
 # as they are. One step, so a hit arriving with it counts on the old total or on N, never on a
-# half. The slot's pages' hits move by the difference.
-#   KEYS: the count, the slot's pages' hits   ARGV: N
-#   returns the old total, or false for a page that has none
+# half. The slot's pages' hits move by the difference. A page spread over shards
+# (HITS_SHARDS > 1) may have no count on its first shard: told so, the script sets it there
+# with the count's expiry (PAGE_IDLE_DAYS).
+#   KEYS: the count, the slot's pages' hits
+#   ARGV: N, "1" when the page counts on another shard ("0": only a count here is corrected),
+#         PAGE_IDLE_DAYS in seconds
+#   returns the old count here ("0" for none, when told the page counts), or false for a page
+#   that has none
 REPLACE_COUNT = """
 #!lua
 local old = redis.call('GET', KEYS[1])
-if not old then return false end
+if not old then
+  if ARGV[2] ~= '1' then return false end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  redis.call('INCRBY', KEYS[2], ARGV[1])
+  return '0'
+end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 redis.call('INCRBY', KEYS[2], tonumber(ARGV[1]) - tonumber(old))
 return old
