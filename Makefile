@@ -23,11 +23,11 @@ setup-browser:  ## setup, and chromium from the system's packages (the browser t
 test: setup  ## the suite, on real redis-server processes and moto (more tiers: test-faults, test-browser, test-sam)
 	$(BIN)/python -m pytest -m 'not samlocal and not e2e and not faults and not hostile and not browser' $(PYTEST_ARGS)
 
-test-faults: setup  ## faults injected into real Redis topologies (kill -9, lost replies, failovers) and hostile input
-	$(BIN)/python -m pytest -m 'faults or hostile' tests/faults tests/hostile $(PYTEST_ARGS)
+test-faults: setup  ## faults injected into real Redis topologies (kill -9, lost replies, failovers) and hostile input, fuzzing included
+	$(BIN)/python -m pytest -m 'faults or hostile' $(or $(PYTEST_ARGS),tests)
 
 test-browser: setup-browser  ## the dashboard, count.js and badges in a real headless Chromium (installed if missing)
-	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser $(or $(PYTEST_ARGS),tests)
 
 test-unit: setup  ## the unit tier: no server, no socket, seconds (run it on every save)
 	$(BIN)/python -m pytest -q -m unit tests/unit $(PYTEST_ARGS)

@@ -24,6 +24,8 @@ from localapi.server import LocalApi, Server
 from localapi.services import LocalS3
 from tests.support.servers import redis_server
 
+# Generated hostile input against the OpenAPI document: the hostile tier (make test-faults).
+pytestmark = pytest.mark.hostile
 schema = schemathesis.openapi.from_dict(json.loads(openapi.OUTPUT.read_text()))
 
 

@@ -153,6 +153,7 @@ def test_all_connections_killed_between_invocations(invoke_hits: Invoke, shared_
 
 
 @pytest.mark.slow
+@pytest.mark.faults  # concurrent clients while workers are recycled: the fault tier (make test-faults)
 @pytest.mark.parametrize("recycle", [False, True], ids=["warm", "recycle"])
 def test_8_clients_x_200_hits_over_http_are_exactly_the_next_1600(
     template: sam_template.Template, redis_url: str, shared_redis: RedisServer, recycle: bool

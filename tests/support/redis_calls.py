@@ -24,3 +24,37 @@ def round_trips(action: Callable[[], object]) -> int:
     finally:
         AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
     return sent[0]
+
+
+def waits(action: Callable[[], object]) -> int:
+    """How many times the client waited on Redis while ``action`` ran: one command or one
+    pipeline each. A cluster pipeline writes to each node its commands go to and then reads
+    every reply: one wait, however many nodes (what ``round_trips`` counts per node)."""
+    from redis.client import Pipeline, Redis
+    from redis.cluster import ClusterPipeline, RedisCluster
+
+    count = [0]
+    originals = {
+        (Redis, "execute_command"): Redis.execute_command,
+        (RedisCluster, "execute_command"): RedisCluster.execute_command,
+        (Pipeline, "execute"): Pipeline.execute,
+        (ClusterPipeline, "execute"): ClusterPipeline.execute,
+    }
+
+    def counted(original: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # A pipeline's own execute_command only queues: not a wait.
+            if not isinstance(self, (Pipeline, ClusterPipeline)) or original.__name__ == "execute":
+                count[0] += 1
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    for (cls, name), original in originals.items():
+        setattr(cls, name, counted(original))
+    try:
+        action()
+    finally:
+        for (cls, name), original in originals.items():
+            setattr(cls, name, original)
+    return count[0]

@@ -1,0 +1,67 @@
+"""Each read route waits on Redis at most twice in steady state (issue 33, docs/history.md), on
+a standalone Redis and on a 3-master cluster, counted by what redis-py sends: a command, or a
+pipeline (on a cluster, one per node, sent together and read together: one wait)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.support.events import Invoke, invoker, page_event, path_event, stats_event
+from tests.support.redis_calls import waits
+
+
+def _reads(invoke: Invoke) -> dict[str, Callable[[], object]]:
+    now = int(time.time() * 1000)
+
+    def ok(event: dict[str, Any]) -> None:
+        event["requestContext"]["timeEpoch"] = now
+        assert invoke(event)["statusCode"] == 200
+
+    def route(route_path: str, **query: str) -> Callable[[], object]:
+        def read() -> None:
+            event = stats_event(now, "30d", route_path)
+            event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {route_path}"
+            event["queryStringParameters"].update(query)
+            ok(event)
+
+        return read
+
+    for page in ("a", "b", "c"):
+        for _ in range(3):
+            ok(page_event(page, query={"r": "https://news.ycombinator.com/"}))
+    ok(path_event("/blog/", query={"r": "https://news.ycombinator.com/"}))
+    return {
+        "/stats": route("/stats"),
+        "/stats?path=": route("/stats", path="/blog/"),
+        "/pages": route("/pages"),
+        "/pages/{page}/stats": lambda: ok(page_event("a", "/stats", {"period": "30d"})),
+        "/dashboard": route("/dashboard"),
+    }
+
+
+@pytest.mark.parametrize("mode", ["standalone", "cluster"])
+def test_every_read_waits_on_redis_at_most_twice(
+    mode: str,
+    request: pytest.FixtureRequest,
+    hits_module: ModuleType,
+    function_env: Callable[..., None],
+    redis_url: str,
+) -> None:
+    if mode == "cluster":
+        cluster = request.getfixturevalue("cluster")
+        cluster.flushall()
+        function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="")
+    else:
+        function_env(REDIS_URL=redis_url, KEY_PREFIX="t:")
+    invoke = invoker(hits_module)
+    measured = {}
+    for name, read in _reads(invoke).items():
+        read()  # the day's unions made, the top list kept: the steady state after
+        measured[name] = waits(read)
+    print(mode, measured)
+    assert all(n <= 2 for n in measured.values()), measured
