@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import statistics
@@ -289,4 +290,68 @@ def cold(server: RedisServer) -> dict[str, Any]:
                 rows.append((int(cumulative), name.strip()))
     top = sorted(((us, n) for us, n in rows if not n.startswith((" ",))), reverse=True)
     result["top_imports"] = [(n, us / 1000) for us, n in top if "." not in n][:8]
+    return result
+
+
+# --- hiredis -------------------------------------------------------------------------------
+
+_HIREDIS_PROBE = """
+import json, os, sys, time
+if os.environ["BENCH_HIREDIS"] == "0":
+    sys.modules["hiredis"] = None  # redis-py then packs and parses in Python
+sys.path[:0] = [os.environ["BENCH_ROOT"], os.environ["BENCH_ROOT"] + "/layers/shared/python"]
+import redis
+from bench.common import client_address, load_event
+from localapi.modules import load_app
+from localapi.worker import LambdaContext
+from pathlib import Path
+app = load_app(Path(os.environ["BENCH_ROOT"]) / "functions" / "hits", "app")
+ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
+root, page = load_event("hits/get-root"), load_event("hits/get-page")
+n = iter(range(10**9))
+def counted(event):
+    event["requestContext"]["http"]["sourceIp"] = client_address(next(n))
+    return event
+raw = redis.Redis.from_url(os.environ["REDIS_URL"])
+def cpu_us(fn, n):
+    # The client's own CPU per call (process time): the wait on the socket is not in it.
+    for _ in range(50):
+        fn()
+    start = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - start) / n * 1e6
+sys.stdout, real = open(os.devnull, "w"), sys.stdout
+out = {
+    "hiredis": redis.utils.HIREDIS_AVAILABLE,
+    "incr_us": cpu_us(lambda: raw.incr("bench:raw"), 3000),
+    "root_us": cpu_us(lambda: app.lambda_handler(load_event("hits/get-root"), ctx), 2000),
+    "page_us": cpu_us(lambda: app.lambda_handler(counted(page), ctx), 2000),
+}
+sys.stdout = real
+print(json.dumps(out))
+"""
+
+
+def hiredis_saving(server: RedisServer) -> dict[str, float]:
+    """The client's CPU µs per in-process call of GET / and of a page hit, and of one raw INCR,
+    with hiredis and without it (blocked, so redis-py packs and parses in Python), in fresh interpreters
+    taking turns: what the layer's hiredis saves each route, measured in the same run."""
+    env = sam_template.load(ROOT / "template.yaml").functions["HitsFunction"].environment
+    base = {**os.environ, **env, "REDIS_URL": server.url, "KEY_PREFIX": "bench:hiredis:", "BENCH_ROOT": str(ROOT)}
+    runs: dict[str, list[dict[str, float]]] = {"1": [], "0": []}
+    for _ in range(RUNS):
+        for flag in ("1", "0"):
+            done = subprocess.run(
+                [PY, "-c", _HIREDIS_PROBE],
+                env={**base, "BENCH_HIREDIS": flag},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[flag].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    result: dict[str, float] = {}
+    for flag, name in (("1", "with"), ("0", "without")):
+        for key in ("incr_us", "root_us", "page_us"):
+            result[f"{name}_{key}"] = statistics.median(run[key] for run in runs[flag])
     return result

@@ -128,6 +128,12 @@ def tables(r: dict[str, Any]) -> list[str]:
         f"| `GET /dashboard` | {w['dashboard_us']:.0f} µs | {w['incr_us']:.0f} µs | {w['dashboard_ratio']:.2f}× | |",
         f"| Redis round trips per counted hit | {rt['ours']:.2f} | seed: {rt['seed']:.2f} | "
         f"| {GOALS['round_trips'].verdict(rt['ours'])} |",
+        *(
+            f"| hiredis (the layer's): the client's CPU per {label}, with it vs without it (blocked) "
+            f"| {r['hiredis'][f'with_{key}']:.0f} µs | {r['hiredis'][f'without_{key}']:.0f} µs "
+            f"| {r['hiredis'][f'with_{key}'] / r['hiredis'][f'without_{key}']:.2f}× | |"
+            for label, key in (("`GET /`", "root_us"), ("page hit", "page_us"), ("raw `INCR`", "incr_us"))
+        ),
         f"| cold: fresh interpreter, import handler, first `GET /` vs import redis + connect + `INCR` "
         f"| {c['handler_ms']:.0f} ms | {c['floor_ms']:.0f} ms | {c['ratio']:.2f}× ({c['ratio_min']:.2f}–"
         f"{c['ratio_max']:.2f}) | {GOALS['cold'].verdict(c['ratio'])} |",
