@@ -95,10 +95,10 @@ def local_server(server: RedisServer) -> dict[str, dict[str, float]]:
 IMPORT_PARSE = """
 import json, resource, sys, time
 from pathlib import Path
-from hitcounter.logic.accesslog import summarize, _digest
+from hitcounter.logic.accesslog import summarize, file_digest
 path = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter(); _digest(path); floor = time.perf_counter() - start
+start = time.perf_counter(); file_digest(path); floor = time.perf_counter() - start
 start = time.perf_counter(); s = summarize(path); took = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": took, "floor_seconds": floor, "peak_growth_kib": peak - before, "lines": s.lines}))
