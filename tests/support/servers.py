@@ -231,25 +231,27 @@ class RedisClusterN:
         try:
             for node in self.nodes:
                 self._start_node(node)
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                    "--cluster-replicas",
+                    str(self.replicas),
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            wait_for(self.healthy, timeout=30, what="the cluster to agree")
+            wait_for(self.replicas_in_sync, timeout=30, what="every replica to finish its first sync")
         except BaseException:
-            self.stop()  # the nodes already started: none left behind
+            # A cluster that does not come up (a node that did not start, one that never
+            # agreed): every node started so far is stopped, none left behind.
+            self.stop()
             raise
-        subprocess.run(
-            [
-                "redis-cli",
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                "--cluster-replicas",
-                str(self.replicas),
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        wait_for(self.healthy, timeout=30, what="the cluster to agree")
-        wait_for(self.replicas_in_sync, timeout=30, what="every replica to finish its first sync")
         return self
 
     @staticmethod

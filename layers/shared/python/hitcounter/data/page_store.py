@@ -8,32 +8,29 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any
 
 from hitcounter.data.all_pages import AllPages
-from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
 from hitcounter.data.import_scripts import APPLY_PAGE_IMPORT
 from hitcounter.data.page_admin import PageAdmin
 from hitcounter.data.page_admin_scripts import DELETE_PAGE, REPLACE_COUNT, SEED_PAGE, TAKE_OFF_COUNT
 from hitcounter.data.page_imports import PageImports
+from hitcounter.data.page_reads import PageReads
 from hitcounter.data.page_scripts import COUNT_PAGE_HIT, TAKE_NEW_PAGE, hit_keys
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import PERIOD_UNION, TOP_UNION, script
 from hitcounter.data.top_pages import TopPages
-from hitcounter.model import history, keyspace
+from hitcounter.model import keyspace
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
 from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, UNLISTED, PageHit
-from hitcounter.model.paths import is_path_page
-from hitcounter.model.referrers import HOSTS_PER_DAY
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
 # client's budget first.
 _NEEDS_BUDGET = 5
 
 
-class PageStore(TopPages, PageAdmin, AllPages, PageImports):
+class PageStore(PageReads, TopPages, PageAdmin, AllPages, PageImports):
     def __init__(
         self,
         handle: RedisHandle,
@@ -216,122 +213,3 @@ class PageStore(TopPages, PageAdmin, AllPages, PageImports):
                 pipe.get(self._key(page, keyspace.PAGE_COUNT, shard))
             values = [int(v) for v in pipe.execute() if v is not None]
         return sum(values) if values else None
-
-    def paths(self, pages: list[str]) -> dict[str, str]:
-        """The path of each path page of ``pages`` (kept on the shard its hits counted on), in
-        one pipeline of GETs; id pages and paths not found are left out."""
-        named = [page for page in pages if is_path_page(page)]
-        if not named:
-            return {}
-        with self._redis.use() as client:
-            pipe = client.pipeline(transaction=False)
-            for page in named:
-                for shard in range(self.shards):
-                    pipe.get(self._key(page, keyspace.PAGE_PATH, shard))
-            replies = pipe.execute()
-        found = {}
-        for i, page in enumerate(named):
-            held = [r for r in replies[i * self.shards : (i + 1) * self.shards] if r is not None]
-            if held:
-                found[page] = held[0].decode() if isinstance(held[0], bytes) else str(held[0])
-        return found
-
-    def today(self, page: str, now_ms: int) -> int:
-        """The page's counted hits of the UTC day (its day bucket, every shard summed)."""
-        day = history.day_id(now_ms)
-        with self._redis.use() as client:
-            pipe = client.pipeline(transaction=False)
-            for shard in range(self.shards):
-                pipe.get(self._key(page, keyspace.PAGE_DAY, shard, day=day))
-            return sum(int(v) for v in pipe.execute() if v is not None)
-
-    def page_history(self, page: str, period: history.Period, now_ms: int) -> HistoryCounts:
-        with self._redis.use() as client:
-            return read_history(
-                client,
-                self._period_union,
-                lambda shard, kind, **fields: self._key(page, kind, shard, **fields),
-                keyspace.PAGE_HISTORY,
-                self.shards,
-                period,
-                now_ms,
-            )
-
-    def tallies(
-        self, page: str, period: history.Period, now_ms: int, referrers: int
-    ) -> tuple[dict[str, int], list[tuple[str, int]]]:
-        """The page's bot requests by reason, and its ``referrers`` most referring hosts
-        (most first; ``other`` among them when a day's tail was trimmed), over the period's
-        whole UTC days. Per shard and tally, the closed days summed once a day
-        (``TOP_UNION``) and today's: one pipeline for both, flat in the period's length. Of a
-        union of referrers, only the busiest ``referrers`` + a day's hosts are read: exact
-        while the period's hosts fit in it, and bounded however many there were."""
-        days = history.days_of(period, now_ms)
-        today = history.day_id(now_ms)
-        kinds = ((keyspace.PAGE_BOTS, keyspace.PAGE_BOTS_UNION, -1),
-                 (keyspace.PAGE_REFERRERS, keyspace.PAGE_REFERRERS_UNION, referrers + HOSTS_PER_DAY))  # fmt: skip
-        unions = []
-        if len(days) > 1:
-            for kind, union_kind, _ in kinds:
-                for shard in range(self.shards):
-                    closed = [self._key(page, kind, shard, day=d) for d in days if d != today]
-                    union = self._key(page, union_kind, shard, period=period.name, day=today)
-                    unions.append((union, closed))
-
-        def build(pipe: Any) -> None:
-            for i, (kind, _, most) in enumerate(kinds):
-                for shard in range(self.shards):
-                    pipe.zrevrange(self._key(page, kind, shard, day=today), 0, -1, withscores=True)
-                    if unions:
-                        pipe.zrevrange(unions[i * self.shards + shard][0], 0, most, withscores=True)
-
-        with self._redis.use() as client:
-            replies = read_with_unions(client, unions, self._top_union, build)
-        half = len(replies) // 2
-        reasons = _summed(replies[:half])
-        hosts = sorted(_summed(replies[half:]).items(), key=lambda item: (-item[1], item[0]))
-        return dict(sorted(reasons.items())), hosts[:referrers]
-
-    def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
-        """Each page's unique visitors over the period (the days its HyperLogLogs are kept),
-        from the same two-key unions as its history (per shard, summed), in one pipeline."""
-        days = history.days_of(period, now_ms)
-        today = history.day_id(now_ms)
-        cached = len(days) > 1 and period.unit == "day"
-        shards = [(page, shard) for page in pages for shard in range(self.shards)]
-        unions = []
-        if cached:
-            for page, shard in shards:
-                closed = [self._key(page, keyspace.PAGE_UNIQUES, shard, day=d) for d in days if d != today]
-                union = self._key(page, keyspace.PAGE_UNIQUES_UNION, shard, period=period.name, day=today)
-                unions.append((union, closed))
-
-        def build(pipe: Any) -> None:
-            for i, (page, shard) in enumerate(shards):
-                if cached:
-                    pipe.execute_command(
-                        "PFCOUNT", unions[i][0], self._key(page, keyspace.PAGE_UNIQUES, shard, day=today)
-                    )
-                else:
-                    pipe.execute_command(
-                        "PFCOUNT", *[self._key(page, keyspace.PAGE_UNIQUES, shard, day=d) for d in days]
-                    )
-
-        with self._redis.use() as client:
-            replies = read_with_unions(client, unions, self._period_union, build)
-        totals = dict.fromkeys(pages, 0)
-        for (page, _), n in zip(shards, replies, strict=True):
-            totals[page] += int(n)
-        return totals
-
-
-def _summed(replies: list[list[tuple[bytes | str, float]]]) -> dict[str, int]:
-    """Sorted sets' members with their scores added up ("", which marks a union made of days
-    with nothing in them, and zero scores left out)."""
-    summed: dict[str, int] = {}
-    for members in replies:
-        for member, score in members:
-            name = member.decode() if isinstance(member, bytes) else str(member)
-            if name and score:
-                summed[name] = summed.get(name, 0) + int(score)
-    return summed

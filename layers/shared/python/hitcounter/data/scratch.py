@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hitcounter.core.errors import InsufficientStorage
+from hitcounter.core.errors import InsufficientStorage, PayloadTooLarge
 
 # Left free for the runtime and the parser's own buffers.
 HEADROOM_BYTES = 16 * 1024 * 1024
@@ -87,3 +87,11 @@ def invocation_dir(root: Path) -> Iterator[Path]:
     finally:
         shutil.rmtree(path, ignore_errors=True)
         os.close(fd)
+
+
+def make_room(root: Path, max_bytes: int, size: int) -> None:
+    """Refuse an object over ``max_bytes`` (IMPORT_MAX_OBJECT_BYTES), then make room for it in
+    the scratch directory (``ensure_room``: refused past the free space)."""
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the object is {size} bytes; imports take at most {max_bytes}")
+    ensure_room(root, size)

@@ -15,16 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
-from hitcounter.core.errors import PayloadTooLarge
-from hitcounter.core.settings import ImportLimits
-from hitcounter.data.import_store import ImportStore
-from hitcounter.data.objects import ObjectInfo, ObjectStore
-from hitcounter.data.scratch import ensure_room, invocation_dir
+from hitcounter.data.scratch import invocation_dir, make_room
 from hitcounter.logic.accesslog import file_digest
 from hitcounter.logic.counter_exports import Bounds, read
+from hitcounter.logic.import_work import ImportWork
 from hitcounter.model.page_tally import Tally
 
 # Numbers an import gathers at most before it writes (a page's day, hour or referring host of
@@ -48,25 +44,15 @@ class CounterImport:
     max_pages: int
     now_ms: Callable[[], int] = lambda: int(datetime.now(UTC).timestamp() * 1000)
 
-    def run(
-        self,
-        objects: ObjectStore,
-        ledger: ImportStore,
-        scratch_root: Path,
-        limits: ImportLimits,
-        info: ObjectInfo,
-        *,
-        ident: str,
-        remaining_ms: Callable[[], int],
-    ) -> tuple[dict[str, Any], bool]:
-        if info.size > limits.max_object_bytes:
-            raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
-        ensure_room(scratch_root, info.size)
+    def run(self, work: ImportWork) -> tuple[dict[str, Any], bool]:
+        ledger, limits, info, ident = work.ledger, work.limits, work.info, work.ident
+        scratch_root = work.scratch_root
+        make_room(scratch_root, limits.max_object_bytes, info.size)
         tally = Tally(self.now_ms(), self.max_pages, MAX_CELLS)
-        bounds = Bounds(limits.max_decompressed_bytes, limits.max_line_bytes, limits.time_margin_ms, remaining_ms)
+        bounds = Bounds(limits.max_decompressed_bytes, limits.max_line_bytes, limits.time_margin_ms, work.remaining_ms)
         with invocation_dir(scratch_root) as workdir:
             local = workdir / "object"
-            objects.download(info, local)
+            work.objects.download(info, local)
             size, sha256 = file_digest(local)
             described = read(local, self.format, tally, bounds)
         summary: dict[str, Any] = {

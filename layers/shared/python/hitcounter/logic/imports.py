@@ -18,17 +18,23 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge
 from hitcounter.core.settings import ImportLimits
 from hitcounter.data.import_store import ImportStore
-from hitcounter.data.objects import ObjectChanged, ObjectInfo, ObjectStore
-from hitcounter.data.scratch import ensure_room, invocation_dir
+from hitcounter.data.objects import ObjectChanged, ObjectStore
+from hitcounter.data.scratch import invocation_dir, make_room
 from hitcounter.logic.accesslog import History, Limits, bucket_ttls, summarize
+from hitcounter.logic.import_work import ImportWork
 
-if TYPE_CHECKING:
-    from hitcounter.logic.counter_imports import CounterImport
+
+class ForeignExport(Protocol):
+    """Another counter's export to import (``hitcounter.logic.counter_imports``), run in the
+    worker in place of the access-log parse: its summary, and whether this call stored it."""
+
+    def run(self, work: ImportWork) -> tuple[dict[str, Any], bool]: ...
+
 
 _ID = re.compile(r"[0-9a-f]{32}")
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -113,7 +119,7 @@ def run(
     etag: str | None = None,
     remaining_ms: Callable[[], int] = lambda: 2**31,
     job_id: str | None = None,
-    counters: CounterImport | None = None,
+    counters: ForeignExport | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The worker: import one object; returns its summary and whether this call counted it.
     ``counters``: the object is another counter's export, written into the pages
@@ -143,9 +149,10 @@ def run(
         if etag is not None and etag != info.etag:
             raise ObjectChanged()  # the version that was asked for is gone
         ledger.set_state(ident, record)
+        work = ImportWork(objects, ledger, scratch_root, limits, info, ident, remaining_ms)
         if counters is not None:
-            return counters.run(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
-        summary, history = _import(objects, ledger, scratch_root, limits, info, ident=ident, remaining_ms=remaining_ms)
+            return counters.run(work)
+        summary, history = _import(work)
         owner = ledger.claim_content(summary["sha256"], ident)
         if owner != ident:
             # The same bytes under another key (a rotation, a copy, another multipart part
@@ -198,19 +205,10 @@ class _History:
         self.pending, self.held = {}, 0
 
 
-def _import(
-    objects: ObjectStore,
-    ledger: ImportStore,
-    scratch_root: Path,
-    limits: ImportLimits,
-    info: ObjectInfo,
-    *,
-    ident: str,
-    remaining_ms: Callable[[], int],
-) -> tuple[dict[str, Any], _History]:
-    if info.size > limits.max_object_bytes:
-        raise PayloadTooLarge(f"the object is {info.size} bytes; imports take at most {limits.max_object_bytes}")
-    ensure_room(scratch_root, info.size)
+def _import(work: ImportWork) -> tuple[dict[str, Any], _History]:
+    objects, ledger, scratch_root, limits, info = work.objects, work.ledger, work.scratch_root, work.limits, work.info
+    ident, remaining_ms = work.ident, work.remaining_ms
+    make_room(scratch_root, limits.max_object_bytes, info.size)
     now_ms = time.time_ns() // 1_000_000  # the import's own time: each bucket's retention counts from it
     history = _History(ledger, ident, limits.stale_seconds)
     with invocation_dir(scratch_root) as workdir:

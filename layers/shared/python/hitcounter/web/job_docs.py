@@ -12,20 +12,25 @@ from hitcounter.web.api_docs import _UNAVAILABLE, Schema, _error, _json
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+# What every import's summary names: the import, its object, its content, when.
+_OBJECT: dict[str, Schema] = {
+    "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "key": {"type": "string"},
+    "etag": {"type": "string"},
+    "bytes": {"type": "integer", "minimum": 0},
+    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "imported_at": {"type": "string", "format": "date-time"},
+}
 _SUMMARY: Schema = {
     "type": "object",
     "required": ["id", "key", "etag", "lines", "counted", "malformed", "bytes", "sha256", "top_paths", "imported_at"],
     "properties": {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "key": {"type": "string"},
-        "etag": {"type": "string"},
+        **_OBJECT,
         "lines": {"type": "integer", "minimum": 0},
         "counted": {"type": "integer", "minimum": 0},
         "malformed": {"type": "integer", "minimum": 0},
         "long_lines": {"type": "integer", "minimum": 0},
-        "bytes": {"type": "integer", "minimum": 0},
         "decompressed_bytes": {"type": "integer", "minimum": 0},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "top_paths": {
             "type": "array",
             "maxItems": 10,
@@ -38,7 +43,6 @@ _SUMMARY: Schema = {
                 },
             },
         },
-        "imported_at": {"type": "string", "format": "date-time"},
     },
 }
 # Another counter's export imported (POST /imports with a format).
@@ -46,9 +50,7 @@ _COUNTER_SUMMARY: Schema = {
     "type": "object",
     "required": ["id", "key", "etag", "format", "rows", "counted", "pages", "skipped", "sha256", "imported_at"],
     "properties": {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "key": {"type": "string"},
-        "etag": {"type": "string"},
+        **_OBJECT,
         "format": {"type": "string", "enum": ["goatcounter-json", "plausible-csv"]},
         "rows": {"type": "integer", "minimum": 0},
         "counted": {"type": "integer", "minimum": 0, "description": "hits the file gives its pages"},
@@ -60,10 +62,7 @@ _COUNTER_SUMMARY: Schema = {
             "additionalProperties": {"type": "integer", "minimum": 0},
             "description": "rows or hits left out, by why: events, paths (not a page's), future",
         },
-        "bytes": {"type": "integer", "minimum": 0},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "duplicate_of": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "imported_at": {"type": "string", "format": "date-time"},
     },
 }
 # Why background work (an import, an export, a restore) failed.
