@@ -240,3 +240,29 @@ def test_post_imports_takes_a_format_and_a_key_under_imports(invoke_imports: Inv
     under_logs = post("logs/g.zip")
     under_logs["body"] = json.dumps({"key": "logs/g.zip", "format": GOAT})
     assert invoke_imports(under_logs)["statusCode"] == 422
+
+
+def test_an_export_imports_on_a_cluster_one_slot_a_script(
+    cluster: Any,
+    function_modules: dict[str, ModuleType],
+    function_env: Callable[..., None],
+    hits_module: ModuleType,
+    scratch: Path,
+    s3: Any,
+) -> None:
+    """Each chunk's keys (the page's, its slot's tallies and indexes, the marker) share the
+    page's slot: a cluster takes each script whole."""
+    from tests.support.events import context
+
+    cluster.flushall()
+    env = {"REDIS_URL": cluster.url, "REDIS_MODE": "cluster", "KEY_PREFIX": "", "SCRATCH_DIR": str(scratch)}
+    function_env("ImportWorkerFunction", **env)
+    _put(s3, "imports/cluster.zip", GoatCounterExport().zipped())
+    order = _work(s3, "imports/cluster.zip", GOAT)
+    done = function_modules["ImportWorkerFunction"].lambda_handler(order, context("w", 60_000))
+    assert done["imports"][0]["counted"] == 21
+    function_env(**env)
+    read = invoker(hits_module)
+    assert _stats(read, "/")["total"] == 14
+    assert _stats(read, "/2024/05/hello-world/")["referrers"] == [{"host": "news.ycombinator.com", "hits": 5}]
+    assert _all(read)["all"]["hits"] == 21
