@@ -130,6 +130,8 @@ def test_each_export_counts_once_under_any_key_and_on_a_retry(
     for key in [*client.keys("{hits}:import:*"), *client.keys("{hits}:content:*")]:
         client.delete(key)
     assert run_worker(second)["imports"][0]["counted"] == 2
+    summary = json.loads(next(v for k in client.keys("{hits}:import:*") if (v := client.get(k)) and "format" in v))
+    assert (summary["written"], summary["pages_refused"]) == (2, 0)  # the whole, though the retry wrote none
     assert _stats(read_hits, "/")["total"] == 15 and _stats(read_hits, "/2024/05/hello-world/")["total"] == 8
 
 

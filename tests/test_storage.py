@@ -32,6 +32,7 @@ README_BYTES = {
     "new-page log client": 200,
     "bot tally": 220,
     "referrers of a day": 4_300,
+    "import marker": 200,
     "hyperloglog byte per visitor": 6,
 }
 # MEMORY USAGE leaves out the expiry table's entry and the allocator's fragmentation.
@@ -140,6 +141,10 @@ def measured(invoke_hits: Invoke, invoke_session: Invoke, shared_redis: Any, red
         assert invoke_hits(page)["statusCode"] == 200
     assert client.zcard(client.keys("*:page:*:r:*")[0]) == referrers.HOSTS_PER_DAY + 1
     sizes["referrers of a day"] = _usage(client, "*:page:*:r:*")
+    # A counter import's marker in a slot, at its largest numbers (APPLY_PAGE_IMPORT's hash).
+    client.hset("{pg:0}:imp:" + "f" * 32, mapping={"chunks": 999, "refused": 10**6, "written": 10**12})
+    client.expire("{pg:0}:imp:" + "f" * 32, 86400)
+    sizes["import marker"] = _usage(client, "{pg:0}:imp:*")
     # A HyperLogLog's bytes per visitor at its worst: just after it turns dense (12 KB).
     hll, added = "{hits}:hll-probe", 0
     while client.execute_command("OBJECT", "ENCODING", hll) != "raw" if added else True:
@@ -193,9 +198,9 @@ def test_the_worst_case_at_the_defaults_fits_the_caches_usage_limit(measured: di
         + PAGE_SLOTS * history.PAGE_TTLS["day"] / 86400 * measured["page bucket"]
         + PAGE_SLOTS * history.PAGE_TTLS["uniques"] / 86400 * (12_400 + measured["referrers of a day"])
         + PAGE_SLOTS * measured["page count"]
-        # A counter import's marker per slot it wrote (a short string, as a page's count),
-        # kept 35 days: IMPORTS_PER_DAY imports a day at most.
-        + d.imports_per_day * history.PAGE_TTLS["uniques"] / 86400 * PAGE_SLOTS * measured["page count"]
+        # A counter import's marker per slot it wrote, kept 35 days: IMPORTS_PER_DAY imports
+        # a day at most.
+        + d.imports_per_day * history.PAGE_TTLS["uniques"] / 86400 * PAGE_SLOTS * measured["import marker"]
         # Recent visitors live DEDUPE_SECONDS, a client's limit log a minute: at most the hits
         # of that long, one entry each (as if each were a client of its own). A client's
         # new-page log lives a day, an entry per page it made: a page is made only while its

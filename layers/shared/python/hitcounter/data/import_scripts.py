@@ -81,8 +81,9 @@ return 1
 # Another counter's numbers for the pages of one slot (``hitcounter.data.page_imports``), one
 # chunk of pages in one step: each page's total, path, buckets, referring hosts, its place in
 # the top pages of its days, and the slot's tallies (every page together). A chunk runs once:
-# the slot's marker holds how many of the import's chunks it applied, set in the same step, so
-# a retried import (Lambda retries a failed event) skips what it wrote before. A page new to
+# the slot's marker holds how many of the import's chunks it applied (and what they wrote), set
+# in the same step, so a retried import (Lambda retries a failed event) skips what it wrote
+# before and still reports the whole. A page new to
 # the slot past its share of PAGES_MAX (after idle pages go) is refused, and its operations
 # with it. Operations arrive as JSON (``cjson``, which Redis's Lua has) naming keys by their
 # index in KEYS:
@@ -92,15 +93,18 @@ return 1
 #   {"refs", key index, {host: n…}, ttl}: a day's referring hosts merged, then trimmed to
 #       HOSTS_PER_DAY, the least referred going to OTHER (the hit script's rule);
 #   {"del", key index}: a period's union made before the import, made again by the next read.
-#   KEYS: the slot's marker for this import, the registry, the slot's pages' hits, then the keys
-#         the operations name
+#   KEYS: the slot's marker for this import (a hash: chunks applied, pages refused, hits
+#         written), the registry, the slot's pages' hits, then the keys the operations name
 #   ARGV: the chunk's number, the marker's TTL, the slot's page cap, the time (ms),
 #         PAGE_IDLE_DAYS in seconds, the operations
-#   returns {pages refused (-1: applied before), hits written}
+#   returns {pages refused, hits written} in this slot so far, this import's runs together
 APPLY_PAGE_IMPORT = f"""
 #!lua
 local chunk = tonumber(ARGV[1])
-if chunk < tonumber(redis.call('GET', KEYS[1]) or '0') then return {{-1, 0}} end
+if chunk < tonumber(redis.call('HGET', KEYS[1], 'chunks') or '0') then
+  local before = redis.call('HMGET', KEYS[1], 'refused', 'written')
+  return {{tonumber(before[1] or '0'), tonumber(before[2] or '0')}}
+end
 local cap, now, idle = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local function keep(key, ttl)
   if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
@@ -151,6 +155,9 @@ for _, op in ipairs(cjson.decode(ARGV[6])) do
     end
   end
 end
-redis.call('SET', KEYS[1], chunk + 1, 'EX', ARGV[2])
+redis.call('HSET', KEYS[1], 'chunks', chunk + 1)
+refused = redis.call('HINCRBY', KEYS[1], 'refused', refused)
+written = redis.call('HINCRBY', KEYS[1], 'written', written)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {{refused, written}}
 """

@@ -59,12 +59,14 @@ class PageImports:
         with self._redis.use() as client:
             for slot, pages in sorted(by_slot.items()):
                 site = tally.site_referrers if slot == 0 else {}
+                gone = hits = 0
                 for number, call in enumerate(self._calls(ident, slot, pages, site, tally.now_ms)):
                     ops = json.dumps(call.ops, separators=(",", ":"))
                     args: list[str | int] = [number, MARKER_TTL, self.slot_cap, tally.now_ms, self.idle_seconds, ops]
+                    # The slot's totals so far: a retry's skipped chunks report what they wrote.
                     gone, hits = self._apply_import(keys=call.keys, args=args, client=client)
-                    refused += max(int(gone), 0)
-                    written += int(hits)
+                refused += int(gone)
+                written += int(hits)
         return refused, written
 
     def _calls(

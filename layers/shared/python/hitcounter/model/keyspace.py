@@ -165,8 +165,8 @@ SLOT_REFERRERS = KeyKind("pages' referrers", SLOT, "r:{day}", "zset", history.PA
 SLOT_REFERRERS_UNION = KeyKind("pages' referrers union", SLOT, "rq:{period}:{day}", "zset", history.UNION_TTL,
                                "TOP_UNION", what="a period's closed days' referring hosts of the slot's pages")
 
-IMPORT_APPLIED = KeyKind("import chunks", SLOT, "imp:{id}", "string", history.PAGE_TTLS["uniques"],
-                         "APPLY_PAGE_IMPORT", what="how many chunks of a counter import the slot applied")
+IMPORT_APPLIED = KeyKind("import chunks", SLOT, "imp:{id}", "hash", history.PAGE_TTLS["uniques"],
+                         "APPLY_PAGE_IMPORT", what="a counter import's chunks the slot applied, and what they wrote")
 
 PAGE_COUNT = KeyKind("count", PAGE, "count", "string", "PAGE_IDLE_DAYS", "COUNT_PAGE_HIT, SEED_PAGE", export="count",
                 page_delete=True, what="the page's total")
