@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.commands.core import Script
 
-from hitcounter.data.history_reads import read_with_unions
+from hitcounter.data.history_reads import read_with_unions, summed_scores
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.model import history, keyspace
 from hitcounter.model.keys import PAGE_SLOTS
@@ -57,7 +57,7 @@ class AllPages:
                 pipe.get(self._all_key(slot, keyspace.SLOT_HITS))
                 pipe.get(self._all_key(slot, keyspace.SLOT_DAY, day=today))
                 pipe.execute_command("PFCOUNT", self._all_key(slot, keyspace.SLOT_UNIQUES, day=today))
-                pipe.zrevrange(self._all_key(slot, keyspace.SLOT_REFERRERS, day=today), 0, -1, withscores=True)
+                pipe.zrevrange(self._all_key(slot, keyspace.SLOT_REFERRERS, day=today), 0, most, withscores=True)
                 if unions:
                     pipe.zrevrange(unions[slot][0], 0, most, withscores=True)
 
@@ -65,19 +65,16 @@ class AllPages:
             replies = read_with_unions(client, unions, self._top_union, build)
         counts = AllPagesCounts()
         step = 5 if unions else 4
-        hosts: dict[str, int] = {}
+        sets: list[Any] = []
         for slot in range(PAGE_SLOTS):
-            total, day, uniques, *sets = replies[slot * step : (slot + 1) * step]
+            total, day, uniques, *slot_sets = replies[slot * step : (slot + 1) * step]
             # Never below 0: a restore of an export made before the slots kept their tallies
             # starts them at 0, and a delete then takes a page's count off.
             counts.total += max(int(total or 0), 0)
             counts.today_hits += int(day or 0)
             counts.today_uniques += int(uniques)
-            for members in sets:
-                for member, score in members:
-                    name = member.decode() if isinstance(member, bytes) else str(member)
-                    if name and score:  # "" marks a union made of days with nothing in them
-                        hosts[name] = hosts.get(name, 0) + int(score)
+            sets += slot_sets
+        hosts = summed_scores(sets)
         counts.referrers = sorted(hosts.items(), key=lambda item: (-item[1], item[0]))[:referrers]
         return counts
 

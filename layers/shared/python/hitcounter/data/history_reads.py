@@ -129,3 +129,15 @@ def read_with_unions(
     for union, sources in missing:
         script(keys=[union, *sources], args=[history.UNION_TTL], client=client)
     return run()[1]
+
+
+def summed_scores(replies: list[list[tuple[bytes | str, float]]]) -> dict[str, int]:
+    """Sorted sets' members (``ZRANGE … WITHSCORES`` replies) with their scores added up;
+    "" (which marks a union made of days with nothing in them) and zero scores left out."""
+    summed: dict[str, int] = {}
+    for members in replies:
+        for member, score in members:
+            name = member.decode() if isinstance(member, bytes) else str(member)
+            if name and score:
+                summed[name] = summed.get(name, 0) + int(score)
+    return summed

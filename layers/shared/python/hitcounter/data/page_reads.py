@@ -9,9 +9,10 @@ from typing import Any
 
 from redis.commands.core import Script
 
-from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions
+from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions, summed_scores
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.model import history, keyspace
+from hitcounter.model.bots import REASONS
 from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.paths import is_path_page
 from hitcounter.model.referrers import HOSTS_PER_DAY
@@ -80,7 +81,8 @@ class PageReads:
         while the period's hosts fit in it, and bounded however many there were."""
         days = history.days_of(period, now_ms)
         today = history.day_id(now_ms)
-        kinds = ((keyspace.PAGE_BOTS, keyspace.PAGE_BOTS_UNION, -1),
+        # Each read bounded: a day holds at most every reason, or HOSTS_PER_DAY hosts and other.
+        kinds = ((keyspace.PAGE_BOTS, keyspace.PAGE_BOTS_UNION, len(REASONS)),
                  (keyspace.PAGE_REFERRERS, keyspace.PAGE_REFERRERS_UNION, referrers + HOSTS_PER_DAY))  # fmt: skip
         unions = []
         if len(days) > 1:
@@ -93,15 +95,15 @@ class PageReads:
         def build(pipe: Any) -> None:
             for i, (kind, _, most) in enumerate(kinds):
                 for shard in range(self.shards):
-                    pipe.zrevrange(self._key(page, kind, shard, day=today), 0, -1, withscores=True)
+                    pipe.zrevrange(self._key(page, kind, shard, day=today), 0, most, withscores=True)
                     if unions:
                         pipe.zrevrange(unions[i * self.shards + shard][0], 0, most, withscores=True)
 
         with self._redis.use() as client:
             replies = read_with_unions(client, unions, self._top_union, build)
         half = len(replies) // 2
-        reasons = _summed(replies[:half])
-        hosts = sorted(_summed(replies[half:]).items(), key=lambda item: (-item[1], item[0]))
+        reasons = summed_scores(replies[:half])
+        hosts = sorted(summed_scores(replies[half:]).items(), key=lambda item: (-item[1], item[0]))
         return dict(sorted(reasons.items())), hosts[:referrers]
 
     def uniques(self, pages: list[str], period: history.Period, now_ms: int) -> dict[str, int]:
@@ -135,15 +137,3 @@ class PageReads:
         for (page, _), n in zip(shards, replies, strict=True):
             totals[page] += int(n)
         return totals
-
-
-def _summed(replies: list[list[tuple[bytes | str, float]]]) -> dict[str, int]:
-    """Sorted sets' members with their scores added up ("", which marks a union made of days
-    with nothing in them, and zero scores left out)."""
-    summed: dict[str, int] = {}
-    for members in replies:
-        for member, score in members:
-            name = member.decode() if isinstance(member, bytes) else str(member)
-            if name and score:
-                summed[name] = summed.get(name, 0) + int(score)
-    return summed

@@ -116,13 +116,15 @@ def day_id(at_ms: int) -> str:
     return _utc(at_ms).strftime(UNITS["day"].id_format)
 
 
-def bucket_ttl(name: str, now_ms: int) -> int:
-    """The TTL a bucket written now gets (``m:…``, ``h:…``, ``d:…``): its retention counted
-    from the bucket's end, as a live hit at the end of the bucket would have left it."""
+def bucket_ttl(name: str, now_ms: int, retention: int | None = None) -> int:
+    """The TTL a bucket written now gets (``m:…``, ``h:…``, ``d:…``): its retention (the
+    site's unit's, or ``retention`` seconds: a page's) counted from the bucket's end, as a live
+    hit at the end of the bucket would have left it; at least 1 s."""
     prefix, ident = name.split(":", 1)
     unit = _BY_PREFIX[prefix]
     start = datetime.strptime(ident, unit.id_format).replace(tzinfo=UTC).timestamp()
-    return max(1, int(start + unit.seconds + unit.ttl - now_ms / 1000))
+    kept = unit.ttl if retention is None else retention
+    return max(1, int(start + unit.seconds + kept - now_ms / 1000))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ whatever the file: past ``max_pages`` pages or ``max_cells`` numbers held it sto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 
 from hitcounter.model import history, referrers
@@ -122,9 +121,8 @@ def capped(hosts: dict[str, int]) -> dict[str, int]:
 
 
 def page_ttl(unit: str, bucket_id: str, now_ms: int) -> int:
-    """The TTL a page's bucket gets when an import writes it: its retention (a page's hour
-    buckets 49 h, day buckets 400 days, referring hosts 35 days) counted from the bucket's
-    end, as a live hit at that end would have left it; at least 1 s."""
-    unit_ = history.UNITS["hour" if unit == "hour" else "day"]
-    start = datetime.strptime(bucket_id, unit_.id_format).replace(tzinfo=UTC).timestamp()
-    return max(1, int(start + unit_.seconds + history.PAGE_TTLS[unit] - now_ms / 1000))
+    """The TTL a page's bucket gets when an import writes it (``history.bucket_ttl`` with a
+    page's retention: hour buckets 49 h, day buckets 400 days, a day's referring hosts 35
+    days)."""
+    prefix = history.UNITS["hour" if unit == "hour" else "day"].prefix
+    return history.bucket_ttl(f"{prefix}:{bucket_id}", now_ms, history.PAGE_TTLS[unit])
