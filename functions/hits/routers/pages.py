@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from hitcounter.core.errors import AppError
-from hitcounter.logic import pages
+from hitcounter.logic import page_admin, pages
 from hitcounter.runtime import services
 from hitcounter.web import badge, contract, csv_answers, page_docs, request
 from routers import require_reader
@@ -132,8 +132,8 @@ def top() -> Response[str]:
 def admin_pages() -> Response[str]:
     event = router.current_event
     query = request.query(event)
-    limit = request.limit(event, pages.LIST_DEFAULT, pages.LIST_MAX)
-    return contract.json_response(200, pages.listing(services().pages, query.get("cursor"), limit))
+    limit = request.limit(event, page_admin.LIST_DEFAULT, page_admin.LIST_MAX)
+    return contract.json_response(200, page_admin.listing(services().pages, query.get("cursor"), limit))
 
 
 @router.delete(
@@ -144,7 +144,7 @@ def admin_pages() -> Response[str]:
 )
 def delete_page(page: str) -> Response[str]:
     event = router.current_event
-    pages.delete(services().pages, request.page_id(page), request.request_time_ms(event))
+    page_admin.delete(services().pages, request.page_id(page), request.request_time_ms(event))
     return Response(204, None, "")
 
 
@@ -157,7 +157,7 @@ def delete_page(page: str) -> Response[str]:
 def delete_path_page() -> Response[str]:
     event = router.current_event
     page, path = request.page_path(event)
-    pages.delete(services().pages, page, request.request_time_ms(event), path)
+    page_admin.delete(services().pages, page, request.request_time_ms(event), path)
     return Response(204, None, "")
 
 
@@ -169,5 +169,5 @@ def delete_path_page() -> Response[str]:
 )
 def seed(page: str) -> Response[str]:
     body = request.json_body(router.current_event, request.MAX_SEED_BODY)
-    status, answer = pages.seed(services().pages, request.page_id(page), body)
+    status, answer = page_admin.seed(services().pages, request.page_id(page), body)
     return contract.json_response(status, answer)

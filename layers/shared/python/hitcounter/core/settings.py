@@ -12,12 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
+from hitcounter.core.env import choice, cluster_seeds, flag, number, redis_url, whole
 from hitcounter.core.errors import ConfigError
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,113 +117,20 @@ class Settings:
     edge_secret: str = ""
 
 
-def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
-    """The first of ``names`` that is set and non-empty, with its value."""
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return name, value
-    return None
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = env.get(name, "").strip().lower() or default
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {env[name]!r}")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw!r}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = _number(env, name, default, low, high)
-    if value != int(value):
-        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}")
-    return int(value)
-
-
 def retry_after_seconds(env: Mapping[str, str] | None = None) -> int:
     """RETRY_AFTER_SECONDS alone: a 503 answers with it even when other variables are wrong."""
-    return _int(os.environ if env is None else env, "RETRY_AFTER_SECONDS", 1, 1, 3600)
-
-
-def _redis_url(env: Mapping[str, str]) -> str:
-    """REDIS_URL wins when set (its scheme alone decides TLS); else host, port and REDIS_TLS."""
-    url = env.get("REDIS_URL", "").strip()
-    if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss"):
-            raise ConfigError("REDIS_URL must start with redis:// or rediss://")
-        if not parts.hostname:
-            raise ConfigError("REDIS_URL has no host")
-        try:
-            parts.port  # noqa: B018 - urllib validates the port lazily, on access
-        except ValueError:
-            raise ConfigError("REDIS_URL has an invalid port") from None
-        return url
-
-    # The seed app read HOST_REDIS / PORT_REDIS; accept them so its deployments carry over.
-    host_var = _first(env, "REDIS_HOST", "HOST_REDIS")
-    host = host_var[1] if host_var else "127.0.0.1"
-    if any(c in host for c in "/@:? ") and not host.startswith("["):
-        raise ConfigError(f"{host_var[0] if host_var else 'REDIS_HOST'} must be a bare host name, got {host!r}")
-    port_var = _first(env, "REDIS_PORT", "PORT_REDIS")
-    port = 6379
-    if port_var:
-        name, raw = port_var
-        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-            raise ConfigError(f"{name} must be a port number (1-65535), got {raw!r}")
-        port = int(raw)
-    scheme = "rediss" if _bool(env, "REDIS_TLS", False) else "redis"
-    return f"{scheme}://{quote(host, safe='[]:')}:{port}/0"
-
-
-def _seeds(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
-    """REDIS_CLUSTER_SEEDS: ``host:port`` pairs, comma-separated, tried after REDIS_URL's."""
-    raw = env.get("REDIS_CLUSTER_SEEDS", "").strip()
-    seeds: list[tuple[str, int]] = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        host, sep, port = item.rpartition(":")
-        if not sep or not host or any(c in host for c in "/@? ") or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ConfigError("REDIS_CLUSTER_SEEDS must be host:port pairs separated by commas")
-        seeds.append((host.strip("[]"), int(port)))
-    if len(seeds) > 16:
-        raise ConfigError("REDIS_CLUSTER_SEEDS takes at most 16 nodes")
-    return tuple(seeds)
+    return whole(os.environ if env is None else env, "RETRY_AFTER_SECONDS", 1, 1, 3600)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the environment. Raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
-    url = _redis_url(env)
-    mode = _choice(env, "REDIS_MODE", ("standalone", "cluster"), "standalone")
-    seeds = _seeds(env)
+    url = redis_url(env)
+    mode = choice(env, "REDIS_MODE", ("standalone", "cluster"), "standalone")
+    seeds = cluster_seeds(env)
     if seeds and mode != "cluster":
         raise ConfigError("REDIS_CLUSTER_SEEDS is only for REDIS_MODE=cluster")
-    auth = _choice(env, "REDIS_AUTH", ("none", "iam", "secret"), "none")
+    auth = choice(env, "REDIS_AUTH", ("none", "iam", "secret"), "none")
     ca_file = env.get("REDIS_CA_FILE", "").strip() or None
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"REDIS_CA_FILE names no readable file: {ca_file!r}")
@@ -253,24 +158,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             # Both well under the function timeout, so an unreachable Redis becomes a
             # quick 503 rather than a Lambda timeout (which API Gateway turns into a 503
             # only after the full function timeout, and bills for it).
-            connect_timeout=_number(env, "REDIS_CONNECT_TIMEOUT", 0.5, 0.05, 5),
-            command_timeout=_number(env, "REDIS_COMMAND_TIMEOUT", 0.5, 0.05, 5),
-            health_check_interval=_number(env, "REDIS_HEALTH_CHECK_INTERVAL", 15, 0, 3600),
+            connect_timeout=number(env, "REDIS_CONNECT_TIMEOUT", 0.5, 0.05, 5),
+            command_timeout=number(env, "REDIS_COMMAND_TIMEOUT", 0.5, 0.05, 5),
+            health_check_interval=number(env, "REDIS_HEALTH_CHECK_INTERVAL", 15, 0, 3600),
             cluster=mode == "cluster",
             ca_file=ca_file,
             auth=auth,
             username=username,
             iam_cache_name=env.get("REDIS_IAM_CACHE_NAME", "").strip().lower(),
-            iam_serverless=_bool(env, "REDIS_IAM_SERVERLESS", True),
+            iam_serverless=flag(env, "REDIS_IAM_SERVERLESS", True),
             secret_id=env.get("REDIS_SECRET_ID", "").strip(),
             region=region,
             cluster_seeds=seeds,
         ),
         key_prefix=prefix,
         retry_after_seconds=retry_after_seconds(env),
-        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 1800, 1, 2 * 3600),
-        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
-        hits_shards=_int(env, "HITS_SHARDS", 1, 1, 1024),
+        session_ttl_seconds=whole(env, "SESSION_TTL_SECONDS", 1800, 1, 2 * 3600),
+        idempotency_ttl_seconds=whole(env, "IDEMPOTENCY_TTL_SECONDS", 86400, 1, 30 * 86400),
+        hits_shards=whole(env, "HITS_SHARDS", 1, 1, 1024),
         imports_bucket=env.get("IMPORTS_BUCKET", "").strip(),
         imports_prefix=env.get("IMPORTS_PREFIX", "logs/").strip(),
         exports_prefix=_exports_prefix(env),
@@ -278,31 +183,31 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pages=PageSettings(
             # 64 slots share it, ceil(PAGES_MAX / 64) each (hitcounter.model.keys): below 64 the
             # shares would hold more than asked.
-            pages_max=_int(env, "PAGES_MAX", 10_000, 64, 1_000_000),
-            dedupe_seconds=_int(env, "DEDUPE_SECONDS", DEDUPE_SECONDS, 0, 3600),
-            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE, 0, 100_000),
-            page_idle_days=_int(env, "PAGE_IDLE_DAYS", PAGE_IDLE_DAYS, 1, 3650),
-            new_pages_per_minute=_int(env, "NEW_PAGES_PER_CLIENT_MINUTE", NEW_PAGES_PER_CLIENT_MINUTE, 0, 100_000),
-            new_pages_per_day=_int(env, "NEW_PAGES_PER_CLIENT_DAY", NEW_PAGES_PER_CLIENT_DAY, 0, 1_000_000),
-            proxy_hits_per_minute=_int(
+            pages_max=whole(env, "PAGES_MAX", 10_000, 64, 1_000_000),
+            dedupe_seconds=whole(env, "DEDUPE_SECONDS", DEDUPE_SECONDS, 0, 3600),
+            rate_limit_per_minute=whole(env, "RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE, 0, 100_000),
+            page_idle_days=whole(env, "PAGE_IDLE_DAYS", PAGE_IDLE_DAYS, 1, 3650),
+            new_pages_per_minute=whole(env, "NEW_PAGES_PER_CLIENT_MINUTE", NEW_PAGES_PER_CLIENT_MINUTE, 0, 100_000),
+            new_pages_per_day=whole(env, "NEW_PAGES_PER_CLIENT_DAY", NEW_PAGES_PER_CLIENT_DAY, 0, 1_000_000),
+            proxy_hits_per_minute=whole(
                 env, "IMAGE_PROXY_HITS_PER_PAGE_MINUTE", IMAGE_PROXY_HITS_PER_PAGE_MINUTE, 0, 100_000
             ),
             allowed_origins=env.get("ALLOWED_ORIGINS", "").strip()[:4096],
             exclude_cidrs=env.get("EXCLUDE_CIDRS", "").strip()[:4096],
-            pages_create=_choice(env, "PAGES_CREATE", ("open", "listed"), "open"),
+            pages_create=choice(env, "PAGES_CREATE", ("open", "listed"), "open"),
             pages_allow=env.get("PAGES_ALLOW", "").strip()[:8192],
         ),
-        stats_access=_choice(env, "STATS_ACCESS", ("public", "token"), "public"),
+        stats_access=choice(env, "STATS_ACCESS", ("public", "token"), "public"),
         stats_token_sha256=_token_digests(env),
         edge_secret=_edge_secret(env),
         imports=ImportLimits(
-            max_object_bytes=_int(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
-            max_decompressed_bytes=_int(env, "IMPORT_MAX_DECOMPRESSED_BYTES", 2 * 1024**3, 1, 100 * 1024**3),
-            max_line_bytes=_int(env, "IMPORT_MAX_LINE_BYTES", 8192, 256, 1024 * 1024),
-            time_margin_ms=_int(env, "IMPORT_TIME_MARGIN_MS", 5000, 0, 60_000),
+            max_object_bytes=whole(env, "IMPORT_MAX_OBJECT_BYTES", 1024**3, 1, 10 * 1024**3),
+            max_decompressed_bytes=whole(env, "IMPORT_MAX_DECOMPRESSED_BYTES", 2 * 1024**3, 1, 100 * 1024**3),
+            max_line_bytes=whole(env, "IMPORT_MAX_LINE_BYTES", 8192, 256, 1024 * 1024),
+            time_margin_ms=whole(env, "IMPORT_TIME_MARGIN_MS", 5000, 0, 60_000),
             worker_function=env.get("IMPORT_WORKER_FUNCTION", "").strip(),
-            stale_seconds=_int(env, "IMPORT_STALE_SECONDS", 960, 1, 86400),
-            per_day=_int(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
+            stale_seconds=whole(env, "IMPORT_STALE_SECONDS", 960, 1, 86400),
+            per_day=whole(env, "IMPORTS_PER_DAY", 200, 1, 100_000),
         ),
     )
 

@@ -25,79 +25,65 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hitcounter.core.errors import AppError, BackendUnavailable, NotFound, PayloadTooLarge, Unprocessable
+from hitcounter.core.errors import AppError, BackendUnavailable, PayloadTooLarge, Unprocessable
 from hitcounter.core.settings import ImportLimits
 from hitcounter.data.objects import ObjectStore
 from hitcounter.data.scratch import ensure_room, invocation_dir
 from hitcounter.data.snapshot_store import SnapshotStore
 from hitcounter.logic import snapshot_file
 from hitcounter.logic.accesslog import OutOfTime, TooLarge
+from hitcounter.logic.snapshot_jobs import (
+    DONE,
+    FAILED,
+    ID,
+    PENDING,
+    RUNNING,
+    RestoreRunning,
+    SnapshotCrashed,
+    StoreNotEmpty,
+    WorkerStopped,
+    lookup,
+    now,
+    recorded,
+)
 from hitcounter.model import snapshot
 
+__all__ = [
+    "DONE",
+    "EXPORT",
+    "FAILED",
+    "ID",
+    "PENDING",
+    "RESTORE",
+    "RUNNING",
+    "RestoreRunning",
+    "SnapshotCrashed",
+    "StoreNotEmpty",
+    "WorkerStopped",
+    "lookup",
+    "restore_id",
+    "run_export",
+    "run_restore",
+    "start_export",
+    "start_restore",
+]
+
 EXPORT, RESTORE = "export", "restore"
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
-_ID = re.compile(r"[0-9a-f]{32}")
 _CHECK_TIME_EVERY = 1000  # records
-
-
-class StoreNotEmpty(AppError):
-    status = 409
-    code = "store_not_empty"
-    message = "a restore loads into an empty store only: this one already counts (hits or pages)"
-
-
-class RestoreRunning(AppError):
-    status = 409
-    code = "restore_running"
-    message = "another restore is running: one at a time (GET /restores/{id} shows its state)"
-
-
-class SnapshotCrashed(AppError):
-    status = 500
-    code = "crashed"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"stopped on an unexpected error ({kind})")
-
-
-def _now() -> int:
-    return int(time.time())
-
-
-def lookup(store: SnapshotStore, job: str, ident: str, stale_seconds: int = 2**31) -> dict[str, Any]:
-    """What ``GET /exports/{id}`` or ``GET /restores/{id}`` shows (the state is kept 7 days).
-    A job still ``pending`` or ``running`` past ``stale_seconds`` (the worker's timeout and
-    then some) was stopped from outside (a timeout, memory): ``failed``, never ``running``."""
-    state = store.state(job, ident) if _ID.fullmatch(ident) else None
-    if state is None:
-        raise NotFound(f"no {job} with that id")
-    if state["state"] in (PENDING, RUNNING) and _now() - int(state.get("updated_at", 0)) > stale_seconds:
-        state |= _failed(WorkerStopped())
-    return {"id": ident, **state}
-
-
-class WorkerStopped(AppError):
-    status = 500
-    code = "worker_stopped"
-    message = "the worker stopped without a word (its timeout or memory): start it again"
-
-
 # --- export --------------------------------------------------------------------------------
 
 
 def start_export(store: SnapshotStore, submit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """A new export, handed to the worker: its id and ``pending``."""
     ident = secrets.token_hex(16)
-    record = {"state": PENDING, "updated_at": _now()}
+    record = {"state": PENDING, "updated_at": now()}
     store.set_state(EXPORT, ident, record)
     submit({EXPORT: {"id": ident}})
     return {"id": ident, **record}
@@ -115,40 +101,18 @@ def run_export(
 ) -> dict[str, Any]:
     """Write every exported key to one gzip file in scratch space, then upload it as
     ``{prefix}{time}-{id}.jsonl.gz``: ``done`` with its key, record count and checksum."""
-    record: dict[str, Any] = {"state": RUNNING, "updated_at": _now()}
+    record: dict[str, Any] = {"state": RUNNING, "updated_at": now()}
     store.set_state(EXPORT, ident, record)
     created = datetime.now(UTC)
     key = f"{prefix}{created.strftime('%Y%m%dT%H%M%SZ')}-{ident}.jsonl.gz"
-    with _recorded(store, EXPORT, ident, record), invocation_dir(scratch_root) as workdir:
+    with recorded(store, EXPORT, ident, record), invocation_dir(scratch_root) as workdir:
         path = workdir / "export.jsonl.gz"
         records, digest = _write_export(store, path, created, limits, remaining_ms)
         objects.upload(path, key)
         size = path.stat().st_size
-    done = {"state": DONE, "updated_at": _now(), "key": key, "records": records, "bytes": size, "sha256": digest}
+    done = {"state": DONE, "updated_at": now(), "key": key, "records": records, "bytes": size, "sha256": digest}
     store.set_state(EXPORT, ident, done)
     return {"id": ident, **done}
-
-
-@contextmanager
-def _recorded(store: SnapshotStore, job: str, ident: str, record: dict[str, Any]) -> Iterator[None]:
-    """Whatever stops the work ends its state ``failed`` with the reason (an unforeseen error
-    too, never ``running`` for a week); Redis or S3 away is raised as it is, for Lambda to
-    retry the event. ``record`` is read when it fails: updates made meanwhile count."""
-    try:
-        yield
-    except BackendUnavailable:
-        raise
-    except AppError as err:
-        store.set_state(job, ident, record | _failed(err))
-        raise
-    except Exception as exc:
-        crashed = SnapshotCrashed(type(exc).__name__)
-        store.set_state(job, ident, record | _failed(crashed))
-        raise crashed from exc
-
-
-def _failed(err: AppError) -> dict[str, Any]:
-    return {"state": FAILED, "updated_at": _now(), "reason": {"code": err.code, "message": err.message}}
 
 
 def _write_export(
@@ -212,10 +176,10 @@ def start_restore(
     if (
         state is not None
         and state["state"] in (PENDING, RUNNING)
-        and _now() - state["updated_at"] < limits.stale_seconds
+        and now() - state["updated_at"] < limits.stale_seconds
     ):
         return 202, {"id": ident, **state}
-    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": _now(), "committing": committing}
+    record = {"state": PENDING, "key": key, "etag": info.etag, "updated_at": now(), "committing": committing}
     store.set_state(RESTORE, ident, record)
     submit({RESTORE: {"id": ident, "key": key, "etag": info.etag}})
     return 202, {"id": ident, **record}
@@ -240,11 +204,11 @@ def run_restore(
         "state": RUNNING,
         "key": key,
         "etag": etag,
-        "updated_at": _now(),
+        "updated_at": now(),
         "committing": committing,
     }
     try:
-        with _recorded(store, RESTORE, ident, record):
+        with recorded(store, RESTORE, ident, record):
             if store.lock(ident, limits.stale_seconds) != ident:
                 raise RestoreRunning()
             info = objects.head(key)
@@ -273,7 +237,7 @@ def run_restore(
                 if not committing:
                     _stage(store, ident, batches)
                     record["committing"] = True
-                    store.set_state(RESTORE, ident, record | {"updated_at": _now()})
+                    store.set_state(RESTORE, ident, record | {"updated_at": now()})
                 for batch in batches():
                     store.commit(batch, ident)
     except BackendUnavailable:
@@ -281,7 +245,7 @@ def run_restore(
     finally:
         with contextlib.suppress(AppError):
             store.unlock(ident)
-    done = {"state": DONE, "key": key, "etag": etag, "updated_at": _now(), "records": total}
+    done = {"state": DONE, "key": key, "etag": etag, "updated_at": now(), "records": total}
     store.set_state(RESTORE, ident, done)
     return {"id": ident, **done}
 
