@@ -24,10 +24,10 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     for layer in {d for fn in tpl.functions.values() for d in fn.layer_dirs}:
         if str(layer) not in sys.path:
             sys.path.append(str(layer))
-    from hitcounter.web import api_docs, job_docs, page_docs
+    from hitcounter.web import api_docs, job_docs, page_params
 
-    parameters = {**api_docs.PARAMETERS, **page_docs.PARAMETERS}
-    bodies = {**api_docs.REQUEST_BODIES, **page_docs.REQUEST_BODIES, **job_docs.REQUEST_BODIES}
+    parameters = {**api_docs.PARAMETERS, **page_params.PARAMETERS}
+    bodies = {**api_docs.REQUEST_BODIES, **page_params.REQUEST_BODIES, **job_docs.REQUEST_BODIES}
 
     paths: dict[str, dict[str, Any]] = {}
     routed = {r.function for r in tpl.routes}  # functions behind the API (not the import worker)

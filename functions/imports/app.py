@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 
 from hitcounter.logic import imports, snapshots
 from hitcounter.runtime import services
-from hitcounter.web import contract, job_docs, request
+from hitcounter.web import bodies, contract, job_docs
 from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
@@ -28,7 +28,7 @@ def _submit(job: dict[str, Any]) -> None:
 )
 def start() -> Response[str]:
     s = services()
-    key, fmt = request.import_order(app.current_event, s.settings.imports_prefix)
+    key, fmt = bodies.import_order(app.current_event, s.settings.imports_prefix)
     status, body = imports.start(s.objects, s.imports, _submit, s.settings.imports, key, fmt)
     location = {"Location": f"/imports/{body['id']}"}
     return contract.json_response(status, body, location)
@@ -65,7 +65,7 @@ def show_export(id: str) -> Response[str]:  # API Gateway names the path paramet
 )
 def start_restore() -> Response[str]:
     s = services()
-    key = request.import_key(app.current_event, s.settings.exports_prefix)
+    key = bodies.import_key(app.current_event, s.settings.exports_prefix)
     status, body = snapshots.start_restore(s.snapshots, s.objects, _submit, s.settings.imports, key)
     return contract.json_response(status, body, {"Location": f"/restores/{body['id']}"})
 

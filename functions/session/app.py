@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolv
 from hitcounter.core.observability import count_metric
 from hitcounter.logic import sessions
 from hitcounter.runtime import services
-from hitcounter.web import api_docs, contract, cookies, request
+from hitcounter.web import api_docs, bodies, contract, cookies
 from hitcounter.web.entry import entrypoint
 
 app = APIGatewayHttpResolver()
@@ -37,7 +37,7 @@ def visit() -> Response[str]:
     "/session", cache_control=contract.NO_STORE, summary="Replace the session data", responses=api_docs.REPLACE_SESSION
 )
 def replace() -> Response[str]:
-    data = request.session_data(app.current_event)
+    data = bodies.session_data(app.current_event)
     return contract.json_response(200, sessions.replace(services().sessions, app.current_event.cookies, data))
 
 

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from hitcounter.core.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from hitcounter.web import request
+from hitcounter.web import bodies, request
 
 
 def event(body: str | None = None, headers: dict[str, str] | None = None, **more: Any) -> APIGatewayProxyEventV2:
@@ -30,7 +30,7 @@ def event(body: str | None = None, headers: dict[str, str] | None = None, **more
 
 
 def test_a_json_object_is_read() -> None:
-    assert request.json_body(event('{"a": [1, "é"]}'), 1024) == {"a": [1, "é"]}
+    assert bodies.json_body(event('{"a": [1, "é"]}'), 1024) == {"a": [1, "é"]}
 
 
 @pytest.mark.parametrize(
@@ -48,14 +48,14 @@ def test_a_json_object_is_read() -> None:
 )
 def test_what_the_body_reader_refuses(body: str, headers: dict[str, str], error: type[Exception]) -> None:
     with pytest.raises(error):
-        request.json_body(event(body, headers), 1024)
+        bodies.json_body(event(body, headers), 1024)
 
 
 def test_a_base64_body_that_is_not_base64_is_malformed() -> None:
     with pytest.raises(BadRequest):
-        request.json_body(event("!!!", isBase64Encoded=True), 1024)
+        bodies.json_body(event("!!!", isBase64Encoded=True), 1024)
     good = base64.b64encode(json.dumps({"k": 1}).encode()).decode()
-    assert request.json_body(event(good, isBase64Encoded=True), 1024) == {"k": 1}
+    assert bodies.json_body(event(good, isBase64Encoded=True), 1024) == {"k": 1}
 
 
 def test_header_names_are_matched_in_any_case() -> None:
@@ -110,14 +110,14 @@ def test_an_unknown_period_is_a_400_and_none_is_30_days() -> None:
 
 
 def test_session_data_is_a_small_object() -> None:
-    assert request.session_data(event('{"theme": "dark"}')) == {"theme": "dark"}
+    assert bodies.session_data(event('{"theme": "dark"}')) == {"theme": "dark"}
     with pytest.raises(Unprocessable):
-        request.session_data(event("[1]"))
+        bodies.session_data(event("[1]"))
     with pytest.raises(PayloadTooLarge):
-        request.session_data(event(json.dumps({"d": "x" * 5000})))
+        bodies.session_data(event(json.dumps({"d": "x" * 5000})))
 
 
 def test_an_import_key_comes_from_the_body_and_is_validated() -> None:
-    assert request.import_key(event('{"key": "logs/a.log"}'), "logs/") == "logs/a.log"
+    assert bodies.import_key(event('{"key": "logs/a.log"}'), "logs/") == "logs/a.log"
     with pytest.raises(Unprocessable):
-        request.import_key(event('{"key": "other/a.log"}'), "logs/")
+        bodies.import_key(event('{"key": "other/a.log"}'), "logs/")

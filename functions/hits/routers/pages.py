@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from hitcounter.core.errors import AppError
 from hitcounter.logic import page_admin, pages
 from hitcounter.runtime import services
-from hitcounter.web import badge, contract, csv_answers, page_docs, request
+from hitcounter.web import badge, bodies, contract, csv_answers, page_docs, request
 from routers import require_reader
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
@@ -168,6 +168,6 @@ def delete_path_page() -> Response[str]:
     responses=page_docs.SEED,
 )
 def seed(page: str) -> Response[str]:
-    body = request.json_body(router.current_event, request.MAX_SEED_BODY)
+    body = bodies.json_body(router.current_event, bodies.MAX_SEED_BODY)
     status, answer = page_admin.seed(services().pages, request.page_id(page), body)
     return contract.json_response(status, answer)
