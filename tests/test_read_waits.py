@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.events import Invoke, invoker, page_event, path_event, stats_event
-from tests.support.redis_calls import waits
+from tests.support.redis_calls import pipelined, waits
 
 
 def _reads(invoke: Invoke) -> dict[str, Callable[[], object]]:
@@ -65,3 +65,36 @@ def test_every_read_waits_on_redis_at_most_twice(
         measured[name] = waits(read)
     print(mode, measured)
     assert all(n <= 2 for n in measured.values()), measured
+
+
+# What a pipeline may carry: reads. PFCOUNT may keep its estimate in the HyperLogLog's header,
+# nothing a re-send could count twice.
+READS = {"GET", "MGET", "EXISTS", "PFCOUNT", "ZRANGE", "ZREVRANGE", "ZSCORE", "ZCARD", "LRANGE", "TTL"}
+
+
+@pytest.mark.parametrize("mode", ["standalone", "cluster"])
+def test_no_write_rides_in_a_pipeline(
+    mode: str,
+    request: pytest.FixtureRequest,
+    hits_module: ModuleType,
+    function_env: Callable[..., None],
+    redis_url: str,
+) -> None:
+    """Every page hit (with a referrer), every read, its day's first (the unions made) and
+    its steady state: a cluster pipeline re-sends after a connection error, so nothing
+    queued in one may write."""
+    if mode == "cluster":
+        cluster = request.getfixturevalue("cluster")
+        cluster.flushall()
+        function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="", HITS_SHARDS="4")
+    else:
+        function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", HITS_SHARDS="4")
+    invoke = invoker(hits_module)
+
+    def walk() -> None:
+        for read in _reads(invoke).values():
+            read()
+            read()
+
+    queued = pipelined(walk)
+    assert queued and queued <= READS, queued - READS

@@ -58,3 +58,33 @@ def waits(action: Callable[[], object]) -> int:
         for (cls, name), original in originals.items():
             setattr(cls, name, original)
     return count[0]
+
+
+def pipelined(action: Callable[[], object]) -> set[str]:
+    """The names of the commands redis-py queued in pipelines while ``action`` ran (a
+    standalone pipeline's or a cluster pipeline's, which re-sends them after a connection
+    error: what must never hold a write)."""
+    from redis.client import Pipeline
+    from redis.cluster import ClusterPipeline
+
+    names: set[str] = set()
+    # A standalone pipeline queues through pipeline_execute_command, a cluster pipeline
+    # through its execute_command (its strategy queues).
+    hooks = ((Pipeline, "pipeline_execute_command"), (ClusterPipeline, "execute_command"))
+    originals = {(cls, name): getattr(cls, name) for cls, name in hooks}
+
+    def recording(original: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **options: Any) -> Any:
+            names.add(str(args[0]).upper())
+            return original(self, *args, **options)
+
+        return wrapper
+
+    for (cls, name), original in originals.items():
+        setattr(cls, name, recording(original))
+    try:
+        action()
+    finally:
+        for (cls, name), original in originals.items():
+            setattr(cls, name, original)
+    return names
