@@ -44,26 +44,32 @@ def _reads(invoke: Invoke) -> dict[str, Callable[[], object]]:
     }
 
 
-@pytest.mark.parametrize("mode", ["standalone", "cluster"])
-def test_every_read_waits_on_redis_at_most_twice(
-    mode: str,
-    request: pytest.FixtureRequest,
-    hits_module: ModuleType,
-    function_env: Callable[..., None],
-    redis_url: str,
-) -> None:
-    if mode == "cluster":
-        cluster = request.getfixturevalue("cluster")
-        cluster.flushall()
-        function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="")
-    else:
-        function_env(REDIS_URL=redis_url, KEY_PREFIX="t:")
-    invoke = invoker(hits_module)
+@pytest.fixture(params=["standalone", "cluster"])
+def on(
+    request: pytest.FixtureRequest, hits_module: ModuleType, function_env: Callable[..., None], redis_url: str
+) -> Callable[..., Invoke]:
+    """The hits function on a standalone Redis or on a clean 3-master cluster, with extra
+    settings."""
+
+    def start(**env: str) -> Invoke:
+        if request.param == "cluster":
+            cluster = request.getfixturevalue("cluster")
+            cluster.flushall()
+            function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="", **env)
+        else:
+            function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", **env)
+        return invoker(hits_module)
+
+    return start
+
+
+def test_every_read_waits_on_redis_at_most_twice(on: Callable[..., Invoke]) -> None:
+    invoke = on()
     measured = {}
     for name, read in _reads(invoke).items():
         read()  # the day's unions made, the top list kept: the steady state after
         measured[name] = waits(read)
-    print(mode, measured)
+    print(measured)
     assert all(n <= 2 for n in measured.values()), measured
 
 
@@ -72,24 +78,11 @@ def test_every_read_waits_on_redis_at_most_twice(
 READS = {"GET", "MGET", "EXISTS", "PFCOUNT", "ZRANGE", "ZREVRANGE", "ZSCORE", "ZCARD", "LRANGE", "TTL"}
 
 
-@pytest.mark.parametrize("mode", ["standalone", "cluster"])
-def test_no_write_rides_in_a_pipeline(
-    mode: str,
-    request: pytest.FixtureRequest,
-    hits_module: ModuleType,
-    function_env: Callable[..., None],
-    redis_url: str,
-) -> None:
+def test_no_write_rides_in_a_pipeline(on: Callable[..., Invoke]) -> None:
     """Every page hit (with a referrer), every read, its day's first (the unions made) and
     its steady state: a cluster pipeline re-sends after a connection error, so nothing
     queued in one may write."""
-    if mode == "cluster":
-        cluster = request.getfixturevalue("cluster")
-        cluster.flushall()
-        function_env(REDIS_URL=cluster.url, REDIS_MODE="cluster", KEY_PREFIX="", HITS_SHARDS="4")
-    else:
-        function_env(REDIS_URL=redis_url, KEY_PREFIX="t:", HITS_SHARDS="4")
-    invoke = invoker(hits_module)
+    invoke = on(HITS_SHARDS="4")
 
     def walk() -> None:
         for read in _reads(invoke).values():
