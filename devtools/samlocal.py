@@ -195,7 +195,9 @@ def build(build_dir: Path, arch: str, cache_dir: Path = DEV / "sam-cache") -> Pa
     """``sam build`` as the project does it, for ``arch``: from a copy of the template that
     names that architecture, beside the real one (its CodeUri paths and samconfig.toml are
     read from the template's folder), so the dependency layer gets that architecture's wheels
-    (``google-re2`` is compiled code). The copy is removed afterwards."""
+    (``google-re2`` and ``hiredis`` are compiled code): packaging/Makefile reads
+    ``LAMBDA_ARCHITECTURE``, and the copy's architecture keeps SAM's build cache for it apart
+    from the deployed one's. The copy is removed afterwards."""
     text = (
         (ROOT / "template.yaml")
         .read_text()
@@ -209,7 +211,7 @@ def build(build_dir: Path, arch: str, cache_dir: Path = DEV / "sam-cache") -> Pa
         subprocess.run(
             ["sam", "build", "-t", str(copy), "--build-dir", str(build_dir), "--cache-dir", str(cache_dir)],
             cwd=ROOT,
-            env=sam_env(),
+            env={**sam_env(), "LAMBDA_ARCHITECTURE": arch},
             check=True,
             stdout=subprocess.DEVNULL,
         )

@@ -173,11 +173,10 @@ def load(path: str | Path, overrides: Mapping[str, str] | None = None) -> Templa
 
     def layer_dir(ref: Any) -> Path:
         name = ref["Ref"] if isinstance(ref, Mapping) else ref
-        layer = resources[name]["Properties"]
-        built_by_sam = "BuildMethod" in (resources[name].get("Metadata") or {})
-        # A layer SAM builds from requirements.txt becomes the venv's site-packages locally;
-        # a layer shipped as it is must already hold python/.
-        return Path("") if built_by_sam else root / str(layer["ContentUri"]) / "python"
+        source = root / str(resources[name]["Properties"]["ContentUri"])
+        # A layer built from requirements.txt becomes the venv's site-packages locally; a
+        # layer whose source is already laid out as python/ runs from that source.
+        return Path("") if (source / "requirements.txt").is_file() else source / "python"
 
     template = Template(path=path, params=params)
     for resource in resources.values():
