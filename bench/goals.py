@@ -21,9 +21,17 @@ class Goal:
 
 
 GOALS = {
-    "runtime_warm": Goal("through the runtime, warm ÷ a bare INCR handler", 1.15, "DESIGN: turn-3 goals"),
-    "runtime_duration": Goal("through the runtime, billed Duration ÷ the bare handler's", 1.3, "DESIGN: turn-3 goals"),
-    "runtime_first": Goal("through the runtime, first invocation (INIT) ÷ the bare handler's", 1.3, "DESIGN"),
+    # Guards since issue 33: whole billed milliseconds do not move below these (BENCHMARKS.md).
+    "runtime_warm": Goal("through the runtime, warm ÷ a bare INCR handler", 1.25, "issue 33: a guard"),
+    "runtime_duration": Goal("through the runtime, billed Duration ÷ the bare handler's", 1.45, "issue 33: a guard"),
+    "runtime_first": Goal(
+        "through the runtime, as deployed, `GET /`'s first invocation (INIT) ÷ the bare handler's", 1.3, "issue 33"
+    ),
+    "deployed_first": Goal(
+        "first invocation as deployed (read-only) ÷ the same build compiled by Python on a writable disk",
+        1.10,
+        "issue 33",
+    ),
     "inprocess_warm": Goal("in process, warm GET / ÷ one raw INCR", 1.5, "DESIGN: the breakdown"),
     "cold": Goal("fresh interpreter, first GET / ÷ import redis, connect, INCR", 1.5, "DESIGN"),
     "round_trips": Goal("Redis round trips per counted hit", 1.0, "DESIGN: one round trip"),

@@ -12,6 +12,14 @@ What each figure is:
 * ``Duration``: the RIE's ``REPORT`` line, what Lambda bills before rounding;
 * first invocation: a fresh runtime's first answer, INIT included, from the RIE's start;
 * peak memory: the handler process's peak RSS (``VmHWM``) after 1,000 warm invocations.
+
+Every runtime runs **as deployed**: on a fresh copy of the build per run (no bytecode a previous
+run wrote), with ``PYTHONDONTWRITEBYTECODE=1`` (Lambda mounts code and layers read-only; the
+copy is checked unchanged afterwards), so the first invocation reads only the bytecode
+``sam build`` made (packaging/Makefile). The bare handler and the floor are compiled the same
+way. Beside it, first invocations only: the same copy without any bytecode (what SAM's python
+builder shipped: every module compiled at every cold start), and the same artifacts compiled by
+Python itself on a writable disk by an earlier run (the best a cold start can do).
 """
 
 from __future__ import annotations
@@ -55,6 +63,29 @@ def lambda_handler(event, context):
         _client = redis.Redis.from_url(os.environ["REDIS_URL"])
     return {"statusCode": 200, "body": str(_client.incr("bare"))}
 """
+
+
+def compile_like_the_build(folder: Path) -> None:
+    """What packaging/Makefile does to a function: hash-based, unchecked bytecode."""
+    import compileall
+    import py_compile
+
+    assert compileall.compile_dir(
+        folder,
+        quiet=1,
+        stripdir=str(folder),
+        prependdir="/var/task",
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+
+
+def without_bytecode(folder: Path) -> None:
+    for cache in list(folder.rglob("__pycache__")):
+        shutil.rmtree(cache)
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 def built_layers(build_dir: Path) -> list[Path]:
@@ -221,24 +252,42 @@ def _counted(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _first(task: Path, handler: str, layers: list[Path], env: dict[str, str], event: dict[str, Any]) -> float:
+    """A fresh runtime's first invocation, INIT included."""
+    with runtime(task, handler, layers, env) as rt:
+        took, answer = rt.invoke(_counted(event))
+        assert answer.get("statusCode") == 200, answer
+    return took
+
+
+def _copy(build: Path, dest: Path, bytecode: bool = True) -> Path:
+    shutil.copytree(build, dest)
+    if not bytecode:
+        without_bytecode(dest)
+    return dest
+
+
+# Each first-invocation variant: its copy of the build, and whether Python may write bytecode.
+FIRST_VARIANTS = ("deployed", "source", "compiled")
+FIRST_CASES = ("ours", "page", "bare")
+
+
 def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     """Ours (GET / through HitsFunction as built, a page hit, GET /pages/{page}, and a path
-    page's, GET /count?path=) vs the
-    bare INCR handler, ``runs`` fresh runtimes each: first invocation, warm latency, billed
-    Duration (medians, with min-max; ratios per run)."""
+    page's, GET /count?path=) vs the bare INCR handler, ``runs`` fresh runtimes each, as
+    deployed: first invocation, warm latency, billed Duration (medians, with min-max; ratios
+    per run). Then the first invocation alone, as deployed, from source and compiled by Python
+    (see the module's notes)."""
     from localapi import template as sam_template
 
     functions = sam_template.load(ROOT / "template.yaml").functions
     with tempfile.TemporaryDirectory() as tmp:
         build = sam_build(Path(tmp) / "build")
-        layers = built_layers(build)
-        bare = Path(tmp) / "bare"
-        bare.mkdir()
-        (bare / "app.py").write_text(BARE)
-        floor = Path(tmp) / "floor"
-        floor.mkdir()
-        (floor / "app.py").write_text(FLOOR)
-        env = {
+        for name, code in (("BareHandler", BARE), ("FloorHandler", FLOOR)):
+            (build / name).mkdir()
+            (build / name / "app.py").write_text(code)
+            compile_like_the_build(build / name)
+        writable = {
             **functions["HitsFunction"].environment,
             "REDIS_URL": redis_url,
             "KEY_PREFIX": "bench:",
@@ -246,14 +295,15 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
         }
-        ours = (build / "HitsFunction", "app.lambda_handler")
+        env = {**writable, "PYTHONDONTWRITEBYTECODE": "1"}  # Lambda's file system is read-only
+        ours = ("HitsFunction", "app.lambda_handler")
         cases = {
             "ours": (*ours, _event("hits/get-root")),
             "page": (*ours, _event("hits/get-page")),
             "path": (*ours, _event("hits/get-count")),
             "referred": (*ours, referred(_event("hits/get-count"))),
-            "floor": (floor, "app.lambda_handler", _event("hits/get-root")),
-            "bare": (bare, "app.lambda_handler", _event("hits/get-root")),
+            "floor": ("FloorHandler", "app.lambda_handler", _event("hits/get-root")),
+            "bare": ("BareHandler", "app.lambda_handler", _event("hits/get-root")),
         }
         results: dict[str, dict[str, list[float]]] = {
             k: {"first": [], "warm": [], "duration": [], "log_bytes": []} for k in cases
@@ -261,11 +311,18 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
         ratios: dict[str, dict[str, list[float]]] = {
             name: {"first": [], "warm": [], "duration": []} for name in ("ours", "page", "path", "referred", "floor")
         }
+        firsts: dict[str, dict[str, list[float]]] = {v: {c: [] for c in FIRST_CASES} for v in FIRST_VARIANTS}
         for run in range(-1, runs):  # run -1 warms the page cache for all and is not counted
+            deployed = _copy(build, Path(tmp) / f"deployed{run}")
+            before = files_under(deployed)
+            layers = built_layers(deployed)
             # The runtimes live at once and take turns, so the machine's drift hits all alike.
             order = list(cases) if run % 2 == 0 else list(reversed(cases))
             with contextlib.ExitStack() as stack:
-                rts = {name: stack.enter_context(runtime(*cases[name][:2], layers, env)) for name in order}
+                rts = {
+                    name: stack.enter_context(runtime(deployed / cases[name][0], cases[name][1], layers, env))
+                    for name in order
+                }
                 warm: dict[str, list[float]] = {name: [] for name in cases}
                 after_first: dict[str, int] = {}
                 for name in order:
@@ -282,8 +339,20 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
                     results[name]["duration"].append(statistics.median(rts[name].durations()[1:]))
                     written = rts[name].function_log_bytes() - after_first[name]
                     results[name]["log_bytes"].append(written / warm_n)
+            _first_invocations(
+                build,
+                Path(tmp) / f"first{run}",
+                deployed=deployed,
+                run=run,
+                cases=cases,
+                env=env,
+                writable=writable,
+                firsts=firsts,
+            )
+            assert files_under(deployed) == before, "a runtime wrote into the deployed build"
+            shutil.rmtree(deployed)
             if run < 0:
-                for parts in results.values():
+                for parts in (*results.values(), *firsts.values()):
                     for values in parts.values():
                         values.clear()
                 continue
@@ -296,7 +365,52 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     summary["path_ratio"] = {k: _spread(v) for k, v in ratios["path"].items()}
     summary["referred_ratio"] = {k: _spread(v) for k, v in ratios["referred"].items()}
     summary["floor_ratio"] = {k: _spread(v) for k, v in ratios["floor"].items()}
+    summary["first_only"] = {v: {c: _spread(firsts[v][c]) for c in FIRST_CASES} for v in FIRST_VARIANTS}
+    summary["first_only_ratio"] = {
+        c: {
+            # per run: deployed ÷ compiled by Python, from source ÷ deployed, and ÷ the bare handler's
+            "deployed_vs_compiled": _spread(_div(firsts["deployed"][c], firsts["compiled"][c])),
+            "source_vs_deployed": _spread(_div(firsts["source"][c], firsts["deployed"][c])),
+            "deployed_vs_bare": _spread(_div(firsts["deployed"][c], firsts["deployed"]["bare"])),
+        }
+        for c in FIRST_CASES
+    }
     return summary
+
+
+def _div(a: list[float], b: list[float]) -> list[float]:
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
+def _first_invocations(
+    build: Path,
+    where: Path,
+    *,
+    deployed: Path,
+    run: int,
+    cases: dict[str, tuple[str, str, dict[str, Any]]],
+    env: dict[str, str],
+    writable: dict[str, str],
+    firsts: dict[str, dict[str, list[float]]],
+) -> None:
+    """Each of FIRST_CASES' first invocation alone, in each variant, the variants taking turns."""
+    source = _copy(build, where / "source", bytecode=False)
+    compiled = _copy(build, where / "compiled", bytecode=False)
+    for task in {cases[c][0] for c in FIRST_CASES}:  # Python compiles and writes what it imports
+        name = next(c for c in FIRST_CASES if cases[c][0] == task)
+        _first(compiled / task, cases[name][1], built_layers(compiled), writable, cases[name][2])
+    roots = {
+        "deployed": (deployed, env),
+        "source": (source, env),
+        "compiled": (compiled, writable),
+    }
+    order = list(FIRST_VARIANTS) if run % 2 == 0 else list(reversed(FIRST_VARIANTS))
+    for case in FIRST_CASES:
+        for variant in order:
+            root, variables = roots[variant]
+            task, handler, event = cases[case]
+            firsts[variant][case].append(_first(root / task, handler, built_layers(root), variables, event))
+    shutil.rmtree(where)
 
 
 def _spread(values: list[float]) -> dict[str, float]:

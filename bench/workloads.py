@@ -260,7 +260,8 @@ def _page_spread(cluster: Any) -> dict[str, float]:
 
 
 def sizes() -> dict[str, tuple[int, int]]:
-    """Bytes unzipped and zipped of each function and layer as `sam build` makes them."""
+    """Bytes unzipped and zipped of each function and layer as `sam build` makes them (with
+    their bytecode: packaging/Makefile)."""
     out: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"}
@@ -273,9 +274,8 @@ def sizes() -> dict[str, tuple[int, int]]:
         )
         tpl = sam_template.load(ROOT / "template.yaml")
         dirs = {p.name: p for p in Path(f"{tmp}/build").iterdir() if p.is_dir()}
-        dirs["SharedLayer"] = ROOT / "layers/shared"  # shipped as it is, not copied by sam build
         for name, path in sorted(dirs.items()):
-            files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+            files = [f for f in path.rglob("*") if f.is_file()]  # the bytecode the build made included
             raw = sum(f.stat().st_size for f in files)
             archive = Path(tmp) / f"{name}.zip"
             with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
