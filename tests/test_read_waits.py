@@ -91,3 +91,20 @@ def test_no_write_rides_in_a_pipeline(on: Callable[..., Invoke]) -> None:
 
     queued = pipelined(walk)
     assert queued and queued <= READS, queued - READS
+
+
+def test_the_days_first_read_makes_its_unions_in_one_call_per_slot(
+    on: Callable[..., Invoke], request: pytest.FixtureRequest
+) -> None:
+    """The day's first read makes the period's unions (docs/history.md): one script call per
+    hash slot, bounded in keys (tests/unit: union_calls), never one per union. On one Redis
+    the 64 page slots' unions of `GET /pages` (the top pages' and the referring hosts') take a
+    few calls, not 128; on a cluster each slot is its own call, as a script cannot cross
+    slots."""
+    invoke = on()
+    first = {name: waits(read) for name, read in _reads(invoke).items()}
+    print(first)
+    if "cluster" in request.node.callspec.id:
+        assert max(first.values()) <= 2 * 64 + 16, first
+    else:
+        assert max(first.values()) <= 16, first

@@ -57,3 +57,36 @@ def test_the_dashboard_is_small_and_its_style_is_the_one_the_policy_allows() -> 
     (style,) = re.findall(r"<style>(.*?)</style>", page, re.S)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     assert f"'sha256-{digest}'" in dashboard.HEADERS["Content-Security-Policy"]
+
+
+def test_the_days_unions_are_made_in_one_call_per_slot_each_bounded() -> None:
+    """The 64 page slots' top unions of a 30-day period: on one Redis, as few calls as the key
+    bound allows (not 64); on a cluster, one per hash slot; never a union split, never one
+    named twice, each call's counts matching its keys."""
+    from redis.crc import key_slot
+
+    from hitcounter.data.history_reads import UNION_KEYS_PER_CALL, union_calls
+
+    unions = [(f"{{pg:{s}}}:topq", [f"{{pg:{s}}}:top:{d}" for d in range(29)]) for s in range(64)]
+
+    def unpacked(calls: list[tuple[list[str], list[str]]]) -> list[tuple[str, list[str]]]:
+        made = []
+        for keys, counts in calls:
+            assert len(keys) <= UNION_KEYS_PER_CALL or len(counts) == 1  # a union is never split
+            at = 0
+            for n in map(int, counts):
+                made.append((keys[at], keys[at + 1 : at + 1 + n]))
+                at += n + 1
+            assert at == len(keys)
+        return made
+
+    one_redis = union_calls(unions, None)
+    assert len(one_redis) == 2  # 34 unions of 30 keys (1,020) in the first, the other 30 in the second
+    assert unpacked(one_redis) == unions
+    on_a_cluster = union_calls(unions, lambda key: key_slot(key.encode()))
+    assert len(on_a_cluster) == 64
+    assert all(len({key_slot(k.encode()) for k in keys}) == 1 for keys, _ in on_a_cluster)
+    assert sorted(unpacked(on_a_cluster)) == sorted(unions)
+    # A union larger than the bound goes alone, whole.
+    big = [("{pg:1}:uq", [f"{{pg:1}}:u:{d}" for d in range(UNION_KEYS_PER_CALL + 5)]), *unions[:2]]
+    assert unpacked(union_calls(big, None)) == big

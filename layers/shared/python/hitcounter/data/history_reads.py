@@ -103,15 +103,45 @@ def read_history(  # noqa: PLR0917 - one read, its keys and its period
     return counts
 
 
+# Keys one union-making call may name at most: a year's days of a few unions. Bounds how long
+# one call holds Redis's single thread, so the day's first read of 64 slots' unions is a few
+# calls on one Redis, never one unbounded one.
+UNION_KEYS_PER_CALL = 1024
+
+
+def union_calls(
+    unions: list[tuple[str, list[str]]], slot_of: Callable[[str], int] | None
+) -> list[tuple[list[str], list[str]]]:
+    """The calls that make ``unions``, each as its KEYS (a union, its sources, the next…) and
+    its groups' source counts (ARGV after the TTL; PERIOD_UNION, TOP_UNION): one call per hash
+    slot (``slot_of``; None on a standalone Redis, where any keys may share a call), split
+    where a call would name more than UNION_KEYS_PER_CALL keys; a union is never split."""
+    by_slot: dict[int, list[tuple[str, list[str]]]] = {}
+    for entry in unions:
+        by_slot.setdefault(slot_of(entry[0]) if slot_of else 0, []).append(entry)
+    calls: list[tuple[list[str], list[str]]] = []
+    for group in by_slot.values():
+        keys: list[str] = []
+        counts: list[str] = []
+        for union, sources in group:
+            if keys and len(keys) + 1 + len(sources) > UNION_KEYS_PER_CALL:
+                calls.append((keys, counts))
+                keys, counts = [], []
+            keys += [union, *sources]
+            counts.append(str(len(sources)))
+        calls.append((keys, counts))
+    return calls
+
+
 def read_with_unions(
     client: Any, unions: list[tuple[str, list[str]]], script: Script, build: Callable[[Any], None]
 ) -> list[Any]:
     """Run the read pipeline ``build`` fills, after checking in the same pipeline that each
-    union (its key, its sources) exists. A union missing (the day's first read, or the first
-    after an import) is made by ``script``, one call per union, each sent once and never in
-    the pipeline (no write rides in one: a cluster pipeline re-sends), and the read runs once
-    more; so the usual read is one round trip that names no source, however many days the
-    union holds."""
+    union (its key, its sources) exists. The unions missing (the day's first read, or the
+    first after an import) are made by ``script``, one call per hash slot (``union_calls``),
+    each sent once and never in the pipeline (no write rides in one: a cluster pipeline
+    re-sends), and the read runs once more; so the usual read is one round trip that names no
+    source, however many days the union holds."""
 
     def run() -> tuple[list[Any], list[Any]]:
         pipe = client.pipeline(transaction=False)
@@ -126,8 +156,9 @@ def read_with_unions(
     if not missing:
         return replies
 
-    for union, sources in missing:
-        script(keys=[union, *sources], args=[history.UNION_TTL], client=client)
+    slot_of = getattr(client, "keyslot", None)  # a cluster client's; a standalone one has none
+    for keys, counts in union_calls(missing, slot_of):
+        script(keys=keys, args=[history.UNION_TTL, *counts], client=client)
     return run()[1]
 
 

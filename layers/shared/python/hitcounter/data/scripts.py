@@ -78,13 +78,21 @@ return {{n, 0}}
 # on Redis's one thread on every call and cannot cache the result (365 dense days: 10-18 ms
 # of server CPU per read). With this, a read merges two: the closed days' union and today.
 # Idempotent (a re-send merges the same days again), so it may be retried or raced; an
-# import that adds visitors to a past day deletes the unions (``COMMIT_IMPORT``).
-#   KEYS: the union, then the closed days' HyperLogLogs   ARGV: the union's TTL
+# import that adds visitors to a past day deletes the unions (``COMMIT_IMPORT``). One call
+# makes several unions of one hash slot (the day's first read of a period with several
+# shards, or of the 64 page slots on one Redis): groups, each a union and its sources.
+#   KEYS: a union, then its closed days' HyperLogLogs; the next union, its days; …
+#   ARGV: the unions' TTL, then each group's number of sources
 PERIOD_UNION = """
 #!lua
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('PFMERGE', KEYS[1], unpack(KEYS, 2))
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+local k = 1
+for g = 2, #ARGV do
+  local n = tonumber(ARGV[g])
+  if redis.call('EXISTS', KEYS[k]) == 0 then
+    redis.call('PFMERGE', KEYS[k], unpack(KEYS, k + 1, k + n))
+    redis.call('EXPIRE', KEYS[k], ARGV[1])
+  end
+  k = k + n + 1
 end
 return 1
 """
@@ -116,14 +124,20 @@ return redis.call('HGET', KEYS[1], 'visits')
 # next (as PERIOD_UNION does for visitors): a read then sums two sorted sets per slot, the
 # closed days' and today's, whatever the period. Idempotent, so it may be retried or raced.
 # A slot with no page in those days gets a placeholder member "" (no page id is empty), so
-# the union exists and readers see it made.
-#   KEYS: the union, then the closed days' top indexes   ARGV: the union's TTL
+# the union exists and readers see it made. Groups of one slot per call, as PERIOD_UNION's.
+#   KEYS: a union, then its closed days' sorted sets; the next union, its days; …
+#   ARGV: the unions' TTL, then each group's number of sources
 TOP_UNION = """
 #!lua
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZUNIONSTORE', KEYS[1], #KEYS - 1, unpack(KEYS, 2))
-  if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZADD', KEYS[1], 0, '') end
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+local k = 1
+for g = 2, #ARGV do
+  local n = tonumber(ARGV[g])
+  if redis.call('EXISTS', KEYS[k]) == 0 then
+    if n > 0 then redis.call('ZUNIONSTORE', KEYS[k], n, unpack(KEYS, k + 1, k + n)) end
+    if redis.call('EXISTS', KEYS[k]) == 0 then redis.call('ZADD', KEYS[k], 0, '') end
+    redis.call('EXPIRE', KEYS[k], ARGV[1])
+  end
+  k = k + n + 1
 end
 return 1
 """
