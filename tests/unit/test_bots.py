@@ -141,6 +141,28 @@ def test_an_ipv6_client_is_its_64() -> None:
     assert client_key("2001:db8:aa:bb::1") == client_key("2001:db8:aa:bb::2") != client_key("2001:db8:aa:bc::1")
 
 
+@given(
+    st.integers(min_value=0, max_value=2**128 - 1),
+    st.sampled_from(["compressed", "exploded", "upper", "scoped", "mapped"]),
+)
+def test_an_ipv6_clients_network_is_what_ipaddress_says(number: int, form: str) -> None:
+    """The /64 read by the C parser is ipaddress's for every way an address can be written."""
+    import ipaddress
+
+    from hitcounter.model.history import client_network
+
+    address = ipaddress.IPv6Address(number)
+    written = {
+        "compressed": address.compressed,
+        "exploded": address.exploded,
+        "upper": address.compressed.upper(),
+        "scoped": f"{address.compressed}%eth0",
+        "mapped": f"::ffff:{ipaddress.IPv4Address(number % 2**32)}",
+    }[form]
+    expected = ipaddress.IPv6Address(written).packed[:8].hex() + "/64"
+    assert client_network(written) == expected
+
+
 # Measured by `python -m devtools.botcorpus` on matomo's device-detector fixtures (34,250
 # browser agents, 1,341 labelled bots): tests/data keeps what the normalisation can change.
 LABELLED = json.loads((Path(__file__).resolve().parent.parent / "data" / "labelled_agents.json").read_text())

