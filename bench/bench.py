@@ -39,6 +39,7 @@ def measure() -> dict[str, Any]:
                 ("loop", "the local loop", lambda: runtime.local_loop(server.url)),
                 ("warm", "warm, in process", lambda: inprocess.warm(server)),
                 ("round_trips", "round trips", lambda: inprocess.round_trips(server)),
+                ("read_waits", "waits per read", lambda: inprocess.read_waits(server)),
                 ("hiredis", "hiredis, and without it", lambda: inprocess.hiredis_saving(server)),
                 ("badge", "the badge", inprocess.badge_render),
                 ("bots", "telling bots from people", inprocess.bot_classification),

@@ -35,6 +35,7 @@ GOALS = {
     "inprocess_warm": Goal("in process, warm GET / ÷ one raw INCR", 1.5, "DESIGN: the breakdown"),
     "cold": Goal("fresh interpreter, first GET / ÷ import redis, connect, INCR", 1.5, "DESIGN"),
     "round_trips": Goal("Redis round trips per counted hit", 1.0, "DESIGN: one round trip"),
+    "read_waits": Goal("waits on Redis per read route in steady state", 2.0, "issue 33"),
     "local_p50": Goal("local server p50 ÷ the seed's Flask app", 1.0, "DESIGN: no worse than the seed"),
     "log_bytes": Goal("bytes a function writes to its log per warm hit", 64.0, "issue 24"),
     "bill": Goal("USD per million hits, all in but API Gateway", 0.30, "issue 24"),

@@ -228,6 +228,43 @@ def round_trips(server: RedisServer) -> dict[str, float]:
     return {"ours": ours, "seed": theirs}
 
 
+def read_waits(server: RedisServer) -> dict[str, dict[str, dict[str, int]]]:
+    """How many times each read route waits on Redis (a command, or a pipeline: a cluster's
+    goes to its nodes together), its day's first (the unions made) and in steady state, on
+    this Redis and on a local 3-master cluster: what tests/test_read_waits.py holds."""
+    from hitcounter import runtime
+    from tests.support.events import invoker
+    from tests.support.read_routes import read_routes
+    from tests.support.redis_calls import waits
+    from tests.support.servers import RedisCluster3
+
+    app = sys.modules["app"]
+    saved = {k: os.environ.get(k) for k in ("REDIS_URL", "REDIS_MODE", "KEY_PREFIX")}
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    cluster = RedisCluster3().start()
+    real_stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        for topology, env in (
+            ("standalone", {"REDIS_URL": server.url, "REDIS_MODE": "standalone", "KEY_PREFIX": "bench-reads:"}),
+            ("cluster", {"REDIS_URL": cluster.url, "REDIS_MODE": "cluster", "KEY_PREFIX": ""}),
+        ):
+            os.environ.update(env)
+            runtime.reset()
+            reads = read_routes(invoker(app))
+            first = {name: waits(read) for name, read in reads.items()}
+            out[topology] = {name: {"first": first[name], "steady": waits(read)} for name, read in reads.items()}
+    finally:
+        sys.stdout = real_stdout
+        cluster.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.reset()
+    return out
+
+
 # --- cold ----------------------------------------------------------------------------------
 
 COLD_HANDLER = """

@@ -162,6 +162,7 @@ def tables(r: dict[str, Any]) -> list[str]:
         + ", ".join(f"`{n}` {ms:.0f}" for n, ms in c["top_imports"])
         + ".",
         "",
+        *_read_waits(r["read_waits"]),
         "### Deployment size (`sam build`)",
         "",
         "| artifact | unzipped | zipped |",
@@ -171,6 +172,26 @@ def tables(r: dict[str, Any]) -> list[str]:
         "![ratios](BENCHMARKS.png)",
     ]
     return lines
+
+
+def _read_waits(waits: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """Waits on Redis per read route (a command or a pipeline), the day's first and steady."""
+    routes = list(waits["standalone"])
+    goal = GOALS["read_waits"]
+    lines = [
+        "### Waits on Redis per read",
+        "",
+        "| read route | standalone: day's first | standalone: steady | 3-master cluster: day's first "
+        "| cluster: steady | goal (steady) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for route in routes:
+        s, c = waits["standalone"][route], waits["cluster"][route]
+        worst = max(s["steady"], c["steady"])
+        lines.append(
+            f"| `{route}` | {s['first']} | {s['steady']} | {c['first']} | {c['steady']} | {goal.verdict(worst)} |"
+        )
+    return [*lines, ""]
 
 
 def _first_invocations(rie: dict[str, Any]) -> list[str]:

@@ -4,44 +4,14 @@ pipeline (on a cluster, one per node, sent together and read together: one wait)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import pytest
 
-from tests.support.events import Invoke, invoker, page_event, path_event, stats_event
+from tests.support.events import Invoke, invoker
+from tests.support.read_routes import read_routes
 from tests.support.redis_calls import pipelined, waits
-
-
-def _reads(invoke: Invoke) -> dict[str, Callable[[], object]]:
-    now = int(time.time() * 1000)
-
-    def ok(event: dict[str, Any]) -> None:
-        event["requestContext"]["timeEpoch"] = now
-        assert invoke(event)["statusCode"] == 200
-
-    def route(route_path: str, **query: str) -> Callable[[], object]:
-        def read() -> None:
-            event = stats_event(now, "30d", route_path)
-            event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {route_path}"
-            event["queryStringParameters"].update(query)
-            ok(event)
-
-        return read
-
-    for page in ("a", "b", "c"):
-        for _ in range(3):
-            ok(page_event(page, query={"r": "https://news.ycombinator.com/"}))
-    ok(path_event("/blog/", query={"r": "https://news.ycombinator.com/"}))
-    return {
-        "/stats": route("/stats"),
-        "/stats?path=": route("/stats", path="/blog/"),
-        "/pages": route("/pages"),
-        "/pages/{page}/stats": lambda: ok(page_event("a", "/stats", {"period": "30d"})),
-        "/dashboard": route("/dashboard"),
-    }
 
 
 @pytest.fixture(params=["standalone", "cluster"])
@@ -66,7 +36,7 @@ def on(
 def test_every_read_waits_on_redis_at_most_twice(on: Callable[..., Invoke]) -> None:
     invoke = on()
     measured = {}
-    for name, read in _reads(invoke).items():
+    for name, read in read_routes(invoke).items():
         read()  # the day's unions made, the top list kept: the steady state after
         measured[name] = waits(read)
     print(measured)
@@ -85,7 +55,7 @@ def test_no_write_rides_in_a_pipeline(on: Callable[..., Invoke]) -> None:
     invoke = on(HITS_SHARDS="4")
 
     def walk() -> None:
-        for read in _reads(invoke).values():
+        for read in read_routes(invoke).values():
             read()
             read()
 
@@ -102,7 +72,7 @@ def test_the_days_first_read_makes_its_unions_in_one_call_per_slot(
     few calls, not 128; on a cluster each slot is its own call, as a script cannot cross
     slots."""
     invoke = on()
-    first = {name: waits(read) for name, read in _reads(invoke).items()}
+    first = {name: waits(read) for name, read in read_routes(invoke).items()}
     print(first)
     if "cluster" in request.node.callspec.id:
         assert max(first.values()) <= 2 * 64 + 16, first
