@@ -89,8 +89,7 @@ def files_under(folder: Path) -> list[str]:
 
 
 def built_layers(build_dir: Path) -> list[Path]:
-    """Each layer as ``sam build`` left it: built ones in the build directory, the shared layer
-    (shipped as it is) where the built template's ContentUri points."""
+    """Each layer as ``sam build`` left it, where the built template's ContentUri points."""
     from cfnlint.decode import cfn_yaml
 
     resources = cfn_yaml.load(str(build_dir / "template.yaml"))["Resources"]
