@@ -35,19 +35,17 @@ FUNCTIONS = [
 UNCHECKED_HASH = 0b01  # PEP 552: hash-based, source not checked
 
 
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
 @pytest.fixture(scope="module")
 def deployed_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`sam build` as a user runs it: the template as it is (arm64), SAM's cache out of it."""
     tmp = tmp_path_factory.mktemp("sam-build")
     env = {k: v for k, v in ENV.items() if k != "LAMBDA_ARCHITECTURE"}
-    result = subprocess.run(
-        [str(BIN / "sam"), "build", "--build-dir", str(tmp / "build"), "--cache-dir", str(tmp / "cache")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = _run(
+        [str(BIN / "sam"), "build", "--build-dir", str(tmp / "build"), "--cache-dir", str(tmp / "cache")], ROOT, env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return tmp / "build"
@@ -101,15 +99,8 @@ def test_the_dependency_layer_holds_the_locked_packages_for_arm64(deployed_build
 
 def test_a_wrong_interpreter_or_architecture_fails_the_build_with_its_reason(tmp_path: Path) -> None:
     def make(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["make", "--no-print-directory", "-f", str(ROOT / "packaging/Makefile"), *args],
-            cwd=ROOT / "layers/deps",
-            env={**ENV, "ARTIFACTS_DIR": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = ["make", "--no-print-directory", "-f", str(ROOT / "packaging/Makefile"), *args]
+        return _run(command, ROOT / "layers/deps", {**ENV, "ARTIFACTS_DIR": str(tmp_path)})
 
     wrong_python = make("build-DependenciesLayer", "PYTHON=python3-not-there")
     assert wrong_python.returncode != 0 and "is not Python 3.13" in wrong_python.stderr
@@ -144,15 +135,7 @@ def test_a_function_imports_from_a_read_only_build_without_compiling(tmp_path: P
                 str(p) for p in (build / name, build / "DependenciesLayer/python", build / "SharedLayer/python")
             ),
         }
-        result = subprocess.run(
-            [sys.executable, "-c", probe],
-            cwd=build / name,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _run([sys.executable, "-c", probe], build / name, env)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout.splitlines()[-1]) == [], f"{name} compiled from source"
     assert sorted(str(p) for p in build.rglob("*")) == before  # and wrote nothing
