@@ -4,7 +4,7 @@ The store's own behaviour is tested on real Redis (tests/test_pages.py and frien
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -74,7 +74,7 @@ def test_a_counted_hit_answers_its_total_and_the_clients_standing() -> None:
 
 def test_the_store_gets_the_referring_host_alone_and_never_the_sites_own() -> None:
     store = FakeStore()
-    from_page = replace(PERSON, origin="https://blog.example.org")
+    from_page = PERSON._replace(origin="https://blog.example.org")
     pages.count(store, "home", None, from_page, came_from="https://news.ycombinator.com/item?id=1")
     pages.count(store, "home", None, from_page, came_from="https://blog.example.org/other-post/")
     pages.count(store, "home", None, from_page, came_from="javascript:alert(1)")

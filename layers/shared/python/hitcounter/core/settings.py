@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from hitcounter.core.env import choice, cluster_seeds, flag, number, redis_url, whole
 from hitcounter.core.errors import ConfigError
 
 
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
+class RedisSettings(NamedTuple):
     url: str  # always a full redis:// or rediss:// URL, whichever variables it came from
     connect_timeout: float
     command_timeout: float
@@ -47,8 +46,7 @@ class RedisSettings:
         return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-@dataclass(frozen=True, slots=True)
-class ImportLimits:
+class ImportLimits(NamedTuple):
     max_object_bytes: int  # downloaded (as stored, compressed or not)
     max_decompressed_bytes: int  # read after decompression
     max_line_bytes: int  # a longer line is malformed, read in chunks, never held
@@ -67,8 +65,7 @@ NEW_PAGES_PER_CLIENT_DAY = 100
 IMAGE_PROXY_HITS_PER_PAGE_MINUTE = 120
 
 
-@dataclass(frozen=True, slots=True)
-class PageSettings:
+class PageSettings(NamedTuple):
     pages_max: int  # pages created by their first hit, at most (a new one past it is refused)
     # A visitor's reloads of a page within this many seconds of their counted hit count
     # nothing (0: off).
@@ -94,8 +91,7 @@ class PageSettings:
     pages_allow: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     redis: RedisSettings
     key_prefix: str
     retry_after_seconds: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError
@@ -24,8 +24,7 @@ from hitcounter.model.history import Visit
 from hitcounter.model.keys import shard_of
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One counted (or replayed) hit: the total the client sees, whether it is a replay of an
     earlier request, and whether the key it incremented was new (its INCR answered 1): the
     first hit of a new store, or a count that was lost (a restart without persistence, an

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis import exceptions as rex
 
 from hitcounter.core.errors import BackendUnavailable
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
+class Fault(NamedTuple):
     cause: str
     permanent: bool = False
     drop_pool: bool = False  # a new connection may reach another server (stable endpoint)

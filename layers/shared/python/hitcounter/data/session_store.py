@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hitcounter.data.redis_client import RedisHandle
 from hitcounter.data.scripts import CREATE, REPLACE, VISIT, script
 from hitcounter.model import keyspace
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     visits: int
     data: dict[str, Any]
 

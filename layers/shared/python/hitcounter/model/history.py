@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 MINUTE_TTL = 48 * 3600  # seconds after a bucket's last write
 HOUR_TTL = 35 * 86400
@@ -27,8 +27,7 @@ DAY_TTL = 400 * 86400
 SALT_TTL = 48 * 3600
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
+class Visit(NamedTuple):
     """When a hit happened (epoch ms, the request's own time) and who made it (the
     ``visitor_key`` digest; "" when the request says nothing of either, or asks not to be
     tracked), and, for the page routes' per-client limit, the ``client_key`` digest of its
@@ -70,8 +69,7 @@ def visitor_key(source_ip: str, user_agent: str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     """One kind of bucket: its key prefix, its length, how long it is kept after its last
     write, and how its id is written (UTC)."""
 
@@ -129,8 +127,7 @@ def bucket_ttl(name: str, now_ms: int, retention: int | None = None) -> int:
     return max(1, int(start + unit.seconds + kept - now_ms / 1000))
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
+class Period(NamedTuple):
     """What ``GET /stats?period=`` offers: a number of buckets of one unit, ending now."""
 
     name: str

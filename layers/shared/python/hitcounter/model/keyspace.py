@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hitcounter.model import history
 from hitcounter.model.keykind import KeyKind as KeyKind  # noqa: PLC0414 - re-exported: the table's users name it here
@@ -220,8 +221,7 @@ _PAGE = re.compile(r"page:(?P<page>[^:]{1,64}):(?P<name>.+)")
 _SESSION = re.compile(r"session:(?P<name>.+)")
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     """A key name read back: its kind, its fields, and where it sits (``shard``: a site key's
     shard, None for ``{hits}``; ``slot``; ``page``: the page id of a page key)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from hitcounter.core.errors import ConfigError
@@ -32,15 +32,14 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True, slots=True)
-class OwnerRules:
+class OwnerRules(NamedTuple):
     """``hosts``: the sites whose pages may count (exact host names, or ``*.example.org`` for
     any subdomain of it); empty: any. ``networks``: the addresses whose hits never count.
     ``listed``: PAGES_CREATE=listed, a page exists only once an operator seeds it or
     ``allow`` names it (id globs, and path prefixes starting with ``/``)."""
 
     hosts: tuple[str, ...] = ()
-    networks: tuple[Network, ...] = field(default=())
+    networks: tuple[Network, ...] = ()
     listed: bool = False
     allow: tuple[str, ...] = ()
 

@@ -3,7 +3,7 @@ answer a store gives. Pure: the data layer fills it in, the logic decides on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # What became of a page hit (the script's outcome codes: ``COUNT_PAGE_HIT``; ``new_limited``:
 # the client's new-page budget refused the page, ``TAKE_NEW_PAGE``).
@@ -14,8 +14,7 @@ UNLISTED = "unlisted"
 OUTCOMES = {0: COUNTED, 1: REPLAYED, 2: RELOAD, 3: LIMITED, 4: BOT, 6: UNLISTED, -1: REFUSED}
 
 
-@dataclass(frozen=True, slots=True)
-class PageHit:
+class PageHit(NamedTuple):
     """A page's count after this request, and what became of it: ``counted``; ``replayed``
     (an Idempotency-Key seen before: the N the first request got); ``reload`` (the same
     visitor within DEDUPE_SECONDS), ``limited`` (the client is past RATE_LIMIT_PER_MINUTE)

@@ -5,14 +5,13 @@ derives nothing, so the rules live in one place and have unit tests without an e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hitcounter.model.bots import is_proxy
 from hitcounter.model.history import Visit, client_key, visitor_key
 
 
-@dataclass(frozen=True, slots=True)
-class Client:
+class Client(NamedTuple):
     """What a request says of who sent it, as read from the event (nothing here is stored):
     its own time, its address (the edge's viewer, when it came through the edge), its agent
     and language as sent (None when absent), and whether it asks not to be tracked (``DNT: 1``

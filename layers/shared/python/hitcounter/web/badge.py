@@ -10,8 +10,8 @@ options fall back to the defaults, since a badge must never break an ``<img>``."
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from html import escape
+from typing import NamedTuple
 
 from hitcounter.web.badge_widths import MEAN, WIDTHS
 
@@ -44,8 +44,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _EMOJI = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF))
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(NamedTuple):
     style: str = "flat"
     color: str = DEFAULT_COLOR
     label_color: str = DEFAULT_LABEL_COLOR
