@@ -31,7 +31,7 @@ def _load(function: str, module: str) -> Any:
     return loaded
 
 
-def warm(server: RedisServer) -> dict[str, float]:
+def warm(server: RedisServer) -> dict[str, Any]:
     """µs per in-process invocation vs one raw INCR, with the layers of the handler apart,
     plus GET /session and the seed's Flask view. Floor and subject alternate within each run,
     and ratios are taken per run, so drift in the machine's speed cancels out."""
@@ -94,23 +94,34 @@ def warm(server: RedisServer) -> dict[str, float]:
             floors.append(floor)
             for name, fn in subjects.items():
                 ratios[name].append(per_call_us(fn, n) / floor)
-        server_us = {name: _server_us(raw, subjects[name], n) for name in ("handler", "page", "referred")}
+        redis_cpu = _server_cpu(
+            raw, {"root": subjects["handler"], "page": subjects["page"], "referred": subjects["referred"]}, n
+        )
     finally:
         sys.stdout = real_stdout
     incr = statistics.median(floors)
     # What one raw INCR varied by across runs: a part of the handler smaller than this is noise.
-    result = {
-        "incr_us": incr,
-        "noise_us": max(floors) - min(floors),
-        "redis_root_us": server_us["handler"],
-        "redis_page_us": server_us["page"],
-        "redis_referred_us": server_us["referred"],
-    }
+    result: dict[str, Any] = {"incr_us": incr, "noise_us": max(floors) - min(floors), **redis_cpu}
     for name, values in ratios.items():
         result[f"{name}_ratio"] = statistics.median(values)
         result[f"{name}_min"], result[f"{name}_max"] = min(values), max(values)
         result[f"{name}_us"] = statistics.median(values) * incr
     return result
+
+
+def _server_cpu(raw: redis.Redis, subjects: dict[str, Callable[[], object]], n: int) -> dict[str, Any]:
+    """Redis's CPU per call of each subject's script: ``redis_<name>_us``, the median of RUNS
+    measures (it moves with the host from one measure to the next), the subjects taking turns;
+    ``redis_<name>_spread`` the measures' min and max."""
+    measured: dict[str, list[float]] = {name: [] for name in subjects}
+    for _ in range(RUNS):
+        for name, values in measured.items():
+            values.append(_server_us(raw, subjects[name], n))
+    out: dict[str, Any] = {}
+    for name, values in measured.items():
+        out[f"redis_{name}_us"] = statistics.median(values)
+        out[f"redis_{name}_spread"] = (min(values), max(values))
+    return out
 
 
 def _server_us(raw: redis.Redis, fn: Callable[[], object], n: int) -> float:

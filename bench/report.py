@@ -228,6 +228,8 @@ def _bill(r: dict[str, Any], memory_mb: int) -> list[str]:
         )
         lines += [f"| {label}: item | USD per million | from |", "|---|---|---|"]
         lines += [f"| {item} | {usd:.4f} | {how} |" for item, usd, how in bill.rows]
+        low, high = w[server.replace("_us", "_spread")]
+        lines.append(f"| (Redis CPU a hit over the run's measures of 2,000 hits) | | {low:.0f}–{high:.0f} µs |")
         total = bill.but_api_gateway
         lines += [f"| **all but API Gateway** | **{total:.3f}** | {GOALS['bill'].verdict(total)} |", ""]
     floor = costs.per_million(1, memory_mb, 0, 1).floor_month_usd
