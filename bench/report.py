@@ -231,7 +231,7 @@ def _bill(r: dict[str, Any], memory_mb: int) -> list[str]:
         low, high = w[server.replace("_us", "_spread")]
         lines.append(f"| (Redis CPU a hit over the run's measures of 2,000 hits) | | {low:.0f}–{high:.0f} µs |")
         total = bill.but_api_gateway
-        lines += [f"| **all but API Gateway** | **{total:.3f}** | {GOALS['bill'].verdict(total)} |", ""]
+        lines += [f"| **all but API Gateway** | **{total:.4f}** | {GOALS['bill'].verdict(total)} |", ""]
     floor = costs.per_million(1, memory_mb, 0, 1).floor_month_usd
     lines.append(
         f"Plus the cache's floor, whatever the traffic: ElastiCache Serverless bills at least "
