@@ -415,3 +415,44 @@ def test_connections_name_redis_py_and_its_version_without_a_metadata_scan(
     assert connections, "the hit opened no connection"
     for connection in connections:
         assert (connection.driver_info.name, connection.driver_info.lib_version) == ("redis-py", redis.__version__)
+
+
+def test_a_function_imports_only_the_stores_it_uses_and_the_snapshot_holds_them_all(template: Template) -> None:
+    """Each store is imported on its first use (a cold start without SnapStart pays only its
+    function's), and with SnapStart the before-snapshot hook imports them all, building
+    nothing, so a restored environment pays no import. A fresh interpreter per function."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys, socket\n"
+        "from pathlib import Path\n"
+        "def refuse(*a, **k): raise AssertionError('a socket before the snapshot')\n"
+        "socket.socket.connect = refuse\n"
+        "from localapi.modules import load_app\n"
+        "load_app(Path(sys.argv[1]), 'app')\n"
+        "stores = ['hitcounter.data.' + s for s in ('hit_store', 'page_store', 'session_store', 'import_store')]\n"
+        "at_init = [s for s in stores if s in sys.modules]\n"
+        "import snapshot_restore_py\n"
+        "for hook in snapshot_restore_py._before_snapshot_registry:\n"
+        "    func, args, kwargs = hook if isinstance(hook, tuple) else (hook, (), {})\n"
+        "    func(*args, **kwargs)\n"
+        "from hitcounter import runtime\n"
+        "print(json.dumps({'init': at_init, 'snapshot': [s for s in stores if s in sys.modules],\n"
+        "                  'built': runtime.services.cache_info().currsize}))\n"
+    )
+    seen = {}
+    for name in ("HitsFunction", "SessionFunction"):
+        fn = template.functions[name]
+        env = {**fn.environment, "PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/shared/python'}"}
+        command = [sys.executable, "-c", probe, str(fn.code_dir)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    store = "hitcounter.data.{}".format
+    assert store("page_store") not in seen["HitsFunction"]["init"]
+    assert store("import_store") not in seen["HitsFunction"]["init"]
+    assert seen["SessionFunction"]["init"] == [store("session_store")]
+    for found in seen.values():
+        assert found["built"] == 0  # nothing built, no socket: the snapshot holds modules only
+        assert len(found["snapshot"]) == 4
