@@ -8,10 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.commands.core import Script
-
 from hitcounter.data.history_reads import read_with_unions, summed_scores
-from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.page_parts import PageParts
 from hitcounter.model import history, keyspace
 from hitcounter.model.keys import PAGE_SLOTS
 from hitcounter.model.referrers import HOSTS_PER_DAY
@@ -28,13 +26,8 @@ class AllPagesCounts:
     referrers: list[tuple[str, int]] = field(default_factory=list)
 
 
-class AllPages:
-    """The all-pages read of a page store (its handle, prefix and union script are the
-    store's)."""
-
-    _redis: RedisHandle
-    _prefix: str
-    _top_union: Script
+class AllPages(PageParts):
+    """The all-pages read of a page store."""
 
     def all_pages(self, period: history.Period, now_ms: int, referrers: int) -> AllPagesCounts:
         """Per slot: its pages' hits, today's hits, today's visitors (``PFCOUNT``), and its
@@ -47,17 +40,17 @@ class AllPages:
         unions = []
         if len(days) > 1:
             for slot in range(PAGE_SLOTS):
-                closed = [self._all_key(slot, keyspace.SLOT_REFERRERS, day=d) for d in days if d != today]
-                union = self._all_key(slot, keyspace.SLOT_REFERRERS_UNION, period=period.name, day=today)
+                closed = [self._slot_key(slot, keyspace.SLOT_REFERRERS, day=d) for d in days if d != today]
+                union = self._slot_key(slot, keyspace.SLOT_REFERRERS_UNION, period=period.name, day=today)
                 unions.append((union, closed))
         most = referrers + HOSTS_PER_DAY
 
         def build(pipe: Any) -> None:
             for slot in range(PAGE_SLOTS):
-                pipe.get(self._all_key(slot, keyspace.SLOT_HITS))
-                pipe.get(self._all_key(slot, keyspace.SLOT_DAY, day=today))
-                pipe.execute_command("PFCOUNT", self._all_key(slot, keyspace.SLOT_UNIQUES, day=today))
-                pipe.zrevrange(self._all_key(slot, keyspace.SLOT_REFERRERS, day=today), 0, most, withscores=True)
+                pipe.get(self._slot_key(slot, keyspace.SLOT_HITS))
+                pipe.get(self._slot_key(slot, keyspace.SLOT_DAY, day=today))
+                pipe.execute_command("PFCOUNT", self._slot_key(slot, keyspace.SLOT_UNIQUES, day=today))
+                pipe.zrevrange(self._slot_key(slot, keyspace.SLOT_REFERRERS, day=today), 0, most, withscores=True)
                 if unions:
                     pipe.zrevrange(unions[slot][0], 0, most, withscores=True)
 
@@ -77,6 +70,3 @@ class AllPages:
         hosts = summed_scores(sets)
         counts.referrers = sorted(hosts.items(), key=lambda item: (-item[1], item[0]))[:referrers]
         return counts
-
-    def _all_key(self, slot: int, kind: keyspace.KeyKind, **fields: object) -> str:
-        return keyspace.slot(self._prefix, slot, kind, **fields)

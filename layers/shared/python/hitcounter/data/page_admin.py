@@ -8,30 +8,18 @@ from typing import Any
 
 from redis.commands.core import Script
 
+from hitcounter.data.page_parts import PageParts
 from hitcounter.data.page_scripts import hit_keys
-from hitcounter.data.redis_client import RedisHandle
 from hitcounter.model import history, keyspace
 from hitcounter.model.keys import PAGE_SLOTS, page_slot
-from hitcounter.model.keyspace import KeyKind
 
 
-class PageAdmin:
-    """The operator's steps of a page store (its handle, prefix, shards and scripts are the
-    store's; ``hit_keys`` names what a hit would write now)."""
+class PageAdmin(PageParts):
+    """The operator's steps of a page store (``hit_keys`` names what a hit would write now)."""
 
-    _redis: RedisHandle
-    _prefix: str
     _delete: Script
     _replace: Script
     _take_off: Script
-    shards: int
-    idle_seconds: int
-
-    def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
-        raise NotImplementedError
-
-    def _slot_key(self, slot: int, kind: KeyKind, **fields: object) -> str:
-        raise NotImplementedError
 
     def count(self, page: str) -> int | None:
         raise NotImplementedError

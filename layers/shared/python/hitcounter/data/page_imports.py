@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.commands.core import Script
 
-from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.page_parts import PageParts
 from hitcounter.model import history, keyspace
 from hitcounter.model.keys import page_slot
 from hitcounter.model.page_tally import PageCounts, Tally, capped, page_ttl
@@ -37,15 +37,10 @@ class _Call:
         return self.index[name]
 
 
-class PageImports:
-    """The import step of a page store (its handle, prefix, slot cap and idle time are the
-    store's)."""
+class PageImports(PageParts):
+    """The import step of a page store."""
 
-    _redis: RedisHandle
-    _prefix: str
     _apply_import: Script
-    slot_cap: int
-    idle_seconds: int
 
     def apply_import(self, ident: str, tally: Tally) -> tuple[int, int]:
         """Write ``tally`` (import ``ident``): (pages refused past PAGES_MAX, hits written)."""
@@ -78,7 +73,7 @@ class PageImports:
         now_ms: int,
     ) -> list[_Call]:
         def slot_key(kind: keyspace.KeyKind, **fields: object) -> str:
-            return keyspace.slot(self._prefix, slot, kind, **fields)
+            return self._slot_key(slot, kind, **fields)
 
         fixed = [slot_key(keyspace.IMPORT_APPLIED, id=ident), slot_key(keyspace.REGISTRY), slot_key(keyspace.SLOT_HITS)]
         calls = [_Call(fixed)]
@@ -104,7 +99,7 @@ class PageImports:
         self, call: _Call, slot_key: Any, page: str, path: str, counts: PageCounts, now_ms: int
     ) -> None:
         def own(kind: keyspace.KeyKind, **fields: object) -> int:
-            return call.key(keyspace.page(self._prefix, page, kind, 0, **fields))
+            return call.key(self._key(page, kind, 0, **fields))
 
         today = history.day_id(now_ms)
         call.ops.append(["page", page, own(keyspace.PAGE_COUNT), own(keyspace.PAGE_PATH), path, str(counts.total)])

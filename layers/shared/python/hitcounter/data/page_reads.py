@@ -7,28 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.commands.core import Script
-
 from hitcounter.data.history_reads import HistoryCounts, read_history, read_with_unions, summed_scores
-from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.page_parts import PageParts
 from hitcounter.model import history, keyspace
 from hitcounter.model.bots import REASONS
-from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.paths import is_path_page
 from hitcounter.model.referrers import HOSTS_PER_DAY
 
 
-class PageReads:
-    """The reads of a page store (its handle, key names, shards and union scripts are the
-    store's)."""
-
-    _redis: RedisHandle
-    _period_union: Script
-    _top_union: Script
-    shards: int
-
-    def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
-        raise NotImplementedError
+class PageReads(PageParts):
+    """The reads of a page store."""
 
     def paths(self, pages: list[str]) -> dict[str, str]:
         """The path of each path page of ``pages`` (kept on the shard its hits counted on), in

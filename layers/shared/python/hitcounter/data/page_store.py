@@ -22,7 +22,6 @@ from hitcounter.data.top_pages import TopPages
 from hitcounter.model import keyspace
 from hitcounter.model.history import Visit
 from hitcounter.model.keys import PAGE_SLOTS, page_slot, shard_of, slot_cap
-from hitcounter.model.keyspace import KeyKind
 from hitcounter.model.pages import COUNTED, NEW_LIMITED, OUTCOMES, REFUSED, REPLAYED, UNLISTED, PageHit
 
 # What the script's outcome codes mean (hitcounter.model.pages); 5: a new page needs the
@@ -89,12 +88,6 @@ class PageStore(PageReads, TopPages, PageAdmin, AllPages, PageImports):
         args: list[str | int] = [page, self.slot_cap, hits, time.time_ns() // 1_000_000, self.idle_seconds]
         with self._redis.use() as client:
             return int(self._seed(keys=keys, args=args, client=client))
-
-    def _key(self, page: str, kind: KeyKind, shard: int = 0, **fields: object) -> str:
-        return keyspace.page(self._prefix, page, kind, shard, **fields)
-
-    def _slot_key(self, slot: int, kind: KeyKind, **fields: object) -> str:
-        return keyspace.slot(self._prefix, slot, kind, **fields)
 
     def _shard(self, visit: Visit, digest: str | None) -> int:
         """A keyed hit goes to its key's shard (its retries find their record); anything

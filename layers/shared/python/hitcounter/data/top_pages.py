@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from redis.commands.core import Script
-
 from hitcounter.data.history_reads import read_with_unions
-from hitcounter.data.redis_client import RedisHandle
+from hitcounter.data.page_parts import PageParts
 from hitcounter.model import history, keyspace
 from hitcounter.model.keys import PAGE_SLOTS
 
@@ -20,15 +18,8 @@ from hitcounter.model.keys import PAGE_SLOTS
 TOP_CACHE_SECONDS = keyspace.TOP_CACHE_SECONDS
 
 
-class TopPages:
-    """The top-pages reads of a page store (its Redis handle, prefix, shards, slot cap and
-    the union script are the store's)."""
-
-    _redis: RedisHandle
-    _prefix: str
-    _top_union: Script
-    shards: int
-    slot_cap: int
+class TopPages(PageParts):
+    """The top-pages reads of a page store."""
 
     def top(self, period: history.Period, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """The period's busiest pages, busiest first. Per slot, the period's running union
@@ -43,11 +34,11 @@ class TopPages:
         unions = []
         if len(days) > 1:
             for slot in range(PAGE_SLOTS):
-                sources = [keyspace.slot(self._prefix, slot, keyspace.TOP, day=d) for d in days]
-                union = keyspace.slot(self._prefix, slot, keyspace.TOP_UNION, first=days[0], day=today)
+                sources = [self._slot_key(slot, keyspace.TOP, day=d) for d in days]
+                union = self._slot_key(slot, keyspace.TOP_UNION, first=days[0], day=today)
                 unions.append((union, sources))
         read = [union for union, _ in unions] or [
-            keyspace.slot(self._prefix, slot, keyspace.TOP, day=today) for slot in range(PAGE_SLOTS)
+            self._slot_key(slot, keyspace.TOP, day=today) for slot in range(PAGE_SLOTS)
         ]
 
         def build(pipe: Any) -> None:
@@ -84,4 +75,4 @@ class TopPages:
 
     def _top_cache_key(self, period: history.Period, now_ms: int, limit: int) -> str:
         day = history.day_id(now_ms)
-        return keyspace.slot(self._prefix, 0, keyspace.TOP_CACHE, period=period.name, limit=limit, day=day)
+        return self._slot_key(0, keyspace.TOP_CACHE, period=period.name, limit=limit, day=day)
