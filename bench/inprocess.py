@@ -349,7 +349,7 @@ if os.environ["BENCH_HIREDIS"] == "0":
     sys.modules["hiredis"] = None  # redis-py then packs and parses in Python
 sys.path[:0] = [os.environ["BENCH_ROOT"], os.environ["BENCH_ROOT"] + "/layers/shared/python"]
 import redis
-from bench.common import client_address, load_event
+from bench.common import client_address, load_event, per_call_us
 from localapi.modules import load_app
 from localapi.worker import LambdaContext
 from pathlib import Path
@@ -361,14 +361,8 @@ def counted(event):
     event["requestContext"]["http"]["sourceIp"] = client_address(next(n))
     return event
 raw = redis.Redis.from_url(os.environ["REDIS_URL"])
-def cpu_us(fn, n):
-    # The client's own CPU per call (process time): the wait on the socket is not in it.
-    for _ in range(50):
-        fn()
-    start = time.process_time()
-    for _ in range(n):
-        fn()
-    return (time.process_time() - start) / n * 1e6
+def cpu_us(fn, n):  # the client's own CPU per call: the wait on the socket is not in it
+    return per_call_us(fn, n, clock=time.process_time)
 sys.stdout, real = open(os.devnull, "w"), sys.stdout
 out = {
     "hiredis": redis.utils.HIREDIS_AVAILABLE,

@@ -65,18 +65,18 @@ def lambda_handler(event, context):
 """
 
 
-def compile_like_the_build(folder: Path) -> None:
-    """What packaging/Makefile does to a function: hash-based, unchecked bytecode."""
-    import compileall
-    import py_compile
-
-    assert compileall.compile_dir(
-        folder,
-        quiet=1,
-        stripdir=str(folder),
-        prependdir="/var/task",
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
+def build_like_a_function(code: str, artifacts: Path) -> None:
+    """``code`` as its app.py, built by packaging/Makefile as every function is."""
+    with tempfile.TemporaryDirectory() as source:
+        (Path(source) / "app.py").write_text(code)
+        artifacts.mkdir()
+        makefile = str(ROOT / "packaging" / "Makefile")
+        subprocess.run(
+            ["make", "--no-print-directory", "-s", "-f", makefile, "build-function", f"PYTHON={sys.executable}"],
+            cwd=source,
+            env={**os.environ, "ARTIFACTS_DIR": str(artifacts)},
+            check=True,
+        )
 
 
 def without_bytecode(folder: Path) -> None:
@@ -283,9 +283,7 @@ def measure(redis_url: str, runs: int, warm_n: int = 300) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         build = sam_build(Path(tmp) / "build")
         for name, code in (("BareHandler", BARE), ("FloorHandler", FLOOR)):
-            (build / name).mkdir()
-            (build / name / "app.py").write_text(code)
-            compile_like_the_build(build / name)
+            build_like_a_function(code, build / name)
         writable = {
             **functions["HitsFunction"].environment,
             "REDIS_URL": redis_url,
