@@ -17,7 +17,7 @@ from localapi import template as sam_template
 from localapi.server import LocalApi, Server
 from tests.support.events import Invoke, body_json, context, header, load_event
 from tests.support.routes import ROUTES
-from tests.support.servers import FaultProxy, RedisServer, redis_server
+from tests.support.servers import FaultProxy, RedisServer, redis_server, wait_for
 
 
 def keyed(key: str, name: str = "hits/get-root-json") -> dict[str, Any]:
@@ -109,6 +109,53 @@ def test_with_a_key_a_retry_after_a_lost_reply_counts_exactly_once(hits_module: 
     assert server.client().get("{hits}:count") == "2"
 
 
+def test_a_lost_reply_halfway_through_the_days_unions_leaves_the_next_read_whole(
+    hits_module: ModuleType, proxied, monkeypatch
+) -> None:
+    """The day's first 30-day `GET /pages` makes 128 unions in a few script calls: the first
+    call's reply is lost (it ran; the others never did). The read fails fast; the next one
+    makes what is missing, keeps what is there, and lists every page, yesterday's included."""
+    from hitcounter.data import history_reads, scripts
+    from hitcounter.model import history
+    from tests.support.events import page_event, stats_event
+
+    proxy, server = proxied
+    now = int(time.time() * 1000)
+    for page, at in (("yesterday", now - 86_400_000), ("today", now)):
+        for _ in range(3):
+            event = page_event(page)
+            event["requestContext"]["timeEpoch"] = at
+            assert hits_module.lambda_handler(event, context("r"))["statusCode"] == 200
+    # Loaded, as on any Redis that served a read before: the lost call runs, not a NOSCRIPT.
+    server.client().script_load(scripts.TOP_UNION.strip())
+    made = history_reads.union_calls
+
+    def lose_the_first_reply(*args: Any) -> Any:
+        calls = made(*args)
+        assert len(calls) > 1  # the fault lands between calls, not after the last
+        proxy.swallow_replies()
+        return calls
+
+    monkeypatch.setattr(history_reads, "union_calls", lose_the_first_reply)
+    read = stats_event(now, "30d", "/pages")
+    read["routeKey"] = read["requestContext"]["routeKey"] = "GET /pages"
+    assert hits_module.lambda_handler(read, context("r"))["statusCode"] == 503
+    monkeypatch.setattr(history_reads, "union_calls", made)
+    proxy.passthrough()
+    wait_for(proxy.drained, timeout=10, what="the lost call to reach Redis")
+    admin = server.client()
+    wait_for(lambda: admin.keys("*topq*"), timeout=10, what="the lost call's unions")
+    unions_before = set(admin.keys("*topq*"))
+    assert 0 < len(unions_before) < 64  # the first call's unions only
+    answer = hits_module.lambda_handler(read, context("r"))
+    assert answer["statusCode"] == 200
+    assert {p["page"]: p["hits"] for p in body_json(answer)["pages"]} == {"yesterday": 3, "today": 3}
+    unions = set(admin.keys("*topq*"))
+    assert unions >= unions_before and len(unions) == 64
+    assert all(0 < admin.ttl(key) <= history.UNION_TTL for key in unions)
+
+
+# --- Redis away and back --------------------------------------------------------------------
 # --- Redis away and back --------------------------------------------------------------------
 
 # Every route the hits and session functions serve (tests/support/routes.py): with Redis away,
