@@ -3,7 +3,7 @@ batch) is one write to the socket, so one count is one round trip."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -26,6 +26,19 @@ def round_trips(action: Callable[[], object]) -> int:
     return sent[0]
 
 
+def _run_wrapped(action: Callable[[], object], hooks: Sequence[tuple[type, str]], wrap: Callable[[Any], Any]) -> None:
+    """Run ``action`` with each hooked method replaced by ``wrap(original)``, then put the
+    originals back, whatever happens."""
+    originals = {(cls, name): getattr(cls, name) for cls, name in hooks}
+    for (cls, name), original in originals.items():
+        setattr(cls, name, wrap(original))
+    try:
+        action()
+    finally:
+        for (cls, name), original in originals.items():
+            setattr(cls, name, original)
+
+
 def waits(action: Callable[[], object]) -> int:
     """How many times the client waited on Redis while ``action`` ran: one command or one
     pipeline each. A cluster pipeline writes to each node its commands go to and then reads
@@ -34,12 +47,6 @@ def waits(action: Callable[[], object]) -> int:
     from redis.cluster import ClusterPipeline, RedisCluster
 
     count = [0]
-    originals = {
-        (Redis, "execute_command"): Redis.execute_command,
-        (RedisCluster, "execute_command"): RedisCluster.execute_command,
-        (Pipeline, "execute"): Pipeline.execute,
-        (ClusterPipeline, "execute"): ClusterPipeline.execute,
-    }
 
     def counted(original: Any) -> Any:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -50,13 +57,13 @@ def waits(action: Callable[[], object]) -> int:
 
         return wrapper
 
-    for (cls, name), original in originals.items():
-        setattr(cls, name, counted(original))
-    try:
-        action()
-    finally:
-        for (cls, name), original in originals.items():
-            setattr(cls, name, original)
+    hooks = [
+        (Redis, "execute_command"),
+        (RedisCluster, "execute_command"),
+        (Pipeline, "execute"),
+        (ClusterPipeline, "execute"),
+    ]
+    _run_wrapped(action, hooks, counted)
     return count[0]
 
 
@@ -70,8 +77,7 @@ def pipelined(action: Callable[[], object]) -> set[str]:
     names: set[str] = set()
     # A standalone pipeline queues through pipeline_execute_command, a cluster pipeline
     # through its execute_command (its strategy queues).
-    hooks = ((Pipeline, "pipeline_execute_command"), (ClusterPipeline, "execute_command"))
-    originals = {(cls, name): getattr(cls, name) for cls, name in hooks}
+    hooks = [(Pipeline, "pipeline_execute_command"), (ClusterPipeline, "execute_command")]
 
     def recording(original: Any) -> Any:
         def wrapper(self: Any, *args: Any, **options: Any) -> Any:
@@ -80,11 +86,5 @@ def pipelined(action: Callable[[], object]) -> set[str]:
 
         return wrapper
 
-    for (cls, name), original in originals.items():
-        setattr(cls, name, recording(original))
-    try:
-        action()
-    finally:
-        for (cls, name), original in originals.items():
-            setattr(cls, name, original)
+    _run_wrapped(action, hooks, recording)
     return names
