@@ -207,25 +207,11 @@ def part(label: str, microseconds: float, noise: float) -> str:
 def round_trips(server: RedisServer) -> dict[str, float]:
     """Round trips to Redis per counted hit (what the client sends, counted where redis-py
     sends it: a script is one, whatever it runs inside), for ours and the seed's view."""
-    from redis.connection import AbstractConnection
-
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent[0] += 1
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
+    from tests.support.redis_calls import round_trips as sent_during
 
     def commands_during(fn: Callable[[], object], n: int) -> float:
         fn()  # connect first: the handshake is per connection, not per hit
-        sent[0] = 0
-        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-        try:
-            for _ in range(n):
-                fn()
-        finally:
-            AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-        return sent[0] / n
+        return sent_during(lambda: [fn() for _ in range(n)]) / n
 
     app = sys.modules["app"]
     ctx = LambdaContext("bench", int(time.time() * 1000) + 3_600_000)
